@@ -1,0 +1,1 @@
+from digests.admin import content  # noqa: F401  (registers the editorial admin)

@@ -1,0 +1,153 @@
+"""Editorial services: status changes, Markdown import and export of digests."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from digests.markdown import DigestFormatError, ParsedDigest, ParsedItem, ParsedSection, Problem, digest_format, digest_parse
+from digests.models import Category, Digest, Item
+
+
+class TransitionError(ValueError):
+    """A status change that the digest's life cycle does not allow."""
+
+
+def digest_transition(digest: Digest, *, to: str, **fields) -> Digest:
+    """Move ``digest`` to status ``to`` if allowed and nobody else moved it first.
+
+    The UPDATE is conditional on the status we read, so two processes racing to
+    start the same send cannot both succeed: the loser gets TransitionError.
+    """
+    current = Digest.Status(digest.status)
+    if not digest.can_move_to(to):
+        raise TransitionError(f"A {current.label.lower()} digest cannot become {Digest.Status(to).label.lower()}.")
+    now = timezone.now()
+    changes = {"status": to, "updated_at": now, **fields}
+    if to == Digest.Status.SENDING and not digest.send_started_at:
+        changes.setdefault("send_started_at", now)
+    if to == Digest.Status.SENT:
+        changes.setdefault("send_finished_at", now)
+    updated = Digest.objects.filter(pk=digest.pk, status=current).update(**changes)
+    if not updated:
+        digest.refresh_from_db(fields=["status"])
+        raise TransitionError(f"The digest is now {digest.get_status_display()}; someone else changed it first.")
+    for name, value in changes.items():
+        setattr(digest, name, value)
+    return digest
+
+
+def digest_parse_upload(data: bytes) -> ParsedDigest:
+    """Parse uploaded bytes; raises DigestFormatError with line-numbered problems."""
+    return digest_parse(data)
+
+
+@transaction.atomic
+def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -> Digest:
+    """Create the digest described by ``parsed``, all or nothing.
+
+    Categories are created on first appearance, in file order. An existing
+    digest for the same date is an error unless ``replace`` (then its items are
+    replaced, provided it has not been sent).
+    """
+    existing = Digest.objects.select_for_update().filter(issue_date=parsed.issue_date).first()
+    if existing and not replace:
+        raise DigestFormatError(
+            [Problem(1, f"A digest for {parsed.issue_date.isoformat()} already exists (id {existing.pk}); use --replace to overwrite it.")]
+        )
+    if existing and not existing.is_editable:
+        raise DigestFormatError(
+            [Problem(1, f"The digest for {parsed.issue_date.isoformat()} is {existing.get_status_display()} and cannot be replaced.")]
+        )
+    digest = existing or Digest(issue_date=parsed.issue_date)
+    digest.title = parsed.title
+    if author is not None and digest.author_id is None:
+        digest.author = author
+    digest.full_clean(exclude=["issue_date"] if existing else None)
+    digest.save()
+    if existing:
+        digest.items.all().delete()
+
+    categories = _categories_for(parsed.sections)
+    items = []
+    for section in parsed.sections:
+        for position, parsed_item in enumerate(section.items):
+            items.append(_item_from(parsed_item, digest=digest, category=categories[section.name], position=position))
+    for item in items:
+        item.full_clean(exclude=["digest", "category"])
+    Item.objects.bulk_create(items)
+    return digest
+
+
+def _categories_for(sections: tuple[ParsedSection, ...]) -> dict[str, Category]:
+    known = {c.name: c for c in Category.objects.filter(name__in=[s.name for s in sections])}
+    next_position = (Category.objects.aggregate(m=Max("position"))["m"] or 0) + 1
+    for section in sections:
+        if section.name not in known:
+            known[section.name] = Category.objects.create(name=section.name, position=next_position)
+            next_position += 1
+    return known
+
+
+def _item_from(parsed: ParsedItem, *, digest: Digest, category: Category, position: int) -> Item:
+    return Item(
+        digest=digest,
+        category=category,
+        position=position,
+        title=parsed.title,
+        summary=parsed.summary,
+        background=parsed.background,
+        key_points=list(parsed.key_points),
+        source_name=parsed.source_name,
+        source_url=parsed.source_url,
+    )
+
+
+def digest_to_parsed(digest: Digest) -> ParsedDigest:
+    """The digest's content as the Markdown module's structure, sections in category order."""
+    sections: list[ParsedSection] = []
+    current: Category | None = None
+    bucket: list[ParsedItem] = []
+    for item in digest.items.select_related("category").order_by("category__position", "category_id", "position", "id"):
+        if current is not None and item.category_id != current.pk:
+            sections.append(ParsedSection(name=current.name, items=tuple(bucket), line=0))
+            bucket = []
+        current = item.category
+        bucket.append(
+            ParsedItem(
+                title=_one_line(item.title),
+                summary=_one_line(item.summary),
+                background=_one_line(item.background),
+                key_points=tuple(_one_line(point) for point in item.key_points if point.strip()),
+                source_name=_one_line(item.source_name),
+                source_url=item.source_url,
+                line=0,
+            )
+        )
+    if current is not None:
+        sections.append(ParsedSection(name=current.name, items=tuple(bucket), line=0))
+    return ParsedDigest(title=digest.title, issue_date=digest.issue_date, sections=tuple(sections))
+
+
+def _one_line(text: str) -> str:
+    # The Markdown format is line-based; paragraphs typed in the admin are joined.
+    return " ".join(text.split())
+
+
+def digest_export(digest: Digest) -> str:
+    """The digest in the seed's Markdown format."""
+    return digest_format(digest_to_parsed(digest))
+
+
+def digest_lookup(date_or_id: str) -> Digest:
+    """Find a digest by ISO issue date (2026-02-06) or numeric id; raises Digest.DoesNotExist."""
+    try:
+        return Digest.objects.get(issue_date=datetime.date.fromisoformat(date_or_id))
+    except ValueError:
+        pass
+    if date_or_id.isdigit():
+        return Digest.objects.get(pk=int(date_or_id))
+    raise Digest.DoesNotExist(f"{date_or_id!r} is neither a date (YYYY-MM-DD) nor a digest id.")

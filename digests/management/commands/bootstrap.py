@@ -1,0 +1,39 @@
+import os
+import secrets
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from digests.content import digest_import
+from digests.markdown import digest_parse
+from digests.models import Category, Digest
+
+DEMO_DIGEST = Path(__file__).resolve().parents[2] / "fixtures" / "ai-digest-2026-02-06.md"
+
+
+class Command(BaseCommand):
+    help = "Load the demo digest into an empty database and create the admin user (once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default=os.environ.get("ADMIN_USERNAME", "admin"))
+        parser.add_argument("--email", default=os.environ.get("ADMIN_EMAIL", "admin@newsletter.localhost"))
+
+    @transaction.atomic
+    def handle(self, *args, username, email, **options):
+        if Digest.objects.exists() or Category.objects.exists():
+            self.stdout.write("Database already has content; demo data not loaded.")
+        else:
+            digest = digest_import(digest_parse(DEMO_DIGEST.read_bytes()))
+            self.stdout.write(self.style.SUCCESS(f"Loaded demo digest {digest} with {digest.items.count()} items."))
+
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"Admin user {username!r} already exists.")
+            return
+        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email=email, password=password)
+        shown = "(from ADMIN_PASSWORD)" if os.environ.get("ADMIN_PASSWORD") else password
+        self.stdout.write(self.style.SUCCESS(f"Created admin user {username!r} with password: {shown}"))
+        self.stdout.write("This password is shown only once: http://127.0.0.1:8000/admin/")

@@ -1,0 +1,113 @@
+from django.conf import settings
+from django.core.validators import URLValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from digests.slugs import slug_from_name, slug_unique
+
+http_url_validator = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// link."))
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=100,
+        unique=True,
+        blank=True,
+        help_text=_("ASCII, used in links and feeds. Generated from the name (pinyin for Chinese) when left empty."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0, db_index=True)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("Inactive categories are not offered to readers."))
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            others = Category.objects.exclude(pk=self.pk)
+            self.slug = slug_unique(slug_from_name(self.name), lambda s: others.filter(slug=s).exists())
+        super().save(*args, **kwargs)
+
+
+class Digest(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    # The only allowed moves; digests.content.digest_transition enforces them.
+    TRANSITIONS = {
+        Status.DRAFT: {Status.SCHEDULED, Status.SENDING, Status.CANCELLED},
+        Status.SCHEDULED: {Status.DRAFT, Status.SENDING, Status.CANCELLED},
+        Status.SENDING: {Status.PAUSED, Status.SENT, Status.CANCELLED},
+        Status.PAUSED: {Status.SENDING, Status.CANCELLED},
+        Status.SENT: set(),
+        Status.CANCELLED: {Status.DRAFT},
+    }
+    EDITABLE = {Status.DRAFT, Status.SCHEDULED, Status.CANCELLED}
+
+    issue_date = models.DateField(_("issue date"), unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    preheader = models.CharField(
+        _("preheader"), max_length=200, blank=True, help_text=_("Preview text shown by mail apps after the subject.")
+    )
+    intro = models.TextField(_("introduction"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    scheduled_at = models.DateTimeField(_("send time"), null=True, blank=True)
+    allow_stale = models.BooleanField(
+        _("send even if stale"), default=False, help_text=_("Start this send even though the issue date is old.")
+    )
+    send_started_at = models.DateTimeField(_("send started"), null=True, blank=True)
+    send_finished_at = models.DateTimeField(_("send finished"), null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-issue_date"]
+        verbose_name = _("digest")
+        verbose_name_plural = _("digests")
+        permissions = [("send_digest", _("Can schedule and send digests"))]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.issue_date.isoformat()})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.Status(self.status)]
+
+
+class Item(models.Model):
+    digest = models.ForeignKey(Digest, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="items")
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="items")
+    position = models.PositiveIntegerField(_("position"), default=0)
+    title = models.CharField(_("title"), max_length=300)
+    summary = models.TextField(_("说明 summary"))
+    background = models.TextField(_("背景 background"), blank=True)
+    key_points = models.JSONField(_("要点 key points"), default=list, blank=True)
+    source_name = models.CharField(_("source name"), max_length=200, blank=True)
+    source_url = models.URLField(_("source link"), max_length=1000, blank=True, validators=[http_url_validator])
+
+    class Meta:
+        ordering = ["category__position", "category_id", "position", "id"]
+        verbose_name = _("item")
+        verbose_name_plural = _("items")
+        indexes = [models.Index(fields=["digest", "category", "position"])]
+
+    def __str__(self) -> str:
+        return self.title

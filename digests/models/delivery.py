@@ -1,0 +1,78 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from digests.models.content import Digest, Item
+from digests.models.readers import Subscriber
+
+
+class Delivery(models.Model):
+    """One digest for one reader: the exactly-once ledger row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        CANCELLED = "cancelled", _("Cancelled")
+        SUPPRESSED = "suppressed", _("Suppressed")
+
+    digest = models.ForeignKey(Digest, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    variant = models.CharField(_("variant"), max_length=500, help_text=_("The category ids this reader gets, sorted."))
+    not_before = models.DateTimeField(_("earliest send time"), db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    claim_token = models.CharField(_("claim"), max_length=36, blank=True, help_text=_("Which task run holds this row."))
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True, db_index=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [models.UniqueConstraint(fields=["digest", "subscriber"], name="delivery_once_per_reader")]
+        indexes = [models.Index(fields=["digest", "status", "not_before"], name="delivery_due_idx")]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"
+
+
+class DeliveryEvent(models.Model):
+    """What a provider (or our click/open tracking) reported about a delivery."""
+
+    delivery = models.ForeignKey(
+        Delivery, verbose_name=_("delivery"), null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    item = models.ForeignKey(Item, verbose_name=_("item"), null=True, blank=True, on_delete=models.SET_NULL)
+    provider = models.CharField(_("provider"), max_length=50)
+    event_id = models.CharField(_("provider event id"), max_length=255, blank=True)
+    event_type = models.CharField(_("event"), max_length=30, db_index=True)
+    bounce_type = models.CharField(_("bounce type"), max_length=10, blank=True, help_text=_("hard or soft"))
+    description = models.TextField(_("description"), blank=True)
+    url = models.URLField(_("clicked link"), max_length=1000, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("delivery event")
+        verbose_name_plural = _("delivery events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], condition=~models.Q(event_id=""), name="event_once_per_provider_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} ({self.provider})"

@@ -1,0 +1,92 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from digests.models.content import Category
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending confirmation")
+        ACTIVE = "active", _("Active")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained")
+
+    class Source(models.TextChoices):
+        SIGNUP = "signup", _("Signup form")
+        IMPORT = "import", _("Import")
+        ADMIN = "admin", _("Admin")
+
+    class Language(models.TextChoices):
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
+    # Reader links carry a signed token of this key, never the address or the pk.
+    key = models.UUIDField(_("key"), default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(_("email address"), max_length=254)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    categories = models.ManyToManyField(Category, verbose_name=_("categories"), blank=True, related_name="subscribers")
+    timezone = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("IANA name; empty means the site's."))
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.SIGNUP)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
+    suppressed_at = models.DateTimeField(_("suppressed"), null=True, blank=True)
+    suppression_reason = models.TextField(_("suppression reason"), blank=True)
+    soft_bounces = models.PositiveSmallIntegerField(
+        _("soft bounces in a row"), default=0, help_text=_("Reset by every delivered message.")
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
+        constraints = [models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def tz_name(self) -> str:
+        return self.timezone or settings.TIME_ZONE
+
+
+class Consent(models.Model):
+    """Evidence of one opt-in: when, through which form, and the words shown."""
+
+    subscriber = models.ForeignKey(Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="consents")
+    created_at = models.DateTimeField(_("given at"), auto_now_add=True)
+    form = models.CharField(_("form"), max_length=50, help_text=_("signup, confirmation, preferences, import…"))
+    ip_hash = models.CharField(_("IP address hash"), max_length=64, blank=True, help_text=_("Keyed hash; the address is not stored."))
+    wording = models.TextField(_("wording shown"))
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+
+    def __str__(self) -> str:
+        return f"{self.form} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """An address that must never be mailed or re-imported, kept only as a keyed hash."""
+
+    email_hash = models.CharField(_("address hash"), max_length=64, unique=True)
+    reason = models.CharField(_("reason"), max_length=50)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppressed addresses")
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.reason})"

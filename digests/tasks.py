@@ -1,0 +1,23 @@
+"""Thin Celery tasks: ids in, one service call, retries declared here."""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+BEAT_TICK_KEY = "beat:last-tick"
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_digests():
+    """Every minute (beat): record the tick and start every digest whose time has come."""
+    cache.set(BEAT_TICK_KEY, timezone.now().isoformat(), timeout=None)
+    from digests.delivery.schedule import digests_dispatch_due
+
+    digests_dispatch_due()
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_deliveries():
+    from digests.delivery.ledger import deliveries_sweep_stuck
+
+    deliveries_sweep_stuck()

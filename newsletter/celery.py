@@ -1,0 +1,30 @@
+"""The Celery app: three queues and a static beat schedule.
+
+When a digest goes out is data on the digest (its scheduled time); beat only
+ticks the dispatcher every minute, so no per-digest beat entries exist.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
+
+app = Celery("newsletter")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+QUEUES = ("transactional", "bulk", "housekeeping")
+app.conf.task_queues = [Queue(name) for name in QUEUES]
+app.conf.task_default_queue = "housekeeping"
+app.conf.task_routes = {
+    "digests.tasks.send_transactional_*": {"queue": "transactional"},
+    "digests.tasks.deliveries_*": {"queue": "bulk"},
+}
+
+app.conf.beat_schedule = {
+    "dispatch-due-digests": {"task": "digests.tasks.dispatch_due_digests", "schedule": 60.0},
+    "sweep-stuck-deliveries": {"task": "digests.tasks.sweep_stuck_deliveries", "schedule": 300.0},
+}
+
+app.autodiscover_tasks()

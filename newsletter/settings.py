@@ -1,0 +1,231 @@
+"""Settings for the digest newsletter: every value comes from the environment.
+
+Defaults make ``make run`` work on a laptop with nothing but Python (SQLite,
+Celery's file-system broker, an .eml outbox under ``var/``). Production sets
+DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, EMAIL_URL and friends; see README.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.utils.translation import gettext_lazy as _
+
+from newsletter.env import (
+    env_bool,
+    env_database,
+    env_email,
+    env_email_url,
+    env_float,
+    env_http_url,
+    env_int,
+    env_list,
+    env_prefixed,
+    env_str,
+    env_timezone,
+    fail,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise fail("SECRET_KEY", "***", "must be at least 32 characters long")
+        return key
+    # A single-machine install keeps a generated key under var/ so signed reader
+    # links survive restarts; multi-machine deployments must set SECRET_KEY
+    # (the deploy check says so).
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+SECRET_KEY_FROM_ENV = bool(env_str("SECRET_KEY"))
+
+SITE_URL = env_http_url("SITE_URL", "http://127.0.0.1:8000")
+SITE_NAME = env_str("SITE_NAME", "AI 行业动态")
+_site_host = urlsplit(SITE_URL).hostname or "localhost"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", _site_host])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if SITE_URL.startswith("https") else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "digests",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "newsletter.urls"
+WSGI_APPLICATION = "newsletter.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}")
+
+
+def _cache(url: str) -> dict:
+    scheme = urlsplit(url).scheme
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if scheme == "file":
+        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": urlsplit(url).path}
+    if scheme in ("locmem", "memory"):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise fail("CACHE_URL", url, "use redis://host:6379/1, file:///path or locmem://")
+
+
+CACHES = {"default": _cache(CACHE_URL)}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Mail ------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "AI 行业动态 <digest@newsletter.localhost>")
+SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+REPLY_TO_EMAIL = env_str("REPLY_TO_EMAIL")
+PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "AI 行业动态编辑部 · editors@newsletter.localhost")
+
+# Bulk digests and transactional mail (confirmations) have separate connections
+# so they can use different providers and a big send never delays a confirmation.
+EMAIL_URL = env_str("EMAIL_URL", f"file://{VAR_DIR / 'outbox'}")
+MAIL_CONNECTIONS = {
+    "bulk": env_email_url("EMAIL_URL", EMAIL_URL),
+    "transactional": env_email_url("TRANSACTIONAL_EMAIL_URL", EMAIL_URL),
+}
+EMAIL_BACKEND = MAIL_CONNECTIONS["transactional"]["backend"]
+EMAIL_FILE_PATH = MAIL_CONNECTIONS["transactional"].get("file_path", str(VAR_DIR / "outbox"))
+ANYMAIL = env_prefixed("ANYMAIL_")
+
+# --- Celery ----------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.split("://")[0] not in ("filesystem", "redis", "rediss", "amqp", "memory"):
+    raise fail("CELERY_BROKER_URL", CELERY_BROKER_URL, "use redis://host:6379/0, amqp://… or filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "celery" / "broker"
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Newsletter behaviour ---------------------------------------------------
+DIGEST_SEND_TIME = env_str("DIGEST_SEND_TIME", "07:30")
+DIGEST_LOCAL_TIME_DELIVERY = env_bool("DIGEST_LOCAL_TIME_DELIVERY", True)
+DIGEST_STALE_AFTER_DAYS = env_int("DIGEST_STALE_AFTER_DAYS", 2, minimum=0)
+DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200, minimum=1)
+DELIVERY_RATE_PER_SECOND = env_float("DELIVERY_RATE_PER_SECOND", 0, minimum=0)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=30)
+CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
+SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
+SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+TRACK_CLICKS = env_bool("TRACK_CLICKS", False)
+TRACK_OPENS = env_bool("TRACK_OPENS", False)
+EMAIL_SIZE_BUDGET_BYTES = env_int("EMAIL_SIZE_BUDGET_BYTES", 60_000, minimum=1000)
+
+# --- Security ----------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if SITE_URL.startswith("https://") and not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        # cssutils (used by premailer) warns about mso-* properties that email needs.
+        "CSSUTILS": {"level": "CRITICAL", "propagate": False},
+    },
+}
