@@ -13,9 +13,13 @@ from dataclasses import dataclass
 class ReaderLinks:
     preferences_url: str
     unsubscribe_url: str
+    # A signed reference to this reader's delivery, for click/open tracking links
+    # (/r/<item token>/?r=<reader_ref>); empty outside a real send.
+    reader_ref: str = ""
 
 
 PLACEHOLDER_LINKS = ReaderLinks(
     preferences_url="https://reader.invalid/PREFERENCESxTOKENxPLACEHOLDER",
     unsubscribe_url="https://reader.invalid/UNSUBSCRIBExTOKENxPLACEHOLDER",
+    reader_ref="READERxREFxPLACEHOLDER",
 )
