@@ -243,3 +243,14 @@ def test_addresses_are_unique_regardless_of_case(client, on_commit, categories, 
 def test_signup_works_without_any_category_defined(client, on_commit):
     post(client, on_commit, email="solo@example.com")
     assert Subscriber.objects.get().status == S.PENDING
+
+
+def test_the_pages_speak_chinese_to_chinese_browsers(client, on_commit, categories):
+    form = client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in form and "电子邮件地址" in form and "订阅" in form
+    done = on_commit(client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "请查收邮件" in done.content.decode()
+    error = on_commit(client.post, URL, {"email": "a@b", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "@ 后面的域名需要包含点" in error.content.decode()
+    message = mail.outbox[0]
+    assert message.subject.startswith("请确认订阅") and "您好" in message.body

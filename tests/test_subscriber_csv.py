@@ -6,6 +6,7 @@ import re
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from digests.models import Consent, Subscriber
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
@@ -14,6 +15,13 @@ from tests.readers_support import categories, eager_celery, make_reader, on_comm
 
 pytestmark = pytest.mark.django_db
 S = Subscriber.Status
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Reports are in the site language; these tests read the English wording."""
+    with translation.override("en"):
+        yield
 
 GOOD_AND_BAD = (
     "email,name,categories,timezone,language\n"
@@ -170,3 +178,9 @@ def test_the_export_command_writes_active_readers_by_default(categories, tmp_pat
     call_command("export_subscribers", "--all", "--output", str(target), stderr=io.StringIO())
     written = target.read_text(encoding="utf-8-sig")
     assert "on@example.com" in written and "off@example.com" in written
+
+
+def test_reports_are_in_the_site_language(categories):
+    with translation.override("zh-hans"):
+        report = subscribers_import(b"email\nbroken\n")
+        assert str(report.errors[0]) == "第 2 行：broken：请输入恰好包含一个 @ 的地址，例如 name@example.com。"
