@@ -254,3 +254,27 @@ def test_the_pages_speak_chinese_to_chinese_browsers(client, on_commit, categori
     assert "@ 后面的域名需要包含点" in error.content.decode()
     message = mail.outbox[0]
     assert message.subject.startswith("请确认订阅") and "您好" in message.body
+
+
+def test_a_malformed_rate_setting_stops_start_up():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "SIGNUP_RATE_PER_IP": "lots"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=Path(__file__).resolve().parents[1], env=env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SIGNUP_RATE_PER_IP='lots' is invalid: write it as N/s, N/m, N/h or N/d" in result.stderr
+
+
+def test_behind_a_proxy_the_configured_header_names_the_client(client, on_commit, categories, settings):
+    settings.CLIENT_IP_HEADER = "X-Real-IP"
+    settings.SIGNUP_RATE_PER_IP = "1/h"
+    first = on_commit(client.post, URL, {"email": "p1@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1")
+    second = on_commit(client.post, URL, {"email": "p2@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.2")
+    third = on_commit(client.post, URL, {"email": "p3@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1")
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
