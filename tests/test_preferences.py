@@ -1,6 +1,5 @@
 """The preference centre: categories, time zone, language, unsubscribe, and the data download."""
 
-import json
 
 import pytest
 from django.test import Client

@@ -6,7 +6,6 @@ button → preference centre → unsubscribe, checking the database after each s
 
 import email
 import email.policy
-import os
 import re
 import socket
 import threading
