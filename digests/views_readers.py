@@ -25,7 +25,7 @@ from digests.readers.preferences import subscriber_preferences_editable, subscri
 from digests.readers.privacy import subscriber_data_export
 from digests.readers.ratelimit import rate_limit_allows, rate_parse
 from digests.readers.signup import subscriber_signup
-from digests.readers.tokens import PATHS, BadToken, reader_from_token, reader_token
+from digests.readers.tokens import PATHS, BadToken, reader_from_token, reader_key_from_token, reader_token
 from digests.readers.unsubscribe import subscriber_unsubscribe
 
 S = Subscriber.Status
@@ -50,6 +50,14 @@ def reader_path(subscriber: Subscriber, purpose: str) -> str:
 
 def link_invalid(request: HttpRequest) -> HttpResponse:
     return render(request, "404.html", {"link_invalid": True}, status=404)
+
+
+def _genuine_token_of_erased_reader(token: str) -> bool:
+    try:
+        reader_key_from_token(token, "unsubscribe")
+    except BadToken:
+        return False
+    return True
 
 
 def consent_wording() -> str:
@@ -174,6 +182,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = reader_from_token(token, "unsubscribe")
     except BadToken:
+        if request.method == "POST" and _genuine_token_of_erased_reader(token):
+            # An erased reader gets no mail anyway; tell the provider it worked.
+            return render(request, "digests/unsubscribe_done.html")
         return link_invalid(request)
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"

@@ -162,3 +162,21 @@ def test_an_erased_address_can_come_back_only_through_double_opt_in(client, on_c
     returning.refresh_from_db()
     assert returning.status == S.ACTIVE
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_the_transactional_queue_sends_the_confirmation(client, categories):
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from newsletter.celery import app
+
+    app.control.purge()
+    with start_worker(app, queues=["transactional"], pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        client.post("/subscribe/", {"email": "worker@example.com", "categories": [categories[0].pk]})
+        deadline = time.monotonic() + 20
+        while not mail.outbox and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert [m.to for m in mail.outbox] == [["worker@example.com"]]
+    assert "/confirm/" in mail.outbox[0].body

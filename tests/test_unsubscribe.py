@@ -113,3 +113,13 @@ def test_the_page_of_an_unsubscribed_reader_says_so(client, reader, path):
     client.post(path)
     body = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "already unsubscribed" in body and "/subscribe/" in body
+
+
+def test_one_click_for_an_erased_reader_still_answers_200(reader, path):
+    from digests.readers.privacy import subscriber_erase
+
+    subscriber_erase(reader)
+    provider = Client(enforce_csrf_checks=True)
+    assert provider.post(path, ONE_CLICK, content_type="application/x-www-form-urlencoded").status_code == 200
+    assert provider.get(path).status_code == 404
+    assert not Subscriber.objects.exists()
