@@ -1,4 +1,9 @@
-"""Which digests are public: only sent ones (drafts and scheduled digests are not)."""
+"""Which digests are public: those that have gone out to readers.
+
+A digest is public from the moment its send starts (sending, paused, sent):
+readers who already have the email follow its "view in browser" link. Drafts,
+scheduled and cancelled digests are not public.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ from django.http import Http404
 
 from digests.models import Digest
 
+PUBLIC_STATUSES = (Digest.Status.SENDING, Digest.Status.PAUSED, Digest.Status.SENT)
+
 
 def archive_digests() -> QuerySet[Digest]:
-    """Sent digests, newest issue first."""
-    return Digest.objects.filter(status=Digest.Status.SENT).order_by("-issue_date")
+    """Digests that have gone out, newest issue first."""
+    return Digest.objects.filter(status__in=PUBLIC_STATUSES).order_by("-issue_date")
 
 
 def archive_digest_get(issue_date: datetime.date) -> Digest:
-    """The sent digest of ``issue_date``; Http404 for any other (unsent or missing) digest."""
+    """The public digest of ``issue_date``; Http404 for a draft, scheduled, cancelled or missing one."""
     digest = archive_digests().filter(issue_date=issue_date).first()
     if digest is None:
         raise Http404("No published digest for this date.")

@@ -32,7 +32,7 @@ class ContentAtomFeed(Atom1Feed):
 
 
 def _digest_time(digest: Digest) -> datetime.datetime:
-    return digest.send_finished_at or timezone.make_aware(datetime.datetime.combine(digest.issue_date, datetime.time()))
+    return digest.send_finished_at or digest.send_started_at or timezone.make_aware(datetime.datetime.combine(digest.issue_date, datetime.time()))
 
 
 def _category_of(digest: Digest) -> Category | None:

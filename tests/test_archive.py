@@ -55,11 +55,18 @@ def test_the_email_view_in_browser_link_opens_this_page(client, sent_seed):
     assert client.get(link.removeprefix("http://127.0.0.1:8000")).status_code == 200
 
 
-@pytest.mark.parametrize("status", ["draft", "scheduled", "sending", "paused", "cancelled"])
+@pytest.mark.parametrize("status", ["draft", "scheduled", "cancelled"])
 def test_unsent_digests_are_not_public(client, seed_digest, status):
     Digest.objects.filter(pk=seed_digest.pk).update(status=status)
     assert client.get("/archive/2026-02-06/").status_code == 404
     assert "2026-02-06" not in client.get("/archive/").content.decode()
+
+
+@pytest.mark.parametrize("status", ["sending", "paused"])
+def test_a_digest_is_public_once_its_send_has_started(client, seed_digest, status):
+    # Readers who already have the email must be able to open "view in browser".
+    Digest.objects.filter(pk=seed_digest.pk).update(status=status, send_started_at=timezone.now())
+    assert client.get("/archive/2026-02-06/").status_code == 200
 
 
 def test_unknown_and_malformed_dates_are_404(client, sent_seed):

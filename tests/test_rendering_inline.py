@@ -85,7 +85,7 @@ p {{ color: #123456; }}</style></head><body><p>正文</p></body></html>"""
     inlined = html_inline(html)
     time.sleep(0.2)
     assert connections == []
-    assert "127.0.0.1:%d" % port not in inlined  # a mail client will not fetch it either
+    assert f"127.0.0.1:{port}" not in inlined  # a mail client will not fetch it either
     assert 'style="color:#123456"' in inlined
     assert "正文" in inlined
 
