@@ -10,11 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -29,12 +27,6 @@ FIRST_PARTY = "first-party"
 POSTMARK_SOFT_TYPES = {"SoftBounce", "VirusNotification", "Transient", "DnsError"}
 MAILGUN_SOFT_REASONS = {"old", "espblock", "greylisted"}
 HARD_REJECT_REASONS = {"invalid", "bounced"}
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    row: DeliveryEvent
-    created: bool
 
 
 def event_bounce_type(*, provider: str, event_type: str, reject_reason: str | None, esp_event) -> str:
@@ -89,8 +81,10 @@ def _item_for_click(delivery: Delivery, url: str) -> Item | None:
     return Item.objects.filter(digest_id=delivery.digest_id, source_url=url).first()
 
 
-def event_store_from_provider(*, event, esp_name: str) -> StoredEvent | None:
-    """Store one anymail tracking event against its delivery; None when no delivery matches.
+def event_store_from_provider(*, event, esp_name: str) -> DeliveryEvent | None:
+    """Store one anymail tracking event against its delivery, once; None when no delivery matches.
+
+    The returned row has no pk (the insert may have been a repeat); use event_pk().
 
     ``payload`` keeps the provider's raw event under ``esp_event`` next to the
     normalised fields the suppression rules need.
@@ -121,14 +115,19 @@ def event_store_from_provider(*, event, esp_name: str) -> StoredEvent | None:
     return _store(provider=provider, event_id=_event_id(event.event_id, raw), fields=fields)
 
 
-def _store(*, provider: str, event_id: str, fields: dict) -> StoredEvent:
-    try:
-        with transaction.atomic():
-            row, created = DeliveryEvent.objects.get_or_create(provider=provider, event_id=event_id, defaults=fields)
-    except IntegrityError:
-        # Another request stored the same event between our read and our insert.
-        row, created = DeliveryEvent.objects.get(provider=provider, event_id=event_id), False
-    return StoredEvent(row=row, created=created)
+def _store(*, provider: str, event_id: str, fields: dict) -> DeliveryEvent:
+    # One INSERT ... ON CONFLICT DO NOTHING: a repeat (even a concurrent one)
+    # is absorbed by the unique constraint without a read first.
+    row = DeliveryEvent(provider=provider, event_id=event_id, **fields)
+    DeliveryEvent.objects.bulk_create([row], ignore_conflicts=True)
+    return row
+
+
+def event_pk(row: DeliveryEvent) -> int | None:
+    """The id of the stored row for ``row``'s (provider, event id), whichever copy got in first."""
+    return (
+        DeliveryEvent.objects.filter(provider=row.provider, event_id=row.event_id).values_list("pk", flat=True).first()
+    )
 
 
 def event_store_first_party(

@@ -11,8 +11,8 @@ import logging
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from digests.feedback.events import event_store_from_provider
-from digests.feedback.suppression import ACTIONABLE, delivery_event_process_by_pk
+from digests.feedback.events import event_pk, event_store_from_provider
+from digests.feedback.suppression import delivery_event_process_by_pk, event_needs_processing
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,11 @@ def _enqueue(event_pk: int) -> None:
 
 def tracking_event_received(sender, event, esp_name, **kwargs) -> None:
     """Connected to anymail.signals.tracking in DigestsConfig.ready()."""
-    stored = event_store_from_provider(event=event, esp_name=esp_name)
-    if stored is None or stored.row.event_type not in ACTIONABLE:
+    row = event_store_from_provider(event=event, esp_name=esp_name)
+    if row is None or not event_needs_processing(row):
         return
     # Queued for repeats too: processing is idempotent, and a repeat is how a
     # provider retries after we failed to queue the first copy.
-    pk = stored.row.pk
-    transaction.on_commit(lambda: _enqueue(pk))
+    pk = event_pk(row)
+    if pk is not None:
+        transaction.on_commit(lambda: _enqueue(pk))

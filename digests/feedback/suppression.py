@@ -22,12 +22,22 @@ from digests.readers.status import TRANSITIONS, subscriber_transition
 log = logging.getLogger(__name__)
 
 S = Subscriber.Status
-# Event types whose arrival may change a reader; the receiver queues only these.
-ACTIONABLE = {"bounced", "rejected", "complained", "unsubscribed", "delivered"}
+# Event types whose arrival may change a reader.
+ACTIONABLE = {"bounced", "rejected", "complained", "unsubscribed"}
 
 
 class SuppressionLiftRefused(ValueError):
     """The reader is not suppressed for a bounce, so an admin cannot lift it."""
+
+
+def event_needs_processing(event: DeliveryEvent) -> bool:
+    """Whether the rules could change anything: the receiver queues only these events.
+
+    Deliveries are most of the traffic; they matter only to reset a running soft-bounce streak.
+    """
+    if event.event_type in ACTIONABLE:
+        return True
+    return event.event_type == "delivered" and event.subscriber is not None and event.subscriber.soft_bounces > 0
 
 
 def _reason(event: DeliveryEvent, what: str) -> str:

@@ -32,11 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4, help="Concurrent HTTP clients (default 4).")
         parser.add_argument("--readers", type=int, default=1000, help="Deliveries the events are spread over.")
         parser.add_argument(
-            "--url", default="", help="Base URL of a running server (e.g. gunicorn). Default: start runserver on a free port."
+            "--url", default="", help="Base URL of a running server. Default: start gunicorn on a free port."
         )
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes when the command starts one.")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark rows for inspection.")
 
-    def handle(self, *args, events: int, threads: int, readers: int, url: str, keep: bool, **options):
+    def handle(self, *args, events: int, threads: int, readers: int, url: str, keep: bool, workers: int, **options):
+        self.workers = workers
         if events < 1 or threads < 1 or readers < 1:
             raise CommandError("--events, --threads and --readers must be at least 1.")
         secret = settings.ANYMAIL.get("WEBHOOK_SECRET") or None
@@ -72,9 +74,11 @@ class Command(BaseCommand):
 
     def _start_server(self) -> tuple[subprocess.Popen, str]:
         port = _free_port()
-        manage = Path(settings.BASE_DIR) / "manage.py"
+        # gunicorn, as in production: runserver's thread per connection measures runserver, not us.
+        gunicorn = Path(sys.executable).with_name("gunicorn")
         server = subprocess.Popen(
-            [sys.executable, str(manage), "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+            [str(gunicorn), "newsletter.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(self.workers), "-k", "gthread", "--threads", "4"],
+            cwd=settings.BASE_DIR,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -91,4 +95,4 @@ class Command(BaseCommand):
             else:
                 return server, url
         server.terminate()
-        raise CommandError("runserver did not start within 30 seconds.")
+        raise CommandError("gunicorn did not start within 30 seconds.")
