@@ -100,10 +100,10 @@ def growth_svg(days: Sequence[GrowthDay], *, width: int = 760, height: int = 280
             h = round(plot_h * value / top_value, 1)
             body.append(
                 f'<rect x="{x0 + s_index * bar_w:.1f}" y="{base_y - h:.1f}" width="{bar_w:.1f}" height="{h}" '
-                f'fill="{BAR_COLOURS[s_index]}"><title>{day.isoformat()} {escape(name)}: {value}</title></rect>'
+                f'fill="{BAR_COLOURS[s_index]}"><title>{day.day.isoformat()} {escape(name)}: {value}</title></rect>'
             )
         if d_index % label_every == 0:
             body.append(
-                f'<text x="{x0:.1f}" y="{base_y + 16}" font-size="11">{day.strftime("%m-%d")}</text>'
+                f'<text x="{x0:.1f}" y="{base_y + 16}" font-size="11">{day.day.strftime("%m-%d")}</text>'
             )
     return _svg(width, height, title, body)

@@ -86,7 +86,7 @@ def click_record(*, item: Item, ref: str | None, client_key: str) -> None:
 def open_record(*, ref: str) -> None:
     """Record an open for the delivery a pixel's reader reference belongs to (when open tracking is on).
 
-    The pixel carries only the reader; the message is the reader's latest
+    The pixel carries only the reader; the message is the reader's latest sent
     delivery created before the reference was signed, which is the send that
     personalised this copy.
     """
@@ -97,7 +97,7 @@ def open_record(*, ref: str) -> None:
         return
     subscriber, signed_at = reader
     delivery = (
-        Delivery.objects.filter(subscriber=subscriber, created_at__lte=signed_at + datetime.timedelta(seconds=5))
+        Delivery.objects.filter(subscriber=subscriber, sent_at__isnull=False, created_at__lte=signed_at + datetime.timedelta(seconds=5))
         .order_by("-created_at")
         .first()
     )
