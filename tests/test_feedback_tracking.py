@@ -7,7 +7,12 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
-from digests.feedback.tracking import click_token
+import re
+
+from digests.readers.tokens import reader_links
+from digests.rendering.personalise import email_personalise
+from digests.rendering.render import variant_render
+from digests.rendering.tracking import click_token
 from digests.models import Category, DeliveryEvent, Digest, Item
 from digests.readers.tokens import reader_token
 from tests.feedback_fixtures import make_delivery, make_reader, next_digest, sent  # noqa: F401  (fixtures)
@@ -26,7 +31,7 @@ def _item(digest):
 
 
 def _click_url(digest, item, ref=None):
-    url = reverse("digests:click", args=[click_token(digest, item)])
+    url = reverse("digests:click", args=[click_token(digest.pk, item.pk)])
     return f"{url}?r={ref}" if ref else url
 
 
@@ -60,7 +65,7 @@ def test_a_click_without_a_valid_reader_still_redirects_but_records_no_reader(cl
 
 
 def test_a_tampered_token_is_a_404(client, seed_digest):
-    token = click_token(seed_digest, _item(seed_digest))
+    token = click_token(seed_digest.pk, _item(seed_digest).pk)
     value, signature = token.rsplit(":", 1)
     forged = signing.dumps([seed_digest.pk, _item(seed_digest).pk + 1], salt="digests.click").rsplit(":", 1)[0] + ":" + signature
     for bad in (token[:-2] + "xx", forged, "https:%2F%2Fevil.example", value):
@@ -83,7 +88,7 @@ def test_a_token_pairing_a_digest_with_another_digests_item_is_a_404(client, see
     other = Item.objects.create(digest=next_digest, category=category, title="t", summary="s", source_url="https://example.org/other")
     token = signing.dumps([seed_digest.pk, other.pk], salt="digests.click")
     assert client.get(f"/r/{token}/").status_code == 404
-    assert client.get(f"/r/{click_token(next_digest, other)}/").status_code == 302
+    assert client.get(f"/r/{click_token(next_digest.pk, other.pk)}/").status_code == 302
 
 
 def test_an_item_without_an_http_link_is_a_404_never_a_redirect(client, seed_digest):
@@ -152,3 +157,18 @@ def test_with_open_tracking_off_the_pixel_records_nothing(client, sent, settings
 def test_digest_model_is_untouched_by_tracking(client, sent):
     client.get(_click_url(sent["digest"], _item(sent["digest"]), reader_token(sent["readers"][0], "ref")))
     assert Digest.objects.get(pk=sent["digest"].pk).status == sent["digest"].status
+
+
+def test_the_links_in_a_rendered_email_lead_through_tracking_to_the_source(client, sent, settings):
+    settings.SITE_URL = "https://news.example.com"
+    reader, delivery = sent["readers"][0], sent["deliveries"][0]
+    email = email_personalise(variant_render(sent["digest"]), reader_links(reader))
+    click_path = re.search(r"https://news\.example\.com(/r/[^\s\"<>]+)", email.text).group(1)
+    response = client.get(click_path.replace("&amp;", "&"))
+    assert response.status_code == 302
+    assert response["Location"] in set(sent["digest"].items.values_list("source_url", flat=True))
+    pixel_path = re.search(r"https://news\.example\.com(/o/[^\"]+\.gif)", email.html).group(1)
+    assert client.get(pixel_path)["Content-Type"] == "image/gif"
+    assert sorted(DeliveryEvent.objects.filter(subscriber=reader, delivery=delivery).values_list("event_type", flat=True)) == [
+        "clicked", "opened"
+    ]

@@ -17,10 +17,9 @@ from django.core import signing
 from django.core.cache import cache
 
 from digests.feedback.events import event_store_first_party
-from digests.models import Delivery, Digest, Item, Subscriber
+from digests.models import Delivery, Item, Subscriber
 from digests.readers.tokens import BadToken, reader_key_from_token
-
-CLICK_SALT = "digests.click"
+from digests.rendering.tracking import CLICK_SALT
 # One row per reader and item (or per reader and message for opens) within
 # this window: reloads and link scanners firing twice add nothing but noise.
 REPEAT_WINDOW_SECONDS = 600
@@ -28,11 +27,6 @@ REPEAT_WINDOW_SECONDS = 600
 
 class UnknownLink(Exception):
     """The click token is tampered with, or names no item of that digest with an http(s) source."""
-
-
-def click_token(digest: Digest, item: Item) -> str:
-    """The signed token of one item of one digest, as the renderer puts it into /r/<token>/."""
-    return signing.dumps([digest.pk, item.pk], salt=CLICK_SALT)
 
 
 def item_from_click_token(token: str) -> Item:
