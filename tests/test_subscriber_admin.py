@@ -3,6 +3,7 @@
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from digests.models import Subscriber, Suppression
 from tests.readers_support import categories, eager_celery, make_reader, on_commit  # noqa: F401
@@ -161,3 +162,15 @@ def test_an_editor_without_permissions_cannot_import(client, django_user_model, 
     assert client.post(f"{LIST}import/", {"file": upload}).status_code == 403
     assert client.get(f"{LIST}export/").status_code == 403
     assert not Subscriber.objects.exists()
+
+
+def test_the_subscriber_page_says_why_and_when_a_reader_was_suppressed(admin_client):
+    from digests.readers.status import subscriber_transition
+
+    reader = Subscriber.objects.create(email="gone@example.com", status=Subscriber.Status.ACTIVE)
+    subscriber_transition(reader, to=Subscriber.Status.BOUNCED, reason="550 5.1.1 mailbox does not exist")
+    page = admin_client.get(reverse("admin:digests_subscriber_change", args=[reader.pk]))
+    assert page.status_code == 200
+    assert "550 5.1.1 mailbox does not exist" in page.content.decode()
+    changelist = admin_client.get(reverse("admin:digests_subscriber_changelist"))
+    assert "lift_bounce_suppression" in changelist.content.decode()

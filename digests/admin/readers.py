@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
 from digests.models import Consent, Subscriber, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
@@ -92,21 +93,29 @@ class SubscriberAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 100
     inlines = [ConsentInline]
-    actions = ["unsubscribe_selected", "send_confirmation", "export_selected", "erase_selected"]
+    actions = ["unsubscribe_selected", "send_confirmation", lift_bounce_suppression, "export_selected", "erase_selected"]
     change_list_template = "admin/digests/subscriber/change_list.html"
     readonly_fields = [
         "status", "source", "created_at", "updated_at", "confirmed_at", "unsubscribed_at",
-        "confirmation_sent_at", "suppressed_at", "suppression_reason", "soft_bounces",
+        "confirmation_sent_at", "suppressed_at", "suppression_reason", "soft_bounces", "suppression",
     ]
     fieldsets = [
         (None, {"fields": ["email", "name", "categories", "timezone", "language"]}),
         (_("Status"), {"fields": ["status", "source", "created_at", "updated_at", "confirmed_at", "unsubscribed_at", "confirmation_sent_at"]}),
-        (_("Suppression"), {"fields": ["suppressed_at", "suppression_reason", "soft_bounces"], "classes": ["collapse"]}),
+        (_("Suppression"), {"fields": ["suppression", "suppressed_at", "suppression_reason", "soft_bounces"]}),
     ]
     formfield_overrides = {models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
 
+    def get_inlines(self, request, obj):
+        # Events exist only for a reader who has been mailed.
+        return [ConsentInline, DeliveryEventInline] if obj else [ConsentInline]
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("categories")
+
+    @admin.display(description=_("why and when suppressed"))
+    def suppression(self, obj: Subscriber) -> str:
+        return suppression_summary(obj)
 
     @admin.display(description=_("categories"))
     def category_list(self, obj: Subscriber) -> str:
