@@ -133,21 +133,7 @@ class DigestStatsAdminMixin:
             raise PermissionDenied
         stats = digest_stats(digest)
         categories = digest_category_clicks(digest)
-        rates = stats.rates()
-        rows = [
-            (label, getattr(stats, key), rates.get(key))
-            for key, label in [
-                ("audience", _("Audience")),
-                ("sent", _("Sent")),
-                ("delivered", _("Delivered")),
-                ("bounced_hard", _("Bounced (hard)")),
-                ("bounced_soft", _("Bounced (soft)")),
-                ("complained", _("Complaints")),
-                ("unsubscribed", _("Unsubscribes")),
-                ("unique_opens", _("Unique opens (approximate)")),
-                ("unique_clicks", _("Unique clicks")),
-            ]
-        ]
+        rows = stats.rows()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

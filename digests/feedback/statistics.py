@@ -17,7 +17,22 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from django.utils.translation import gettext_lazy as _
+
 from digests.models import Delivery, DeliveryEvent, Digest, Subscriber
+
+# The measures in the order the admin page and `digest_stats` show them.
+MEASURES = [
+    ("audience", _("Audience")),
+    ("sent", _("Sent")),
+    ("delivered", _("Delivered")),
+    ("bounced_hard", _("Bounced (hard)")),
+    ("bounced_soft", _("Bounced (soft)")),
+    ("complained", _("Complaints")),
+    ("unsubscribed", _("Unsubscribes")),
+    ("unique_opens", _("Unique opens (approximate)")),
+    ("unique_clicks", _("Unique clicks")),
+]
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,11 @@ class DigestStats:
             "unique_opens": Rate(self.unique_opens, base),
             "unique_clicks": Rate(self.unique_clicks, base),
         }
+
+    def rows(self) -> list[tuple[str, int, Rate | None]]:
+        """(label, readers, rate or None) for every measure, in display order."""
+        rates = self.rates()
+        return [(str(label), getattr(self, key), rates.get(key)) for key, label in MEASURES]
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,21 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from digests.content import digest_lookup
+from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.feedback.statistics import digest_category_clicks, digest_item_clicks, digest_stats
 from digests.feedback.table import text_table
-from digests.models import Digest
 
 
 class Command(BaseCommand):
     help = "Print a digest's delivery statistics (the admin's Statistics page) as tables."
 
     def add_arguments(self, parser):
-        parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+        add_digest_argument(parser)
 
     def handle(self, *args, digest: str, **options):
-        try:
-            found = digest_lookup(digest)
-        except Digest.DoesNotExist as exc:
-            raise CommandError(str(exc) or f"No digest {digest!r}.") from None
+        found = digest_from_argument(digest)
         stats = digest_stats(found)
-        rates = stats.rates()
-        labels = [
-            ("audience", _("Audience")),
-            ("sent", _("Sent")),
-            ("delivered", _("Delivered")),
-            ("bounced_hard", _("Bounced (hard)")),
-            ("bounced_soft", _("Bounced (soft)")),
-            ("complained", _("Complaints")),
-            ("unsubscribed", _("Unsubscribes")),
-            ("unique_opens", _("Unique opens (approximate)")),
-            ("unique_clicks", _("Unique clicks")),
-        ]
-        rows = [(label, getattr(stats, key), rates[key] if key in rates else "") for key, label in labels]
+        rows = [(label, value, "" if rate is None else rate) for label, value, rate in stats.rows()]
         out = [f"{found}  [{found.get_status_display()}]", "", text_table((_("Measure"), _("Readers"), _("Rate")), rows), ""]
         out.append(
             _("Rates of complaints, unsubscribes, opens and clicks are of delivered messages.")
