@@ -201,11 +201,20 @@ def digest_export(digest: Digest) -> str:
 
 
 def digest_lookup(date_or_id: str) -> Digest:
-    """Find a digest by ISO issue date (2026-02-06) or numeric id; raises Digest.DoesNotExist."""
+    """Find a digest by ISO issue date (2026-02-06) or numeric id; raises Digest.DoesNotExist saying which."""
     try:
-        return Digest.objects.get(issue_date=datetime.date.fromisoformat(date_or_id))
+        issue_date = datetime.date.fromisoformat(date_or_id)
     except ValueError:
-        pass
-    if date_or_id.isdigit():
-        return Digest.objects.get(pk=int(date_or_id))
-    raise Digest.DoesNotExist(f"{date_or_id!r} is neither a date (YYYY-MM-DD) nor a digest id.")
+        issue_date = None
+    if issue_date is not None:
+        lookup, missing = {"issue_date": issue_date}, _("There is no digest for %(date)s.") % {"date": issue_date.isoformat()}
+    elif date_or_id.isdigit():
+        lookup, missing = {"pk": int(date_or_id)}, _("There is no digest with id %(id)s.") % {"id": date_or_id}
+    else:
+        raise Digest.DoesNotExist(
+            _("%(value)r is neither a date (YYYY-MM-DD) nor a digest id.") % {"value": date_or_id}
+        )
+    try:
+        return Digest.objects.get(**lookup)
+    except Digest.DoesNotExist:
+        raise Digest.DoesNotExist(missing) from None
