@@ -85,7 +85,9 @@ class ItemForm(forms.ModelForm):
 
 
 class MarkdownImportForm(forms.Form):
+    # An empty file reaches the parser, which says what a digest file should contain.
     file = forms.FileField(
+        allow_empty_file=True,
         label=_("Markdown file"),
         help_text=_("A digest in the newsroom format, UTF-8 encoded, e.g. ai-digest-2026-02-06.md."),
     )
