@@ -55,7 +55,13 @@
   function addOrderControls(group, row) {
     var slot = row.querySelector(".item-order-controls");
     if (!slot || slot.childElementCount || !row.querySelector("input.item-position")) { return; }
-    var handle = button(group.dataset.drag, "⠿", "item-drag-handle");
+    // A span, not a button: Chromium never starts a drag from a button. Keyboard
+    // users have the arrow buttons.
+    var handle = document.createElement("span");
+    handle.className = "item-drag-handle";
+    handle.textContent = "⠿";
+    handle.title = group.dataset.drag;
+    handle.setAttribute("aria-hidden", "true");
     var up = button(group.dataset.moveUp, "↑", "item-move-up");
     var down = button(group.dataset.moveDown, "↓", "item-move-down");
     up.addEventListener("click", function () { move(group, row, -1); up.focus(); });
