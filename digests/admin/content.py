@@ -81,6 +81,14 @@ class ItemInline(admin.StackedInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("category").order_by("category__position", "category_id", "position", "id")
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "category" and hasattr(field.widget, "can_delete_related"):
+            # Deleting a category from inside a digest would take other digests' items with it.
+            field.widget.can_delete_related = False
+            field.widget.can_view_related = False
+        return field
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "category":

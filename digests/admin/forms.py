@@ -71,7 +71,13 @@ class ItemForm(forms.ModelForm):
     )
     # Declared so an address typed without a scheme gets https:// (the model's
     # validator, run on save, still refuses anything but http and https).
-    source_url = forms.URLField(label=_("source link"), max_length=1000, required=False, assume_scheme="https")
+    source_url = forms.URLField(
+        label=_("source link"),
+        max_length=1000,
+        required=False,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
+    )
 
     class Meta:
         model = Item

@@ -142,9 +142,12 @@
     });
     if (!list.childElementCount) { addPoint(""); }
     add.addEventListener("click", function () { addPoint("").focus(); });
+    var editor = document.createElement("div");
+    editor.className = "key-point-editor";
+    editor.appendChild(list);
+    editor.appendChild(add);
     textarea.hidden = true;
-    textarea.parentNode.insertBefore(list, textarea.nextSibling);
-    textarea.parentNode.insertBefore(add, list.nextSibling);
+    textarea.parentNode.insertBefore(editor, textarea.nextSibling);
   }
 
   function enhance(root) {
