@@ -273,6 +273,7 @@ def test_a_digest_that_is_sending_or_sent_is_read_only(editor_client, seed_diges
     html = page.content.decode()
     assert 'name="title"' not in html and 'name="items-0-title"' not in html
     assert escape(item.title) in html
+    assert f"<li>{escape(item.key_points[0])}</li>" in html and "[&quot;" not in html
     assert response.status_code == 403
     item.refresh_from_db()
     assert item.title != "改标题"

@@ -17,6 +17,7 @@ from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, gettext_lazy as _
 
@@ -77,6 +78,19 @@ class ItemInline(admin.StackedInline):
     class Media:
         css = {"all": ["digests/admin/digest-items.css"]}
         js = ["digests/admin/digest-items.js"]
+
+    def get_fieldsets(self, request, obj=None):
+        if _editable(obj):
+            return self.fieldsets
+        # A read-only digest shows key points as a list rather than as the stored JSON.
+        return [(None, {"fields": [("category", "position"), "title", "summary", "background", "key_point_list", ("source_name", "source_url")]})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if _editable(obj) else ["key_point_list"]
+
+    @admin.display(description=_("要点 key points"))
+    def key_point_list(self, item: Item) -> str:
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((point,) for point in item.key_points)))
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("category").order_by("category__position", "category_id", "position", "id")
