@@ -11,15 +11,15 @@ import io
 import zipfile
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from digests.admin.forms import ItemForm, MarkdownImportForm
 from digests.admin.preview import preview_html
@@ -207,11 +207,11 @@ class DigestAdmin(admin.ModelAdmin):
                         self.log_change(request, digest, gettext("Replaced from an uploaded Markdown file."))
                     else:
                         self.log_addition(request, digest, gettext("Imported from an uploaded Markdown file."))
-                    self.message_user(
-                        request,
-                        gettext("Imported “%(digest)s” with %(count)d items.") % {"digest": digest, "count": digest.items.count()},
-                        messages.SUCCESS,
-                    )
+                    count = digest.items.count()
+                    message = ngettext(
+                        "Imported “%(digest)s” with %(count)d item.", "Imported “%(digest)s” with %(count)d items.", count
+                    ) % {"digest": digest, "count": count}
+                    self.message_user(request, message, messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[digest.pk]))
         else:
             form = MarkdownImportForm()
