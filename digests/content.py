@@ -207,9 +207,9 @@ def digest_lookup(date_or_id: str) -> Digest:
     except ValueError:
         issue_date = None
     if issue_date is not None:
-        lookup, missing = {"issue_date": issue_date}, _("There is no digest for %(date)s.") % {"date": issue_date.isoformat()}
+        lookup, missing = {"issue_date": issue_date}, _("A digest for %(date)s does not exist.") % {"date": issue_date.isoformat()}
     elif date_or_id.isdigit():
-        lookup, missing = {"pk": int(date_or_id)}, _("There is no digest with id %(id)s.") % {"id": date_or_id}
+        lookup, missing = {"pk": int(date_or_id)}, _("A digest with id %(id)s does not exist.") % {"id": date_or_id}
     else:
         raise Digest.DoesNotExist(
             _("%(value)r is neither a date (YYYY-MM-DD) nor a digest id.") % {"value": date_or_id}

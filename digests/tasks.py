@@ -21,3 +21,14 @@ def sweep_stuck_deliveries():
     from digests.delivery.ledger import deliveries_sweep_stuck
 
     deliveries_sweep_stuck()
+
+
+from django.db import OperationalError as DatabaseUnavailable  # noqa: E402  (kept with the task that uses it)
+
+
+@shared_task(ignore_result=True, autoretry_for=(DatabaseUnavailable,), retry_backoff=True, max_retries=5)
+def process_delivery_event(event_pk: int):
+    """Apply the suppression rules to one stored webhook event (queued by the receiver)."""
+    from digests.feedback.suppression import delivery_event_process_by_pk
+
+    delivery_event_process_by_pk(event_pk)

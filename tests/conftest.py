@@ -86,13 +86,3 @@ def editor_client(client, editor):
 def publisher_client(client, publisher):
     client.force_login(publisher)
     return client
-
-
-@pytest.fixture(autouse=True)
-def _static_files_without_manifest(settings):
-    """Admin pages use {% static %}; tests run without collectstatic, so skip the manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing

@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
+from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.forms import ItemForm, MarkdownImportForm
 from digests.admin.preview import preview_html
 from digests.content import digest_export, digest_import
@@ -127,7 +128,7 @@ def _editable(digest: Digest | None) -> bool:
 
 
 @admin.register(Digest)
-class DigestAdmin(admin.ModelAdmin):
+class DigestAdmin(DigestStatsAdminMixin, admin.ModelAdmin):
     list_display = ["issue_date", "title", "status", "item_count", "author"]
     list_display_links = ["issue_date", "title"]
     list_filter = ["status"]

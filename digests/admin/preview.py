@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 
 from digests.models import Category, Digest, Item
+from digests.rendering.render import variant_render
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,15 @@ def digest_sections(digest: Digest) -> list[PreviewSection]:
 
 
 def preview_html(digest: Digest) -> str:
-    """A complete HTML page showing the digest's content as a reader would read it.
+    """A complete HTML page showing the digest as a reader of every category gets it.
 
-    This is the one place the admin preview gets its HTML from: once the email
-    renderer exists it becomes ``variant_render(digest).html``.
+    This is the one place the admin preview gets its HTML from: the real email
+    (``variant_render``) with placeholder reader links. A digest with no items
+    yet has no email; the plain content page says so.
     """
+    rendered = variant_render(digest)
+    if rendered is not None:
+        return rendered.html
     return render_to_string(
         "admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)}
     )
