@@ -15,4 +15,4 @@ def digest_from_argument(value: str) -> Digest:
     try:
         return digest_lookup(value)
     except Digest.DoesNotExist as exc:
-        raise CommandError(str(exc) if "neither" in str(exc) else f"Digest {value!r} does not exist.") from None
+        raise CommandError(str(exc)) from None
