@@ -12,11 +12,33 @@ pytestmark = pytest.mark.django_db
 
 
 def preview_url(digest: Digest) -> str:
-    return reverse("admin:digests_digest_preview", args=[digest.pk])
+    """The email itself, as the preview page's frame shows it."""
+    return reverse("admin:digests_digest_preview_email", args=[digest.pk])
 
 
 def test_the_preview_url_is_the_digests_preview_path(seed_digest):
-    assert preview_url(seed_digest) == f"/admin/digests/digest/{seed_digest.pk}/preview/"
+    assert reverse("admin:digests_digest_preview", args=[seed_digest.pk]) == f"/admin/digests/digest/{seed_digest.pk}/preview/"
+    assert preview_url(seed_digest) == f"/admin/digests/digest/{seed_digest.pk}/preview/email/"
+
+
+def test_the_preview_page_shows_the_pre_send_checks_and_frames_the_email(editor_client, seed_digest):
+    item = seed_digest.items.order_by("id").first()
+    item.source_url = ""
+    item.save()
+    page = editor_client.get(reverse("admin:digests_digest_preview", args=[seed_digest.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'class="error" data-code="' in html and item.title in html
+    assert f'src="{preview_url(seed_digest)}"' in html and "sandbox" in html
+
+
+def test_the_preview_shows_one_variant_and_the_text_part(editor_client, seed_digest):
+    policy = Category.objects.get(name="政策与监管")
+    url = preview_url(seed_digest) + f"?categories={policy.pk}&part=text"
+    text = editor_client.get(url).content.decode()
+    assert "江苏省拟立法促进人工智能产业发展" in text
+    assert "国内基础大模型密集发布新技术" not in text
+    assert "<table" not in text
 
 
 def test_the_preview_shows_every_item_title_and_key_point_of_the_seed(editor_client, seed_digest):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -27,10 +28,16 @@ from digests.admin.preview import preview_html
 from digests.content import digest_export, digest_import
 from digests.markdown import DigestFormatError, digest_parse
 from digests.models import Category, Digest, Item
+from digests.rendering.checks import digest_check
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
 # The preview shows editor-written content: no scripts, no requests except images and styles inline.
 PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+def _preview_categories(request: HttpRequest) -> frozenset[int] | None:
+    ids = frozenset(int(value) for value in request.GET.getlist("categories") if value.isdigit())
+    return ids or None
 
 
 def markdown_filename(digest: Digest) -> str:
@@ -177,6 +184,7 @@ class DigestAdmin(DigestStatsAdminMixin, admin.ModelAdmin):
             path("import/", wrap(self.import_view), name="%s_%s_import" % info),
             path("<path:object_id>/export/", wrap(self.export_view), name="%s_%s_export" % info),
             path("<path:object_id>/preview/", wrap(self.preview_view), name="%s_%s_preview" % info),
+            path("<path:object_id>/preview/email/", wrap(self.preview_email_view), name="%s_%s_preview_email" % info),
         ] + super().get_urls()
 
     def _viewable_digest(self, request: HttpRequest, object_id: str) -> Digest:
@@ -232,9 +240,33 @@ class DigestAdmin(DigestStatsAdminMixin, admin.ModelAdmin):
         return markdown_download(digest)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The pre-send checks, a variant and language chooser, and the email itself in a sandboxed frame."""
         digest = self._viewable_digest(request, object_id)
-        response = HttpResponse(preview_html(digest), content_type="text/html; charset=utf-8")
+        chosen = _preview_categories(request)
+        query = request.GET.urlencode()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": digest,
+            "title": gettext("Preview: %(digest)s") % {"digest": digest},
+            "problems": digest_check(digest),
+            "categories": Category.objects.filter(items__digest=digest).distinct().order_by("position", "id"),
+            "chosen": chosen,
+            "language": request.GET.get("language", ""),
+            "part": request.GET.get("part", "html"),
+            "email_url": reverse("admin:digests_digest_preview_email", args=[digest.pk]) + (f"?{query}" if query else ""),
+        }
+        return TemplateResponse(request, "admin/digests/digest/preview_page.html", context)
+
+    def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        digest = self._viewable_digest(request, object_id)
+        language = request.GET.get("language") or None
+        if language not in {code for code, _name in settings.LANGUAGES}:
+            language = None
+        html = preview_html(digest, _preview_categories(request), text=request.GET.get("part") == "text", language=language)
+        response = HttpResponse(html, content_type="text/html; charset=utf-8")
         response["Content-Security-Policy"] = PREVIEW_CSP
+        response["X-Frame-Options"] = "SAMEORIGIN"
         return response
 
     @admin.action(description=_("Export selected digests as Markdown"), permissions=["view"])

@@ -26,16 +26,19 @@ def digest_sections(digest: Digest) -> list[PreviewSection]:
     return sections
 
 
-def preview_html(digest: Digest) -> str:
-    """A complete HTML page showing the digest as a reader of every category gets it.
+def preview_html(digest: Digest, category_ids: frozenset[int] | None = None, *, text: bool = False, language: str | None = None) -> str:
+    """A complete HTML page showing the digest as a reader of ``category_ids`` gets it.
 
     This is the one place the admin preview gets its HTML from: the real email
-    (``variant_render``) with placeholder reader links. A digest with no items
-    yet has no email; the plain content page says so.
+    (``variant_render``) with placeholder reader links; ``text`` shows the
+    plain-text part instead. A variant with no items has no email; the plain
+    content page says so.
     """
-    rendered = variant_render(digest)
-    if rendered is not None:
-        return rendered.html
-    return render_to_string(
-        "admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)}
-    )
+    rendered = variant_render(digest, category_ids, language=language)
+    if rendered is None:
+        return render_to_string(
+            "admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)}
+        )
+    if text:
+        return render_to_string("admin/digests/digest/preview_text.html", {"digest": digest, "text": rendered.text})
+    return rendered.html
