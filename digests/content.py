@@ -26,7 +26,10 @@ def digest_transition(digest: Digest, *, to: str, **fields) -> Digest:
     """
     current = Digest.Status(digest.status)
     if not digest.can_move_to(to):
-        raise TransitionError(f"A {current.label.lower()} digest cannot become {Digest.Status(to).label.lower()}.")
+        raise TransitionError(
+            _("A digest that is “%(current)s” cannot become “%(to)s”.")
+            % {"current": current.label, "to": Digest.Status(to).label}
+        )
     now = timezone.now()
     changes = {"status": to, "updated_at": now, **fields}
     if to == Digest.Status.SENDING and not digest.send_started_at:
@@ -36,7 +39,9 @@ def digest_transition(digest: Digest, *, to: str, **fields) -> Digest:
     updated = Digest.objects.filter(pk=digest.pk, status=current).update(**changes)
     if not updated:
         digest.refresh_from_db(fields=["status"])
-        raise TransitionError(f"The digest is now {digest.get_status_display()}; someone else changed it first.")
+        raise TransitionError(
+            _("The digest is now “%(status)s”; someone else changed it first.") % {"status": digest.get_status_display()}
+        )
     for name, value in changes.items():
         setattr(digest, name, value)
     return digest

@@ -579,7 +579,9 @@ def _field_name(label: str) -> str:
         KEY_POINTS: _("key points"),
         SOURCE: _("source"),
     }
-    return f"{label} ({meanings[label]})"
+    meaning = str(meanings[label])
+    # In Chinese the gloss would repeat the label.
+    return label if meaning == label else f"{label} ({meaning})"
 
 
 def _line_start(label: str) -> str:

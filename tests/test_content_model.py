@@ -9,7 +9,8 @@ from django.db import IntegrityError
 from digests.content import TransitionError, digest_transition
 from digests.models import Category, Digest, Item
 
-pytestmark = pytest.mark.django_db
+# These tests read English messages; the default language's translations must not change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def test_chinese_category_names_get_ascii_slugs():

@@ -14,7 +14,8 @@ from digests.feedback.statistics import digest_category_clicks, digest_item_clic
 from digests.models import Delivery, DeliveryEvent, Subscriber
 from tests.feedback_fixtures import make_delivery, make_reader
 
-pytestmark = pytest.mark.django_db
+# These tests read English messages; the default language's translations must not change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 SVG = "{http://www.w3.org/2000/svg}"
 
 

@@ -30,7 +30,8 @@ from tests.feedback_fixtures import (  # noqa: F401  (fixtures)
     webhook_settings,
 )
 
-pytestmark = pytest.mark.django_db
+# These tests read English messages; the default language's translations must not change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 S = Subscriber.Status
 
 

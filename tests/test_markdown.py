@@ -18,6 +18,9 @@ from digests.markdown import (
     digest_parse,
 )
 
+# These tests read English messages; the default language's translations must not change them.
+pytestmark = pytest.mark.usefixtures("english")
+
 SEED_PATH = Path(__file__).resolve().parents[1] / "digests" / "fixtures" / "ai-digest-2026-02-06.md"
 
 STYLED_SPAN = '<span style="color:#1677ff;font-size:18px;font-weight:bold;">'

@@ -69,7 +69,8 @@ def test_the_layout_is_email_safe(full):
     assert "PingFang SC" in font and "Microsoft YaHei" in font and "sans-serif" in font
 
 
-def test_the_table_of_contents_lists_sections_with_item_counts(seed_digest, full):
+def test_the_table_of_contents_lists_sections_with_item_counts(seed_digest):
+    full = variant_render(seed_digest, language="en")
     document = parse_html(full.html)
     entries = [" ".join(li.text_content().split()) for li in document.find_class("toc-list")[0].xpath("./li")]
     assert entries == [
@@ -82,7 +83,8 @@ def test_the_table_of_contents_lists_sections_with_item_counts(seed_digest, full
     assert "模型与技术进展 (5 items)" in full.text
 
 
-def test_the_footer_has_why_preferences_unsubscribe_browser_link_and_address(seed_digest, settings, full):
+def test_the_footer_has_why_preferences_unsubscribe_browser_link_and_address(seed_digest, settings):
+    full = variant_render(seed_digest, language="en")
     footer = parse_html(full.html).find_class("footer")[0]
     hrefs = [a.get("href") for a in footer.xpath(".//a")]
     assert hrefs == [PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest)]

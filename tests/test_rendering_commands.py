@@ -7,6 +7,9 @@ from digests.models import Category
 from digests.rendering.inline import variant_inlined
 from tests.rendering_helpers import parse_html
 
+# These tests read English messages; the default language's translations must not change them.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def test_render_digest_writes_the_exact_html_a_reader_receives(seed_digest, capsys):
     call_command("render_digest", "2026-02-06")

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext, gettext_lazy as _, ngettext
+from django.utils.translation import gettext, gettext_lazy as _, ngettext, pgettext_lazy
 
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.forms import ItemForm, MarkdownImportForm
@@ -146,7 +146,7 @@ class DigestAdmin(DigestStatsAdminMixin, admin.ModelAdmin):
     actions = ["export_markdown"]
     fieldsets = [
         (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
-        (_("Sending"), {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]}),
+        (pgettext_lazy("digest admin fieldset", "Sending"), {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]}),
         (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     # Status only moves through digests.content.digest_transition, never by editing the field.

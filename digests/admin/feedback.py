@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from digests.feedback.charts import category_clicks_svg, funnel_svg, growth_svg
 from digests.feedback.statistics import digest_category_clicks, digest_item_clicks, digest_stats, list_growth
@@ -98,7 +99,10 @@ def lift_bounce_suppression(modeladmin, request, queryset):
         lifted += 1
     if lifted:
         modeladmin.message_user(
-            request, _("Bounce suppression lifted for %(count)d reader(s).") % {"count": lifted}, messages.SUCCESS
+            request,
+            ngettext("Bounce suppression lifted for %(count)d reader.", "Bounce suppression lifted for %(count)d readers.", lifted)
+            % {"count": lifted},
+            messages.SUCCESS,
         )
 
 

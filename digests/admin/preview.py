@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 
 from digests.models import Category, Digest, Item
-from digests.rendering.render import variant_render
+from digests.rendering.render import language_override, variant_render
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,12 @@ def preview_html(digest: Digest, category_ids: frozenset[int] | None = None, *, 
     content page says so.
     """
     rendered = variant_render(digest, category_ids, language=language)
-    if rendered is None:
-        return render_to_string(
-            "admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)}
-        )
-    if text:
+    if rendered is not None and not text:
+        return rendered.html
+    # The page around the text (its lang, the item labels) is in the email's language too.
+    with language_override(language):
+        if rendered is None:
+            return render_to_string(
+                "admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)}
+            )
         return render_to_string("admin/digests/digest/preview_text.html", {"digest": digest, "text": rendered.text})
-    return rendered.html

@@ -1,6 +1,7 @@
 import io
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import ngettext
 
 from digests.models import Subscriber
 from digests.readers.csv_io import subscribers_export
@@ -26,7 +27,10 @@ class Command(BaseCommand):
         if output:
             with open(output, "w", encoding="utf-8", newline="") as stream:
                 count = subscribers_export(readers, stream)
-            self.stderr.write(f"{count} subscribers written to {output}")
+            self.stderr.write(
+                ngettext("%(count)d subscriber written to %(file)s", "%(count)d subscribers written to %(file)s", count)
+                % {"count": count, "file": output}
+            )
         else:
             buffer = io.StringIO()
             subscribers_export(readers, buffer)

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
+from django.utils.translation import gettext as _, ngettext
 
 from digests.content import digest_import
 from digests.markdown import DigestFormatError, digest_parse
@@ -19,12 +20,20 @@ class Command(BaseCommand):
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise CommandError(f"{path}: cannot read file ({exc.strerror})") from None
+            raise CommandError(_("%(path)s: cannot read file (%(error)s)") % {"path": path, "error": exc.strerror}) from None
         try:
             digest = digest_import(digest_parse(data), replace=replace)
         except DigestFormatError as exc:
-            raise CommandError(f"{path}: not imported, nothing changed.\n" + "\n".join(f"{path}:{p.line}: {p.message}" for p in exc.problems)) from None
+            raise CommandError(
+                _("%(path)s: not imported, nothing changed.") % {"path": path}
+                + "\n"
+                + "\n".join(f"{path}:{p.line}: {p.message}" for p in exc.problems)
+            ) from None
         admin_url = settings.SITE_URL + reverse("admin:digests_digest_change", args=[digest.pk])
-        self.stdout.write(f"Imported digest {digest.pk}: {digest} with {digest.items.count()} items")
+        count = digest.items.count()
+        self.stdout.write(
+            ngettext("Imported digest %(id)s: %(digest)s with %(count)d item", "Imported digest %(id)s: %(digest)s with %(count)d items", count)
+            % {"id": digest.pk, "digest": digest, "count": count}
+        )
         self.stdout.write(f"id: {digest.pk}")
         self.stdout.write(f"admin: {admin_url}")

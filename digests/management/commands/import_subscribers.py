@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _, ngettext
 
 from digests.readers.csv_io import CsvImportError, subscribers_import
 
@@ -30,13 +31,23 @@ class Command(BaseCommand):
         for note in report.errors:
             self.stderr.write(f"{file}: {note}")
         for note in report.skipped:
-            self.stdout.write(f"skipped {note}")
+            self.stdout.write(_("skipped %(note)s") % {"note": note})
         self.stdout.write(
             self.style.SUCCESS(
-                f"{len(report.created)} imported, {len(report.skipped)} skipped, {len(report.errors)} with errors; "
-                f"{report.confirmations} confirmation emails queued."
+                _("%(created)d imported, %(skipped)d skipped, %(errors)d with errors; %(confirmations)d confirmation emails queued.")
+                % {
+                    "created": len(report.created),
+                    "skipped": len(report.skipped),
+                    "errors": len(report.errors),
+                    "confirmations": report.confirmations,
+                }
             )
         )
         if report.errors:
             # Good rows are in; a non-zero exit still tells scripts to look at the bad ones.
-            raise CommandError(f"{len(report.errors)} rows could not be imported (listed above).", returncode=2)
+            count = len(report.errors)
+            raise CommandError(
+                ngettext("%(count)d row could not be imported (listed above).", "%(count)d rows could not be imported (listed above).", count)
+                % {"count": count},
+                returncode=2,
+            )

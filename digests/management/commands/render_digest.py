@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.models import Category
@@ -22,11 +23,14 @@ class Command(BaseCommand):
         category_ids = _category_ids(categories) if categories else None
         rendered = variant_inlined(found, category_ids, language=language)
         if rendered is None:
-            raise CommandError(f"The digest of {found.issue_date.isoformat()} has no items in the categories {categories}; such a reader gets no email.")
+            raise CommandError(
+                _("The digest of %(date)s has no items in the categories %(categories)s; such a reader gets no email.")
+                % {"date": found.issue_date.isoformat(), "categories": categories}
+            )
         body = rendered.text if text else rendered.html
         if output:
             Path(output).write_text(body, encoding="utf-8")
-            self.stderr.write(f"Wrote {len(body.encode('utf-8'))} bytes to {output}.")
+            self.stderr.write(_("Wrote %(size)d bytes to %(file)s.") % {"size": len(body.encode("utf-8")), "file": output})
         else:
             self.stdout.write(body, ending="")
 
@@ -37,5 +41,7 @@ def _category_ids(slugs: str) -> frozenset[int]:
     unknown = [slug for slug in wanted if slug not in found]
     if unknown:
         known = ", ".join(Category.objects.values_list("slug", flat=True))
-        raise CommandError(f"Unknown category slug(s): {', '.join(unknown)}. Known slugs: {known}.")
+        raise CommandError(
+            _("Unknown category slug(s): %(unknown)s. Known slugs: %(known)s.") % {"unknown": ", ".join(unknown), "known": known}
+        )
     return frozenset(found.values())
