@@ -193,7 +193,7 @@ def test_the_admin_follows_the_staff_users_browser_language(editor_client, seed_
     url = reverse("admin:digests_digest_change", args=[seed_digest.pk])
     chinese = editor_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert '<html lang="zh-hans"' in chinese
-    assert "每日简报" in chinese and "期号日期" in chinese and 'data-move-up="上移"' in chinese and "注销" in chinese
+    assert "每日简报" in chinese and "出刊日期" in chinese and 'data-move-up="上移"' in chinese and "注销" in chinese
 
     english = editor_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="en"' in english
