@@ -6,3 +6,6 @@ class DigestsConfig(AppConfig):
     name = "digests"
     verbose_name = _("Daily digests")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from digests import checks  # noqa: F401  (registers the system checks)
