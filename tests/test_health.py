@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -119,3 +120,52 @@ def test_the_healthcheck_command_can_judge_one_component(tmp_path):
         [sys.executable, "manage.py", "healthcheck", "--only=bogus"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert unknown.returncode != 0 and "unknown component(s) bogus" in unknown.stderr
+
+
+def database_url_for_a_subprocess(tmp_path) -> str:
+    """The test database (PostgreSQL) or a scratch SQLite file: somewhere ``SELECT 1`` works."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        parts = urlsplit(os.environ["DATABASE_URL"])
+        return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+    return f"sqlite:///{tmp_path / 'probe.sqlite3'}"
+
+
+def test_the_container_probe_passes_against_gunicorn_serving_the_wsgi_app(db, tmp_path):
+    """What the web container's health check runs, against the web container's command."""
+    port = closed_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_a_subprocess(tmp_path),
+        "VAR_DIR": str(tmp_path),
+        "DEBUG": "false",
+        "SITE_URL": "https://news.example.com",
+        "ALLOWED_HOSTS": "news.example.com",
+        "SECRET_KEY": "probe-test-key-" + "k" * 20 + "0123456789",
+        "PORT": str(port),
+    }
+    gunicorn = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "newsletter.wsgi:application", f"--bind=127.0.0.1:{port}", "--workers=1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        probe = None
+        for _ in range(60):
+            probe = subprocess.run(
+                [sys.executable, "scripts/http_healthcheck.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+            )
+            if probe.returncode == 0 or "web not answering" not in probe.stdout:
+                break
+            time.sleep(0.5)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    assert json.loads(probe.stdout)["healthy"] is True

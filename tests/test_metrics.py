@@ -1,6 +1,10 @@
 """/metrics gives Prometheus the true, shared numbers, and only to internal clients."""
 
 import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -136,11 +140,6 @@ def test_an_empty_token_setting_never_matches_an_empty_bearer(client, settings):
 
 
 def test_a_malformed_allowed_network_stops_start_up_naming_the_variable(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     env = {**os.environ, "VAR_DIR": str(tmp_path), "METRICS_ALLOWED_IPS": "127.0.0.1/32,office-lan"}
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
