@@ -8,4 +8,10 @@ class DigestsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from anymail.signals import tracking
+
+        from digests.feedback.receiver import tracking_event_received
+
+        tracking.connect(tracking_event_received, dispatch_uid="digests.feedback.tracking")
+
         from digests import checks  # noqa: F401  (registers the system checks)

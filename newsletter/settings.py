@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "digests.context_processors.site",
             ],
         },
     },
@@ -140,15 +141,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Hashed, compressed files once `collectstatic` has run (the Docker build does);
+# before that (laptop, tests) whitenoise serves straight from the apps.
+_collected = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _collected and not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = not _collected or DEBUG
 
 # --- Mail ------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "AI 行业动态 <digest@newsletter.localhost>")
@@ -178,6 +183,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcasts (worker remote control) would otherwise land in ./control.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -200,6 +207,13 @@ DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=30)
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
 SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
 SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
+for _rate_name in ("SIGNUP_RATE_PER_IP", "SIGNUP_RATE_PER_ADDRESS"):
+    _count, _, _period = globals()[_rate_name].partition("/")
+    if not _count.isdigit() or _period not in ("s", "m", "h", "d"):
+        raise fail(_rate_name, globals()[_rate_name], "write it as N/s, N/m, N/h or N/d, e.g. 10/h")
+# Behind a reverse proxy every request comes from the proxy: name the header it
+# sets with the client's address (e.g. X-Real-IP) so per-IP limits see readers.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 TRACK_CLICKS = env_bool("TRACK_CLICKS", False)
 TRACK_OPENS = env_bool("TRACK_OPENS", False)

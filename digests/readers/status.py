@@ -1,0 +1,62 @@
+"""The one place a subscriber's status changes."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from digests.models import Delivery, Subscriber
+
+S = Subscriber.Status
+
+TRANSITIONS: dict[str, set[str]] = {
+    S.PENDING: {S.ACTIVE, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED},
+    S.ACTIVE: {S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED},
+    # Coming back always goes through a fresh confirmation (pending) first.
+    S.UNSUBSCRIBED: {S.PENDING, S.BOUNCED, S.COMPLAINED},
+    # An admin may lift a bounce; a complaint is lifted only by opting in again.
+    S.BOUNCED: {S.ACTIVE, S.PENDING, S.UNSUBSCRIBED, S.COMPLAINED},
+    S.COMPLAINED: {S.PENDING, S.UNSUBSCRIBED},
+}
+SUPPRESSED = {S.BOUNCED, S.COMPLAINED}
+
+
+class SubscriberTransitionError(ValueError):
+    pass
+
+
+def subscriber_transition(subscriber: Subscriber, *, to: str, reason: str = "") -> bool:
+    """Move ``subscriber`` to status ``to``; False if it already is there.
+
+    Leaving ``active`` withdraws every delivery still pending for the reader,
+    so an unsubscribe or a bounce takes effect even for a send in progress.
+    Raises SubscriberTransitionError for a move the life cycle forbids.
+    """
+    current = subscriber.status
+    if current == to:
+        return False
+    if to not in TRANSITIONS[current]:
+        raise SubscriberTransitionError(f"A subscriber who is {current} cannot become {to}.")
+    now = timezone.now()
+    changes: dict = {"status": to, "updated_at": now}
+    if to == S.ACTIVE:
+        changes.update(confirmed_at=now, unsubscribed_at=None, suppressed_at=None, suppression_reason="", soft_bounces=0)
+    elif to == S.UNSUBSCRIBED:
+        changes["unsubscribed_at"] = now
+    elif to in SUPPRESSED:
+        changes.update(suppressed_at=now, suppression_reason=reason)
+    elif to == S.PENDING:
+        changes.update(confirmed_at=None)
+    with transaction.atomic():
+        updated = Subscriber.objects.filter(pk=subscriber.pk, status=current).update(**changes)
+        if not updated:
+            subscriber.refresh_from_db()
+            return subscriber_transition(subscriber, to=to, reason=reason) if subscriber.status != to else False
+        if to != S.ACTIVE:
+            withdrawn = Delivery.Status.SUPPRESSED if to in SUPPRESSED else Delivery.Status.CANCELLED
+            Delivery.objects.filter(subscriber_id=subscriber.pk, status=Delivery.Status.PENDING).update(
+                status=withdrawn, last_error=reason or f"subscriber {to}", updated_at=now
+            )
+    for name, value in changes.items():
+        setattr(subscriber, name, value)
+    return True
