@@ -36,7 +36,7 @@ RUN SECRET_KEY=build-time-only-not-a-secret-0123456789abcdef VAR_DIR=/tmp/build-
         python manage.py collectstatic --noinput \
     && if find . -type d -name locale -not -path './.venv/*' | grep -q .; then \
         SECRET_KEY=build-time-only-not-a-secret-0123456789abcdef VAR_DIR=/tmp/build-var \
-        python manage.py compilemessages --ignore '.venv/*'; \
+        python manage.py compilemessages --ignore=.venv; \
     fi \
     && rm -rf /tmp/build-var \
     && mkdir -p /app/var \
