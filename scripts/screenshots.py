@@ -116,7 +116,7 @@ def main() -> int:
         email_html = None
         if facts["render_digest"]:
             email_html = var_dir / "email.html"
-            result = manage(env, "render_digest", facts["date"], "--output", str(email_html))
+            result = manage(env, "render_digest", facts["date"], "--language", "zh-hans", "--output", str(email_html))
             if result.returncode:
                 raise SystemExit(f"manage.py render_digest failed:\n{result.stderr}")
 
@@ -146,6 +146,9 @@ def main() -> int:
                 saved.append(shot(admin, options.out / "admin-digest-list.png"))
                 admin.goto(f"{base}/admin/digests/digest/{facts['pk']}/change/")
                 saved.append(shot(admin, options.out / "admin-digest-change.png"))
+                if facts["preview"]:
+                    admin.goto(base + facts["preview"])
+                    saved.append(shot(admin, options.out / "admin-digest-preview.png"))
 
                 email = browser.new_page(viewport={"width": 680, "height": 1400})
                 if email_html:
