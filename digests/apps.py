@@ -13,3 +13,5 @@ class DigestsConfig(AppConfig):
         from digests.feedback.receiver import tracking_event_received
 
         tracking.connect(tracking_event_received, dispatch_uid="digests.feedback.tracking")
+
+        from digests import checks  # noqa: F401  (registers the system checks)

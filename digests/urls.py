@@ -25,3 +25,10 @@ urlpatterns += [
     path("preferences/<str:token>/data/", views_readers.reader_data, name="reader_data"),
     path("unsubscribe/<str:token>/", views_readers.unsubscribe, name="unsubscribe"),
 ]
+
+from digests import views_ops  # noqa: E402  (/healthz and /metrics for operators)
+
+urlpatterns += [
+    path("healthz", views_ops.healthz, name="healthz"),
+    path("metrics", views_ops.metrics, name="metrics"),
+]

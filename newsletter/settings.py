@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from newsletter.env import (
     env_bool,
+    env_choice,
     env_database,
     env_email,
     env_email_url,
@@ -22,11 +23,13 @@ from newsletter.env import (
     env_http_url,
     env_int,
     env_list,
+    env_networks,
     env_prefixed,
     env_str,
     env_timezone,
     fail,
 )
+from newsletter.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -225,21 +228,24 @@ SECURE_REFERRER_POLICY = "same-origin"
 if SITE_URL.startswith("https://") and not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Probes and Prometheus talk to the container over plain http on the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
-    SECURE_HSTS_PRELOAD = False
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {
-        # cssutils (used by premailer) warns about mso-* properties that email needs.
-        "CSSUTILS": {"level": "CRITICAL", "propagate": False},
-    },
-}
+# includeSubDomains and preload bind every host under the operator's domain to https,
+# for months; that is the operator's decision (the two variables above), not a default.
+SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS", ["security.W005", "security.W021"])
+
+# --- Operations ----------------------------------------------------------------
+# Celery must not replace the handlers below, so workers log in the same format as web.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+LOG_FORMAT = env_choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO").upper())
+
+# /metrics answers clients on these networks, or any client that sends the bearer token.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN")
