@@ -102,6 +102,13 @@ def test_makemessages_finds_no_string_missing_from_the_catalogues(tmp_path):
         assert [e.msgid for e in after.fuzzy_entries()] == []
 
 
+def test_the_compiled_catalogues_are_current():
+    """The pages below need the .mo files that `make messages` (part of `make test`) builds from the .po files."""
+    for language, po in CATALOGUES.items():
+        mo = po.with_suffix(".mo")
+        assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, f"{mo} is missing or older than its .po: run `make messages`"
+
+
 # --- public pages ---------------------------------------------------------------------
 
 
