@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _header() -> str:
-    return f"{settings.SITE_NAME} · {_('Newsroom')}"
+    # Outside the f-string: xgettext cannot see calls inside one, so makemessages would miss it.
+    newsroom = _("Newsroom")
+    return f"{settings.SITE_NAME} · {newsroom}"
 
 
 admin.site.site_header = lazy(_header, str)()
