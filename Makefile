@@ -26,7 +26,7 @@ demo: migrate
 
 # DEBUG=true only for the laptop run: runserver then serves the admin's static files.
 run: demo
-	DEBUG=$${DEBUG:-true} $(VENV)/bin/honcho --procfile Procfile start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=$${DEBUG:-true} $(VENV)/bin/honcho --procfile Procfile start
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

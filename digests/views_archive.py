@@ -1,0 +1,56 @@
+"""Public web archive of sent digests (the "view in browser" pages)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+
+from digests.archive import archive_digest_get, archive_digests
+from digests.rendering.content import digest_content
+from digests.rendering.render import content_context, digest_subject, variant_preheader
+from digests.rendering.urls import archive_url, site_url
+
+ARCHIVE_PAGE_SIZE = 20
+# Open Graph wants a territory; Django's language codes have none.
+OG_LOCALES = {"zh-hans": "zh_CN", "zh-hant": "zh_TW", "en": "en_US"}
+
+
+def _feed_url() -> str:
+    return site_url(reverse("digests:feed"))
+
+
+def archive(request: HttpRequest) -> HttpResponse:
+    page = Paginator(archive_digests(), ARCHIVE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "digests/archive.html",
+        {
+            "page": page,
+            "canonical_url": site_url(request.path) + (f"?page={page.number}" if page.number > 1 else ""),
+            "feed_url": _feed_url(),
+        },
+    )
+
+
+def archive_digest(request: HttpRequest, issue_date: str) -> HttpResponse:
+    try:
+        day = datetime.date.fromisoformat(issue_date)
+    except ValueError:
+        raise Http404("Not a date (YYYY-MM-DD).") from None
+    digest = archive_digest_get(day)
+    content = digest_content(digest)
+    context = content_context(digest, content.sections)
+    context.update(
+        title=digest_subject(digest),
+        description=variant_preheader(digest, content.sections),
+        canonical_url=archive_url(digest),
+        feed_url=_feed_url(),
+        og_locale=OG_LOCALES.get(settings.LANGUAGE_CODE.lower(), translation.to_locale(settings.LANGUAGE_CODE)),
+    )
+    return render(request, "digests/archive_digest.html", context)

@@ -1,0 +1,84 @@
+"""Pre-send checks show an editor what is wrong before a digest goes out (issue 3)."""
+
+from digests.models import Category, Item
+from digests.rendering.checks import CheckProblem, digest_check, digest_check_errors
+
+
+def _codes(problems: list[CheckProblem]) -> list[tuple[str, str]]:
+    return [(problem.level, problem.code) for problem in problems]
+
+
+def _refresh(digest):
+    from digests.models import Digest
+
+    return Digest.objects.get(pk=digest.pk)
+
+
+def test_the_seed_digest_passes(seed_digest):
+    assert digest_check(seed_digest) == []
+    assert digest_check_errors(seed_digest) == []
+
+
+def test_an_item_without_a_source_is_an_error(seed_digest):
+    item = Item.objects.filter(digest=seed_digest).first()
+    Item.objects.filter(pk=item.pk).update(source_url="")
+    problems = digest_check(_refresh(seed_digest))
+    assert ("error", "no_source") in _codes(problems)
+    problem = next(p for p in problems if p.code == "no_source")
+    assert problem.item_id == item.pk and item.title in problem.message
+    assert digest_check_errors(_refresh(seed_digest)) == [problem]
+
+
+def test_a_non_http_source_is_an_error(seed_digest):
+    item = Item.objects.filter(digest=seed_digest).first()
+    Item.objects.filter(pk=item.pk).update(source_url="javascript:alert(1)")
+    problems = digest_check(_refresh(seed_digest))
+    assert ("error", "bad_source") in _codes(problems)
+
+
+def test_duplicate_source_urls_are_a_warning_naming_both_items(seed_digest):
+    first, second = Item.objects.filter(digest=seed_digest)[:2]
+    Item.objects.filter(pk=second.pk).update(source_url=first.source_url)
+    problems = digest_check(_refresh(seed_digest))
+    duplicate = [p for p in problems if p.code == "duplicate_source"]
+    assert len(duplicate) == 1 and duplicate[0].level == "warning" and duplicate[0].item_id == second.pk
+    assert first.title in duplicate[0].message and second.title in duplicate[0].message
+    assert digest_check_errors(_refresh(seed_digest)) == []
+
+
+def test_an_active_category_without_items_is_a_warning(seed_digest):
+    Category.objects.create(name="机器人")
+    Category.objects.create(name="已停用", is_active=False)
+    problems = digest_check(_refresh(seed_digest))
+    assert _codes(problems) == [("warning", "empty_category")]
+    assert "机器人" in problems[0].message
+
+
+def test_a_subject_over_78_characters_is_a_warning(seed_digest):
+    seed_digest.title = "很长的标题" * 15
+    seed_digest.save()
+    assert ("warning", "long_subject") in _codes(digest_check(seed_digest))
+
+
+def test_an_email_over_the_size_budget_is_an_error(seed_digest, settings):
+    settings.EMAIL_SIZE_BUDGET_BYTES = 10_000
+    problems = digest_check(seed_digest)
+    assert _codes(problems) == [("error", "too_big")]
+    assert "10000" in problems[0].message
+
+
+def test_a_digest_without_items_is_an_error(db):
+    import datetime
+
+    from digests.models import Digest
+
+    digest = Digest.objects.create(issue_date=datetime.date(2026, 2, 7), title="空")
+    assert ("error", "no_items") in _codes(digest_check(digest))
+
+
+def test_errors_come_before_warnings(seed_digest):
+    Category.objects.create(name="机器人")
+    item = Item.objects.filter(digest=seed_digest).last()
+    Item.objects.filter(pk=item.pk).update(source_url="")
+    levels = [p.level for p in digest_check(_refresh(seed_digest))]
+    assert levels == sorted(levels, key=lambda level: level != "error") and levels[0] == "error"

@@ -1,0 +1,48 @@
+"""The email looks right in a real browser engine on desktops and phones (issue 3)."""
+
+import os
+
+import pytest
+
+from digests.rendering.render import variant_render
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def email_file(seed_digest, tmp_path):
+    # Rendered before Playwright starts its event loop (Django's ORM refuses to run inside one).
+    path = tmp_path / "email.html"
+    path.write_text(variant_render(seed_digest).html, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("width, content_width", [(1024, 600), (375, 375)])
+def test_the_email_is_600px_on_desktops_and_fluid_on_phones(email_file, browser, width, content_width):
+    path = email_file
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    # Offline: the email must not need anything from the network to render.
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page.goto(path.as_uri())
+    assert page.evaluate("document.querySelector('.container').getBoundingClientRect().width") == content_width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    assert not page.is_visible(".preheader")
+    first_title = page.locator(".item-title").first
+    assert first_title.is_visible() and first_title.inner_text() == "江苏省拟立法促进人工智能产业发展"
+    padding = page.evaluate("getComputedStyle(document.querySelector('.content')).paddingLeft")
+    assert padding == ("32px" if width > 620 else "16px")  # the @media override wins thanks to !important
