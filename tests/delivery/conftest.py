@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.delivery.fake_rendering import install as install_fake_rendering
 
 ROOT = Path(__file__).resolve().parents[2]
-install_fake_rendering()
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
@@ -120,8 +118,7 @@ class Worker:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         hostname = f"test{time.monotonic_ns()}@%h"
         command = [
-            sys.executable, "-m", "tests.delivery.fake_rendering",
-            "celery", "-A", "newsletter", "worker", "-Q", "bulk,transactional,housekeeping",
+            sys.executable, "-m", "celery", "-A", "newsletter", "worker", "-Q", "bulk,transactional,housekeeping",
             "--pool", "prefork", "-c", "2", "--loglevel", "INFO", "-n", hostname, "--without-gossip", "--without-mingle",
         ]
         self.process = subprocess.Popen(
