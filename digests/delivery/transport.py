@@ -216,14 +216,35 @@ def _status_outcomes(message, group: list[Outgoing], provider: str) -> dict[int,
         elif status.status in ("deferred",):
             outcomes[item.delivery_id] = Outcome(RETRY, f"{provider}: {status.status}")
         else:
-            outcomes[item.delivery_id] = Outcome(FAILED, f"{provider}: recipient {status.status}")
+            reason = _provider_reason(getattr(message.anymail_status, "esp_response", None))
+            outcomes[item.delivery_id] = Outcome(FAILED, f"{provider}: recipient {status.status}: {reason}"[:1000])
     return outcomes
+
+
+def _provider_reason(response) -> str:
+    """The provider's own words from an API response (Postmark "Message", Mailgun "message", …)."""
+    if response is None:
+        return ""
+    try:
+        data = response.json()
+    except ValueError:
+        return (response.text or "")[:500]
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, dict):
+        for key in ("Message", "message", "error", "errors"):
+            if data.get(key):
+                return str(data[key])[:500]
+    return str(data)[:500]
 
 
 def _anymail_error_outcomes(exc: Exception, group: list[Outgoing]) -> dict[int, Outcome]:
     from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 
     text = retry.error_text(exc)
+    reason = _provider_reason(getattr(exc, "response", None))
+    if reason and reason not in text:
+        text = f"{text} ({reason})"[:1000]
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         code = FAILED
     elif isinstance(exc, AnymailAPIError):
@@ -237,7 +258,6 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
     from digests.rendering.personalise import email_personalise
 
     outcomes: dict[int, Outcome] = {}
-    codes: list[str] = []
     ready = []
     for item in items:
         if item.error:
@@ -282,13 +302,11 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
                     for item in group:
                         journal(progress(), busy_for)
                         result.update(_anymail_single(connection, item, provider=provider, personalise=email_personalise))
-                        outcomes.update(result)
             else:
                 result = {}
                 for item in group:
                     result.update(_anymail_single(connection, item, provider=provider, personalise=email_personalise))
             outcomes.update(result)
-            codes = progress()
     finally:
         connection.close()
     return outcomes
