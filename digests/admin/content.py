@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from digests.admin.sending import DigestSendingAdminMixin
 from digests.models import Category, Digest, Item
 
 
@@ -16,6 +17,6 @@ class ItemInline(admin.StackedInline):
 
 
 @admin.register(Digest)
-class DigestAdmin(admin.ModelAdmin):
+class DigestAdmin(DigestSendingAdminMixin, admin.ModelAdmin):
     list_display = ["issue_date", "title", "status"]
     inlines = [ItemInline]
