@@ -40,6 +40,7 @@ def deliveries_send_batch(digest_id: int):
 
     lanes_heartbeat(digest_id, alive=True)
     report = send_batch(digest_id)
+    _note_premailer_calls()
     if report.claimed >= batch_size():
         deliveries_send_batch.delay(digest_id)
         return
@@ -56,3 +57,12 @@ def send_transactional_digest_test(digest_id: int, category_ids: list[int] | Non
     from digests.delivery.testsend import digest_send_test
 
     digest_send_test(digest_id, category_ids=category_ids, language=language, address=address)
+
+
+def _note_premailer_calls():
+    """Publish this process's premailer call count (bench_send and operators read it)."""
+    import os
+
+    from digests.rendering.inline import premailer_calls
+
+    cache.set(f"delivery:premailer-calls:{os.getpid()}", premailer_calls(), timeout=3600)
