@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export DJANGO_SETTINGS_MODULE := newsletter.settings
 
-.PHONY: install run test migrate demo worker beat web clean
+.PHONY: install messages messages-if-possible run test migrate demo worker beat web clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required (found %s)" % sys.version.split()[0]'
@@ -18,7 +18,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-migrate: install
+# Translation catalogues (.po) are compiled here, never committed as .mo; needs GNU
+# gettext (msgfmt). `make test` insists on it; `make run` only warns, since the
+# pages still work (in English) without it.
+messages: install
+	@command -v msgfmt >/dev/null || { echo "msgfmt not found: install gettext (apt-get install -y gettext)" >&2; exit 1; }
+	$(PY) manage.py compilemessages --ignore=$(VENV) --verbosity 0
+
+messages-if-possible: install
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=$(VENV) --verbosity 0; \
+	else echo "msgfmt not found: pages stay in English until gettext is installed (apt-get install -y gettext)" >&2; fi
+
+migrate: install messages-if-possible
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -28,7 +39,7 @@ demo: migrate
 run: demo
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=$${DEBUG:-true} $(VENV)/bin/honcho --procfile Procfile start
 
-test: install
+test: install messages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

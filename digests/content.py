@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from digests.markdown import DigestFormatError, ParsedDigest, ParsedItem, ParsedSection, Problem, digest_format, digest_parse
 from digests.models import Category, Digest, Item
@@ -51,35 +53,91 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
 
     Categories are created on first appearance, in file order. An existing
     digest for the same date is an error unless ``replace`` (then its items are
-    replaced, provided it has not been sent).
+    replaced, provided it has not been sent). Anything the models refuse (a
+    title too long, a link the URL validator rejects) raises DigestFormatError
+    with the line of the header, section or item concerned; nothing is written.
     """
     existing = Digest.objects.select_for_update().filter(issue_date=parsed.issue_date).first()
     if existing and not replace:
         raise DigestFormatError(
-            [Problem(1, f"A digest for {parsed.issue_date.isoformat()} already exists (id {existing.pk}); use --replace to overwrite it.")]
+            [
+                Problem(
+                    1,
+                    _("a digest for %(date)s already exists (id %(id)s); import with replace to overwrite it")
+                    % {"date": parsed.issue_date.isoformat(), "id": existing.pk},
+                )
+            ]
         )
     if existing and not existing.is_editable:
         raise DigestFormatError(
-            [Problem(1, f"The digest for {parsed.issue_date.isoformat()} is {existing.get_status_display()} and cannot be replaced.")]
+            [
+                Problem(
+                    1,
+                    _("the digest for %(date)s is %(status)s and cannot be replaced")
+                    % {"date": parsed.issue_date.isoformat(), "status": existing.get_status_display()},
+                )
+            ]
         )
     digest = existing or Digest(issue_date=parsed.issue_date)
     digest.title = parsed.title
     if author is not None and digest.author_id is None:
         digest.author = author
-    digest.full_clean(exclude=["issue_date"] if existing else None)
+
+    problems = _validation_problems(digest, line=1, label=_("header"), exclude=["issue_date"] if existing else None)
+    problems += _new_category_problems(parsed.sections)
+    items: list[tuple[ParsedSection, Item]] = []
+    for section in parsed.sections:
+        for position, parsed_item in enumerate(section.items):
+            item = _item_from(parsed_item, digest=digest, category=None, position=position)
+            label = _('item "%(title)s"') % {"title": _shorten(parsed_item.title)}
+            problems += _validation_problems(item, line=parsed_item.line, label=label, exclude=["digest", "category"])
+            items.append((section, item))
+    if problems:
+        raise DigestFormatError(sorted(problems, key=lambda problem: problem.line))
+
     digest.save()
     if existing:
         digest.items.all().delete()
-
     categories = _categories_for(parsed.sections)
-    items = []
-    for section in parsed.sections:
-        for position, parsed_item in enumerate(section.items):
-            items.append(_item_from(parsed_item, digest=digest, category=categories[section.name], position=position))
-    for item in items:
-        item.full_clean(exclude=["digest", "category"])
-    Item.objects.bulk_create(items)
+    for section, item in items:
+        item.digest = digest
+        item.category = categories[section.name]
+    Item.objects.bulk_create([item for _section, item in items])
     return digest
+
+
+def _validation_problems(instance, *, line: int, label: str, exclude: list[str] | None = None) -> list[Problem]:
+    """The model's own validation errors for ``instance`` as problems on ``line``."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        problems = []
+        for field_name, messages in exc.message_dict.items():
+            if field_name == NON_FIELD_ERRORS:
+                where = label
+            else:
+                where = f"{label}, {instance._meta.get_field(field_name).verbose_name}"
+            problems += [Problem(line, f"{where}: {message}") for message in messages]
+        return problems
+    return []
+
+
+def _new_category_problems(sections: tuple[ParsedSection, ...]) -> list[Problem]:
+    known = set(Category.objects.filter(name__in=[s.name for s in sections]).values_list("name", flat=True))
+    problems = []
+    for section in sections:
+        if section.name not in known:
+            label = _('section "%(name)s"') % {"name": _shorten(section.name)}
+            # The slug is generated from the name on save; only the name can be wrong here.
+            problems += _validation_problems(
+                Category(name=section.name), line=section.line, label=label, exclude=["slug"]
+            )
+            known.add(section.name)
+    return problems
+
+
+def _shorten(text: str, limit: int = 20) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _categories_for(sections: tuple[ParsedSection, ...]) -> dict[str, Category]:
@@ -92,7 +150,7 @@ def _categories_for(sections: tuple[ParsedSection, ...]) -> dict[str, Category]:
     return known
 
 
-def _item_from(parsed: ParsedItem, *, digest: Digest, category: Category, position: int) -> Item:
+def _item_from(parsed: ParsedItem, *, digest: Digest, category: Category | None, position: int) -> Item:
     return Item(
         digest=digest,
         category=category,
@@ -143,11 +201,20 @@ def digest_export(digest: Digest) -> str:
 
 
 def digest_lookup(date_or_id: str) -> Digest:
-    """Find a digest by ISO issue date (2026-02-06) or numeric id; raises Digest.DoesNotExist."""
+    """Find a digest by ISO issue date (2026-02-06) or numeric id; raises Digest.DoesNotExist saying which."""
     try:
-        return Digest.objects.get(issue_date=datetime.date.fromisoformat(date_or_id))
+        issue_date = datetime.date.fromisoformat(date_or_id)
     except ValueError:
-        pass
-    if date_or_id.isdigit():
-        return Digest.objects.get(pk=int(date_or_id))
-    raise Digest.DoesNotExist(f"{date_or_id!r} is neither a date (YYYY-MM-DD) nor a digest id.")
+        issue_date = None
+    if issue_date is not None:
+        lookup, missing = {"issue_date": issue_date}, _("A digest for %(date)s does not exist.") % {"date": issue_date.isoformat()}
+    elif date_or_id.isdigit():
+        lookup, missing = {"pk": int(date_or_id)}, _("A digest with id %(id)s does not exist.") % {"id": date_or_id}
+    else:
+        raise Digest.DoesNotExist(
+            _("%(value)r is neither a date (YYYY-MM-DD) nor a digest id.") % {"value": date_or_id}
+        )
+    try:
+        return Digest.objects.get(**lookup)
+    except Digest.DoesNotExist:
+        raise Digest.DoesNotExist(missing) from None

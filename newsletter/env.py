@@ -188,3 +188,23 @@ def env_prefixed(prefix: str) -> dict[str, str | list[str]]:
             else:
                 collected[setting] = value
     return collected
+
+
+def env_networks(name: str, default: list[str]) -> list:
+    """A comma-separated list of CIDR networks (``10.0.0.0/8,::1/128``); a bare address means just it."""
+    import ipaddress
+
+    networks = []
+    for part in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise fail(name, part, "expected an IP network such as 127.0.0.1/32 or 10.0.0.0/8") from None
+    return networks
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default).lower()
+    if value not in choices:
+        raise fail(name, value, f"expected one of {', '.join(choices)}")
+    return value

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from newsletter.env import (
     env_bool,
+    env_choice,
     env_database,
     env_email,
     env_email_url,
@@ -22,11 +23,13 @@ from newsletter.env import (
     env_http_url,
     env_int,
     env_list,
+    env_networks,
     env_prefixed,
     env_str,
     env_timezone,
     fail,
 )
+from newsletter.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -180,6 +183,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcasts (worker remote control) would otherwise land in ./control.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -204,6 +209,13 @@ DELIVERY_PARALLEL_BATCHES = env_int("DELIVERY_PARALLEL_BATCHES", 4, minimum=1)
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
 SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
 SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
+for _rate_name in ("SIGNUP_RATE_PER_IP", "SIGNUP_RATE_PER_ADDRESS"):
+    _count, _, _period = globals()[_rate_name].partition("/")
+    if not _count.isdigit() or _period not in ("s", "m", "h", "d"):
+        raise fail(_rate_name, globals()[_rate_name], "write it as N/s, N/m, N/h or N/d, e.g. 10/h")
+# Behind a reverse proxy every request comes from the proxy: name the header it
+# sets with the client's address (e.g. X-Real-IP) so per-IP limits see readers.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 TRACK_CLICKS = env_bool("TRACK_CLICKS", False)
 TRACK_OPENS = env_bool("TRACK_OPENS", False)
@@ -218,21 +230,24 @@ SECURE_REFERRER_POLICY = "same-origin"
 if SITE_URL.startswith("https://") and not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Probes and Prometheus talk to the container over plain http on the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
-    SECURE_HSTS_PRELOAD = False
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {
-        # cssutils (used by premailer) warns about mso-* properties that email needs.
-        "CSSUTILS": {"level": "CRITICAL", "propagate": False},
-    },
-}
+# includeSubDomains and preload bind every host under the operator's domain to https,
+# for months; that is the operator's decision (the two variables above), not a default.
+SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS", ["security.W005", "security.W021"])
+
+# --- Operations ----------------------------------------------------------------
+# Celery must not replace the handlers below, so workers log in the same format as web.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+LOG_FORMAT = env_choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO").upper())
+
+# /metrics answers clients on these networks, or any client that sends the bearer token.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN")

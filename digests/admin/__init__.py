@@ -1,1 +1,18 @@
 from digests.admin import content  # noqa: F401  (registers the editorial admin)
+from digests.admin import feedback  # noqa: F401  (delivery events, statistics pages)
+from digests.admin import readers  # noqa: F401  (registers the subscriber admin)
+
+from django.conf import settings
+from django.contrib import admin
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+
+
+def _header() -> str:
+    return f"{settings.SITE_NAME} · {_('Newsroom')}"
+
+
+admin.site.site_header = lazy(_header, str)()
+admin.site.site_title = lazy(_header, str)()
+admin.site.index_title = _("Digests, readers and sending")
+admin.site.site_url = "/archive/"

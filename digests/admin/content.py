@@ -1,22 +1,286 @@
-from django.contrib import admin
+"""The editorial admin: categories, digests with their items, Markdown import/export, preview.
 
+Editors compose, import, preview and export; nothing here schedules or sends.
+The send time fields are read-only unless the user holds ``digests.send_digest``,
+and a digest that is sending or sent is read-only for everyone.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
+
+from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.sending import DigestSendingAdminMixin
+from digests.admin.forms import ItemForm, MarkdownImportForm
+from digests.admin.preview import preview_html
+from digests.content import digest_export, digest_import
+from digests.markdown import DigestFormatError, digest_parse
 from digests.models import Category, Digest, Item
+from digests.rendering.checks import digest_check
+
+MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
+# The preview shows editor-written content: no scripts, no requests except images and styles inline.
+PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+def _preview_categories(request: HttpRequest) -> frozenset[int] | None:
+    ids = frozenset(int(value) for value in request.GET.getlist("categories") if value.isdigit())
+    return ids or None
+
+
+def markdown_filename(digest: Digest) -> str:
+    return f"digest-{digest.issue_date.isoformat()}.md"
+
+
+def markdown_download(digest: Digest) -> HttpResponse:
+    """The digest as a Markdown file download named digest-YYYY-MM-DD.md."""
+    return HttpResponse(
+        digest_export(digest).encode("utf-8"),
+        content_type=MARKDOWN_CONTENT_TYPE,
+        headers={"Content-Disposition": content_disposition_header(True, markdown_filename(digest))},
+    )
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "position", "is_active"]
+    list_display = ["name", "slug", "position", "is_active", "item_count"]
+    list_display_links = ["name"]
     list_editable = ["position", "is_active"]
+    list_filter = ["is_active"]
     search_fields = ["name", "slug"]
+    # No prepopulated slug: the admin's JavaScript drops Chinese characters, so
+    # 政策与监管 would become "". The model fills a blank slug with pinyin on save.
+    fields = ["name", "slug", "position", "description", "is_active"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_count=Count("items"))
+
+    @admin.display(description=_("items"), ordering="item_count")
+    def item_count(self, category: Category) -> int:
+        return category.item_count
 
 
 class ItemInline(admin.StackedInline):
+    """Items grouped under their category heading, ordered by category then position."""
+
     model = Item
+    form = ItemForm
     extra = 0
+    template = "admin/digests/digest/item_inline.html"
+    fieldsets = [
+        (None, {"fields": [("category", "position"), "title", "summary", "background", "key_points", ("source_name", "source_url")]}),
+    ]
+
+    class Media:
+        css = {"all": ["digests/admin/digest-items.css"]}
+        js = ["digests/admin/digest-items.js"]
+
+    def get_fieldsets(self, request, obj=None):
+        if _editable(obj):
+            return self.fieldsets
+        # A read-only digest shows key points as a list rather than as the stored JSON.
+        return [(None, {"fields": [("category", "position"), "title", "summary", "background", "key_point_list", ("source_name", "source_url")]})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if _editable(obj) else ["key_point_list"]
+
+    @admin.display(description=_("要点 key points"))
+    def key_point_list(self, item: Item) -> str:
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((point,) for point in item.key_points)))
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("category").order_by("category__position", "category_id", "position", "id")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "category" and hasattr(field.widget, "can_delete_related"):
+            # Deleting a category from inside a digest would take other digests' items with it.
+            field.widget.can_delete_related = False
+            field.widget.can_view_related = False
+        return field
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "category":
+            # Every item form renders the same category list; fetch it once per request.
+            if not hasattr(request, "_digest_category_choices"):
+                request._digest_category_choices = list(field.choices)
+            field.choices = request._digest_category_choices
+        return field
+
+    def has_add_permission(self, request, obj=None):
+        return _editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return _editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return _editable(obj) and super().has_delete_permission(request, obj)
+
+
+def _editable(digest: Digest | None) -> bool:
+    return digest is None or digest.is_editable
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestSendingAdminMixin, admin.ModelAdmin):
-    list_display = ["issue_date", "title", "status"]
+class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
+    list_display = ["issue_date", "title", "status", "item_count", "author"]
+    list_display_links = ["issue_date", "title"]
+    list_filter = ["status"]
+    date_hierarchy = "issue_date"
+    search_fields = ["title", "items__title"]
+    list_select_related = ["author"]
     inlines = [ItemInline]
+    actions = ["export_markdown"]
+    fieldsets = [
+        (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
+        (_("Sending"), {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]}),
+        (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+    # Status only moves through digests.content.digest_transition, never by editing the field.
+    always_readonly = ["status", "send_started_at", "send_finished_at", "author", "created_at", "updated_at"]
+    send_fields = ["scheduled_at", "allow_stale"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_count=Count("items", distinct=True))
+
+    @admin.display(description=_("items"), ordering="item_count")
+    def item_count(self, digest: Digest) -> int:
+        return digest.item_count
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(self.always_readonly)
+        if not request.user.has_perm("digests.send_digest"):
+            readonly += self.send_fields
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        return _editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return _editable(obj) and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if obj.author_id is None:
+            obj.author = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(self.import_view), name="%s_%s_import" % info),
+            path("<path:object_id>/export/", wrap(self.export_view), name="%s_%s_export" % info),
+            path("<path:object_id>/preview/", wrap(self.preview_view), name="%s_%s_preview" % info),
+            path("<path:object_id>/preview/email/", wrap(self.preview_email_view), name="%s_%s_preview_email" % info),
+        ] + super().get_urls()
+
+    def _viewable_digest(self, request: HttpRequest, object_id: str) -> Digest:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        digest = self.get_object(request, unquote(object_id))
+        if digest is None:
+            raise Http404(gettext("No digest with id %(id)s.") % {"id": object_id})
+        if not self.has_view_permission(request, digest):
+            raise PermissionDenied
+        return digest
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        problems = []
+        if request.method == "POST":
+            form = MarkdownImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                replace = form.cleaned_data["replace"]
+                if replace and not self.has_change_permission(request):
+                    raise PermissionDenied
+                try:
+                    digest = digest_import(digest_parse(form.read()), replace=replace, author=request.user)
+                except DigestFormatError as exc:
+                    problems = exc.problems
+                else:
+                    if replace:
+                        self.log_change(request, digest, gettext("Replaced from an uploaded Markdown file."))
+                    else:
+                        self.log_addition(request, digest, gettext("Imported from an uploaded Markdown file."))
+                    count = digest.items.count()
+                    message = ngettext(
+                        "Imported “%(digest)s” with %(count)d item.", "Imported “%(digest)s” with %(count)d items.", count
+                    ) % {"digest": digest, "count": count}
+                    self.message_user(request, message, messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[digest.pk]))
+        else:
+            form = MarkdownImportForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Import a digest from Markdown"),
+            "form": form,
+            "problems": problems,
+            "filename": request.FILES["file"].name if "file" in request.FILES else "",
+            "has_view_permission": self.has_view_permission(request),
+        }
+        return TemplateResponse(request, "admin/digests/digest/import.html", context)
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        digest = self._viewable_digest(request, object_id)
+        return markdown_download(digest)
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The pre-send checks, a variant and language chooser, and the email itself in a sandboxed frame."""
+        digest = self._viewable_digest(request, object_id)
+        chosen = _preview_categories(request)
+        query = request.GET.urlencode()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": digest,
+            "title": gettext("Preview: %(digest)s") % {"digest": digest},
+            "problems": digest_check(digest),
+            "categories": Category.objects.filter(items__digest=digest).distinct().order_by("position", "id"),
+            "chosen": chosen,
+            "language": request.GET.get("language", ""),
+            "part": request.GET.get("part", "html"),
+            "email_url": reverse("admin:digests_digest_preview_email", args=[digest.pk]) + (f"?{query}" if query else ""),
+        }
+        return TemplateResponse(request, "admin/digests/digest/preview_page.html", context)
+
+    def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        digest = self._viewable_digest(request, object_id)
+        language = request.GET.get("language") or None
+        if language not in {code for code, _name in settings.LANGUAGES}:
+            language = None
+        html = preview_html(digest, _preview_categories(request), text=request.GET.get("part") == "text", language=language)
+        response = HttpResponse(html, content_type="text/html; charset=utf-8")
+        response["Content-Security-Policy"] = PREVIEW_CSP
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+
+    @admin.action(description=_("Export selected digests as Markdown"), permissions=["view"])
+    def export_markdown(self, request: HttpRequest, queryset) -> HttpResponse:
+        digests = list(queryset.order_by("issue_date"))
+        if len(digests) == 1:
+            return markdown_download(digests[0])
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for digest in digests:
+                archive.writestr(markdown_filename(digest), digest_export(digest).encode("utf-8"))
+        return HttpResponse(
+            buffer.getvalue(),
+            content_type="application/zip",
+            headers={"Content-Disposition": content_disposition_header(True, "digests.zip")},
+        )

@@ -10,6 +10,11 @@ from digests.content import digest_import
 from digests.markdown import digest_parse
 from digests.models import Category, Digest
 
+DEMO_READERS = [
+    ("reader.zh@example.com", "王读者", "zh-hans"),
+    ("reader.en@example.com", "Demo Reader", "en"),
+    ("用户@xn--fsqu00a.xn--fiqs8s", "", "zh-hans"),  # an internationalised address, stored normalised
+]
 DEMO_DIGEST = Path(__file__).resolve().parents[2] / "fixtures" / "ai-digest-2026-02-06.md"
 
 
@@ -27,6 +32,7 @@ class Command(BaseCommand):
         else:
             digest = digest_import(digest_parse(DEMO_DIGEST.read_bytes()))
             self.stdout.write(self.style.SUCCESS(f"Loaded demo digest {digest} with {digest.items.count()} items."))
+            self._demo_readers()
 
         User = get_user_model()
         if User.objects.filter(username=username).exists():
@@ -37,3 +43,16 @@ class Command(BaseCommand):
         shown = "(from ADMIN_PASSWORD)" if os.environ.get("ADMIN_PASSWORD") else password
         self.stdout.write(self.style.SUCCESS(f"Created admin user {username!r} with password: {shown}"))
         self.stdout.write("This password is shown only once: http://127.0.0.1:8000/admin/")
+
+    def _demo_readers(self):
+        from digests.models import Subscriber
+        from digests.readers.status import subscriber_transition
+
+        if Subscriber.objects.exists():
+            return
+        categories = list(Category.objects.filter(is_active=True))
+        for email, name, language in DEMO_READERS:
+            reader = Subscriber.objects.create(email=email, name=name, language=language, source=Subscriber.Source.ADMIN)
+            reader.categories.set(categories)
+            subscriber_transition(reader, to=Subscriber.Status.ACTIVE)
+        self.stdout.write(self.style.SUCCESS(f"Added {len(DEMO_READERS)} demo subscribers."))

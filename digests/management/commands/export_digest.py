@@ -1,18 +1,15 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from digests.content import digest_export, digest_lookup
-from digests.models import Digest
+from digests.content import digest_export
+from digests.management.arguments import add_digest_argument, digest_from_argument
 
 
 class Command(BaseCommand):
     help = "Print a digest in the Markdown seed format."
 
     def add_arguments(self, parser):
-        parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+        add_digest_argument(parser)
 
     def handle(self, *args, digest: str, **options):
-        try:
-            found = digest_lookup(digest)
-        except Digest.DoesNotExist as exc:
-            raise CommandError(str(exc) or f"No digest {digest!r}.") from None
+        found = digest_from_argument(digest)
         self.stdout.write(digest_export(found), ending="")

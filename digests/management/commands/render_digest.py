@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from digests.content import digest_lookup
-from digests.models import Category, Digest
+from digests.management.arguments import add_digest_argument, digest_from_argument
+from digests.models import Category
 from digests.rendering.inline import variant_inlined
 
 
@@ -11,17 +11,14 @@ class Command(BaseCommand):
     help = "Write the exact HTML (or plain text) a reader of the given categories would receive, with placeholder links."
 
     def add_arguments(self, parser):
-        parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+        add_digest_argument(parser)
         parser.add_argument("--categories", metavar="SLUG,SLUG", help="Category slugs the reader chose (default: all)")
         parser.add_argument("--text", action="store_true", help="Write the plain-text part instead of the HTML")
         parser.add_argument("--language", metavar="CODE", help="Language of the email's fixed text, e.g. zh-hans or en")
         parser.add_argument("--output", metavar="FILE", help="Write to FILE instead of standard output")
 
     def handle(self, *args, digest: str, categories: str | None, text: bool, language: str | None, output: str | None, **options):
-        try:
-            found = digest_lookup(digest)
-        except Digest.DoesNotExist as exc:
-            raise CommandError(str(exc) or f"No digest {digest!r}.") from None
+        found = digest_from_argument(digest)
         category_ids = _category_ids(categories) if categories else None
         rendered = variant_inlined(found, category_ids, language=language)
         if rendered is None:

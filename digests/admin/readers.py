@@ -1,0 +1,248 @@
+"""The subscriber admin: list, filters, actions, CSV import and export.
+
+Status changes go through actions that call digests.readers services (the
+status field itself is read-only), so the life cycle rules and the
+withdrawal of pending deliveries apply here too.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
+from digests.models import Consent, Subscriber, Suppression
+from digests.readers.confirmation import confirmation_request
+from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
+from digests.readers.normalise import email_normalise, name_clean
+from digests.readers.privacy import subscriber_erase
+from digests.readers.signup import subscriber_by_address
+from digests.readers.unsubscribe import subscriber_unsubscribe
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class SubscriberAdminForm(forms.ModelForm):
+    class Meta:
+        model = Subscriber
+        fields = ["email", "name", "categories", "timezone", "language"]
+        widgets = {"categories": forms.CheckboxSelectMultiple}
+
+    def clean_email(self):
+        address = email_normalise(self.cleaned_data.get("email") or "")
+        existing = subscriber_by_address(address)
+        if existing is not None and existing.pk != self.instance.pk:
+            raise ValidationError(_("A subscriber with this address already exists."), code="duplicate")
+        return address
+
+    def clean_name(self):
+        return name_clean(self.cleaned_data.get("name"))
+
+    def clean_timezone(self):
+        from digests.readers.preferences import timezone_is_valid
+
+        value = (self.cleaned_data.get("timezone") or "").strip()
+        if value and not timezone_is_valid(value):
+            raise ValidationError(_("Unknown time zone; use an IANA name such as Asia/Shanghai."), code="timezone")
+        return value
+
+
+class SubscriberImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8, columns email,name,categories,timezone,language; categories are slugs separated by |."),
+    )
+    confirmed = forms.BooleanField(
+        label=_("These readers opted in elsewhere"),
+        required=False,
+        help_text=_("Import them as active. Otherwise they are pending and get a confirmation email."),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise ValidationError(_("The file is larger than 20 MB; split it and import the parts."), code="too_big")
+        return upload
+
+
+class ConsentInline(admin.TabularInline):
+    model = Consent
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["created_at", "form", "ip_hash", "wording"]
+    readonly_fields = fields
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberAdminForm
+    list_display = ["email", "name", "status", "category_list", "source", "language", "created_at", "confirmed_at", "unsubscribed_at"]
+    list_filter = ["status", "categories", "source", "language"]
+    search_fields = ["email", "name"]
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    inlines = [ConsentInline]
+    actions = ["unsubscribe_selected", "send_confirmation", lift_bounce_suppression, "export_selected", "erase_selected"]
+    change_list_template = "admin/digests/subscriber/change_list.html"
+    readonly_fields = [
+        "status", "source", "created_at", "updated_at", "confirmed_at", "unsubscribed_at",
+        "confirmation_sent_at", "suppressed_at", "suppression_reason", "soft_bounces", "suppression",
+    ]
+    fieldsets = [
+        (None, {"fields": ["email", "name", "categories", "timezone", "language"]}),
+        (_("Status"), {"fields": ["status", "source", "created_at", "updated_at", "confirmed_at", "unsubscribed_at", "confirmation_sent_at"]}),
+        (_("Suppression"), {"fields": ["suppression", "suppressed_at", "suppression_reason", "soft_bounces"]}),
+    ]
+    formfield_overrides = {models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
+
+    def get_inlines(self, request, obj):
+        # Events exist only for a reader who has been mailed.
+        return [ConsentInline, DeliveryEventInline] if obj else [ConsentInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("categories")
+
+    @admin.display(description=_("why and when suppressed"))
+    def suppression(self, obj: Subscriber) -> str:
+        return suppression_summary(obj)
+
+    @admin.display(description=_("categories"))
+    def category_list(self, obj: Subscriber) -> str:
+        return ", ".join(c.name for c in obj.categories.all())
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if "@" in search_term:
+            # Readers type IDN domains in Unicode; the list stores them punycoded.
+            try:
+                address = email_normalise(search_term)
+            except ValidationError:
+                return results, may_have_duplicates
+            results = results | queryset.filter(email__iexact=address)
+        return results, may_have_duplicates
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.source = Subscriber.Source.ADMIN
+        super().save_model(request, obj, form, change)
+
+    # --- actions -----------------------------------------------------------
+
+    @admin.action(description=_("Unsubscribe selected subscribers"), permissions=["change"])
+    def unsubscribe_selected(self, request, queryset):
+        count = sum(subscriber_unsubscribe(s, reason=f"unsubscribed by {request.user}") for s in queryset)
+        self.message_user(request, ngettext("%d subscriber unsubscribed.", "%d subscribers unsubscribed.", count) % count)
+
+    @admin.action(description=_("Send a confirmation email to selected pending subscribers"), permissions=["change"])
+    def send_confirmation(self, request, queryset):
+        count = sum(confirmation_request(s) for s in queryset.filter(status=Subscriber.Status.PENDING))
+        self.message_user(
+            request,
+            ngettext("%d confirmation email queued", "%d confirmation emails queued", count) % count
+            + " "
+            + str(_("(at most one per reader per hour; active and unsubscribed readers are skipped).")),
+        )
+
+    @admin.action(description=_("Export selected subscribers as CSV"), permissions=["view"])
+    def export_selected(self, request, queryset):
+        return self._csv_response(queryset)
+
+    @admin.action(description=_("Erase selected subscribers and their history (privacy)"), permissions=["delete"])
+    def erase_selected(self, request, queryset):
+        if request.POST.get("post") == "yes":
+            count = 0
+            for subscriber in queryset:
+                subscriber_erase(subscriber, reason="erased")
+                count += 1
+            self.message_user(
+                request,
+                ngettext("%d subscriber erased; the address is kept only as a hash so it cannot be re-imported.",
+                         "%d subscribers erased; the addresses are kept only as hashes so they cannot be re-imported.",
+                         count) % count,
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase subscribers"),
+            "opts": self.model._meta,
+            "subscribers": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/digests/subscriber/erase_confirm.html", context)
+
+    # --- import and export pages -------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="digests_subscriber_import"),
+            path("export/", view(self.export_view), name="digests_subscriber_export"),
+        ] + super().get_urls()
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        report = None
+        form = SubscriberImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = subscribers_import(form.cleaned_data["file"].read(), confirmed=form.cleaned_data["confirmed"])
+            except CsvImportError as exc:
+                form.add_error("file", str(exc))
+            else:
+                level = messages.WARNING if report.errors else messages.SUCCESS
+                self.message_user(
+                    request,
+                    _("%(created)d imported, %(skipped)d skipped, %(errors)d with errors.")
+                    % {"created": len(report.created), "skipped": len(report.skipped), "errors": len(report.errors)},
+                    level,
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import subscribers"),
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+            "changelist_url": reverse("admin:digests_subscriber_changelist"),
+        }
+        return TemplateResponse(request, "admin/digests/subscriber/import.html", context)
+
+    def export_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        # The list's current filters and search apply to the export.
+        changelist = self.get_changelist_instance(request)
+        return self._csv_response(changelist.get_queryset(request))
+
+    def _csv_response(self, queryset) -> HttpResponse:
+        buffer = io.StringIO()
+        subscribers_export(queryset, buffer)
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        filename = f"subscribers-{timezone.localdate():%Y-%m-%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["email_hash", "reason", "created_at"]
+    list_filter = ["reason"]
+    readonly_fields = ["email_hash", "reason", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

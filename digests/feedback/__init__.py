@@ -1,0 +1,1 @@
+"""Feedback: provider webhooks, first-party click/open tracking, suppression rules, statistics and charts."""

@@ -1,0 +1,1 @@
+"""Operations: health of the moving parts and Prometheus metrics, as plain functions."""

@@ -1,0 +1,135 @@
+"""Prometheus metrics computed from the database and the broker at scrape time.
+
+Nothing is counted in process memory: web and worker processes come and go on
+several machines, while the ledger (Delivery), the webhook events and the broker's
+queues are shared, so a scrape of any web process gives the same true numbers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.db.models import Count
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+# kombu's Redis transport keeps priority levels 3, 6 and 9 of queue Q in lists "Q\x06\x16<n>".
+REDIS_PRIORITY_SEPARATOR = "\x06\x16"
+REDIS_PRIORITY_STEPS = (3, 6, 9)
+
+
+def mail_provider(purpose: str = "bulk") -> str:
+    """A short name for the connection that sends ``purpose`` mail: the anymail provider or the backend kind."""
+    options = settings.MAIL_CONNECTIONS[purpose]
+    if options.get("provider"):
+        return options["provider"]
+    backend = options["backend"]
+    for kind in ("smtp", "locmem", "console", "filebased"):
+        if f".{kind}." in backend:
+            return kind
+    return "outbox" if backend == "digests.mail.outbox.EmailBackend" else backend.rsplit(".", 2)[-2]
+
+
+def queue_depths(queue_names: Iterable[str]) -> dict[str, int] | None:
+    """Messages waiting in each Celery queue (Redis ``LLEN``), or None when the broker is not Redis."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        pipe = client.pipeline(transaction=False)
+        names = list(queue_names)
+        for name in names:
+            pipe.llen(name)
+            for step in REDIS_PRIORITY_STEPS:
+                pipe.llen(f"{name}{REDIS_PRIORITY_SEPARATOR}{step}")
+        lengths = pipe.execute()
+    finally:
+        client.close()
+    per_queue = 1 + len(REDIS_PRIORITY_STEPS)
+    return {name: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, name in enumerate(names)}
+
+
+class NewsletterCollector(Collector):
+    """Reads the shared state on every scrape and yields it as metric families."""
+
+    def collect(self) -> Iterator[Metric]:
+        from digests.models import Delivery, DeliveryEvent, Subscriber
+        from newsletter.celery import QUEUES
+
+        provider = mail_provider("bulk")
+        by_status = dict(Delivery.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+        sent = CounterMetricFamily(
+            "newsletter_emails_sent", "Digest emails accepted by the mail provider.", labels=["provider"]
+        )
+        sent.add_metric([provider], by_status.get(Delivery.Status.SENT, 0))
+        yield sent
+        failed = CounterMetricFamily(
+            "newsletter_emails_failed", "Digest emails given up on after their last attempt.", labels=["provider"]
+        )
+        failed.add_metric([provider], by_status.get(Delivery.Status.FAILED, 0))
+        yield failed
+
+        deliveries = GaugeMetricFamily(
+            "newsletter_deliveries", "Delivery ledger rows by status.", labels=["provider", "status"]
+        )
+        for status in Delivery.Status.values:
+            deliveries.add_metric([provider, status], by_status.get(status, 0))
+        yield deliveries
+
+        events = CounterMetricFamily(
+            "newsletter_webhook_events", "Provider and tracking events received, by type.", labels=["provider", "type"]
+        )
+        rows = DeliveryEvent.objects.values_list("provider", "event_type").annotate(n=Count("id")).order_by()
+        for event_provider, event_type, count in rows:
+            events.add_metric([event_provider, event_type], count)
+        yield events
+
+        subscribers = GaugeMetricFamily("newsletter_subscribers", "Subscribers by status.", labels=["status"])
+        by_reader_status = dict(Subscriber.objects.values_list("status").annotate(n=Count("id")).order_by())
+        for status in Subscriber.Status.values:
+            subscribers.add_metric([status], by_reader_status.get(status, 0))
+        yield subscribers
+
+        try:
+            depths = queue_depths(QUEUES)
+        except Exception as exc:  # a scrape still reports the database numbers when Redis is down
+            logger.warning("metrics: queue depth unavailable: %s: %s", type(exc).__name__, exc)
+            depths = None
+        if depths is not None:
+            queue = GaugeMetricFamily("newsletter_queue_depth", "Tasks waiting in each Celery queue.", labels=["queue"])
+            for name, depth in depths.items():
+                queue.add_metric([name], depth)
+            yield queue
+
+
+def metrics_exposition() -> bytes:
+    """The current metrics in Prometheus text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NewsletterCollector())
+    return generate_latest(registry)
+
+
+def metrics_access_allowed(*, remote_addr: str, authorization: str) -> bool:
+    """True for a client in METRICS_ALLOWED_IPS, or one that presents ``Bearer METRICS_TOKEN``."""
+    token = settings.METRICS_TOKEN
+    if token and authorization.startswith("Bearer "):
+        if hmac.compare_digest(authorization.removeprefix("Bearer ").strip().encode(), token.encode()):
+            return True
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in settings.METRICS_ALLOWED_IPS)

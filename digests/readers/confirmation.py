@@ -1,0 +1,113 @@
+"""Double opt-in: ask for a confirmation (at most once an hour), send it, and confirm.
+
+The confirmation email is rendered in the reader's language from
+``templates/emails/confirm-subject.txt``, ``confirm.txt`` and ``confirm.html``
+and sent by a Celery task on the transactional queue once the signup's
+transaction has committed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from email.utils import make_msgid, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from digests.mail import mail_connection
+from digests.models import Consent, Subscriber
+from digests.readers.privacy import address_unsuppress, ip_hash
+from digests.readers.status import subscriber_transition
+from digests.readers.tokens import reader_url
+
+S = Subscriber.Status
+RESEND_AFTER = datetime.timedelta(hours=1)
+
+
+def confirmation_max_age() -> int:
+    """Seconds a confirmation link stays valid (CONFIRMATION_MAX_AGE_DAYS)."""
+    return settings.CONFIRMATION_MAX_AGE_DAYS * 86400
+
+
+def confirmation_request(subscriber: Subscriber) -> bool:
+    """Queue a confirmation email for a pending ``subscriber`` unless one went out in the last hour.
+
+    Returns whether an email was queued. The stamp is written in the caller's
+    transaction and the task is queued only after it commits.
+    """
+    if subscriber.status != S.PENDING:
+        return False
+    now = timezone.now()
+    recent = now - RESEND_AFTER
+    # A conditional UPDATE so two simultaneous signups cannot both send.
+    stamped = (
+        Subscriber.objects.filter(pk=subscriber.pk, status=S.PENDING)
+        .exclude(confirmation_sent_at__gt=recent)
+        .update(confirmation_sent_at=now)
+    )
+    if not stamped:
+        return False
+    subscriber.confirmation_sent_at = now
+    from digests.tasks import send_transactional_confirmation
+
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: send_transactional_confirmation.delay(subscriber_id))
+    return True
+
+
+def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The confirmation email for ``subscriber``, in their language, with a fresh signed link."""
+    context = {
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "name": subscriber.name,
+        "confirm_url": reader_url(subscriber, "confirm"),
+        "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
+        "publisher_address": settings.PUBLISHER_ADDRESS,
+    }
+    with translation.override(subscriber.language or settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string("emails/confirm-subject.txt", context).split())
+        text = render_to_string("emails/confirm.txt", context)
+        html = render_to_string("emails/confirm.html", context)
+    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
+    headers = {"Auto-Submitted": "auto-generated", "Message-ID": make_msgid(domain=from_domain)}
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        reply_to=[settings.REPLY_TO_EMAIL] if settings.REPLY_TO_EMAIL else None,
+        headers=headers,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def confirmation_send(subscriber_id: int) -> bool:
+    """Send the confirmation email if the reader still waits for one; False when there is nothing to send."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id, status=S.PENDING).first()
+    if subscriber is None:
+        return False
+    message = confirmation_message(subscriber)
+    message.connection = mail_connection("transactional")
+    message.send()
+    return True
+
+
+def subscriber_confirm(subscriber: Subscriber, *, ip: str | None, form: str, wording: str) -> bool:
+    """Activate a pending ``subscriber`` and record their consent; False if nothing changed.
+
+    A confirmed opt-in also lifts any suppression of the address, since the
+    reader has just proven they own it and want the mail.
+    """
+    if subscriber.status != S.PENDING:
+        return False
+    with transaction.atomic():
+        changed = subscriber_transition(subscriber, to=S.ACTIVE)
+        if changed:
+            Consent.objects.create(subscriber=subscriber, form=form, ip_hash=ip_hash(ip), wording=wording)
+            address_unsuppress(subscriber.email)
+    return changed

@@ -1,0 +1,95 @@
+"""Forms for the public reader pages; the rules themselves live in normalise.py."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from digests.models import Category, Subscriber
+from digests.readers.normalise import MAX_ADDRESS, MAX_NAME, email_normalise, name_clean
+from digests.readers.preferences import timezone_choices
+
+HONEYPOT = "website"
+
+
+def active_categories():
+    return Category.objects.filter(is_active=True).order_by("position", "id")
+
+
+class CategoryChoiceField(forms.ModelMultipleChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=active_categories(),
+            widget=forms.CheckboxSelectMultiple,
+            required=False,
+            label=_("Categories"),
+            **kwargs,
+        )
+
+
+class SignupForm(forms.Form):
+    # type="text" with inputmode="email": browsers' type="email" refuses
+    # internationalised mailboxes (用户@例子.中国) that we accept.
+    email = forms.CharField(
+        label=_("Email address"),
+        strip=False,
+        widget=forms.TextInput(
+            attrs={"inputmode": "email", "autocomplete": "email", "maxlength": MAX_ADDRESS, "spellcheck": "false", "autocapitalize": "off"}
+        ),
+        error_messages={"required": _("Enter your email address.")},
+    )
+    name = forms.CharField(
+        label=_("Name (optional)"),
+        required=False,
+        strip=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "maxlength": MAX_NAME}),
+    )
+    categories = CategoryChoiceField(help_text=_("Choose what you want to read; you can change it later."))
+    # The honeypot: hidden from people (and screen readers), filled in by bots.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].queryset = active_categories()
+        if not self.is_bound:
+            self.fields["categories"].initial = [c.pk for c in self.fields["categories"].queryset]
+
+    def clean_email(self):
+        return email_normalise(self.cleaned_data["email"])
+
+    def clean_name(self):
+        return name_clean(self.cleaned_data.get("name"))
+
+    def clean_categories(self):
+        chosen = self.cleaned_data.get("categories")
+        if not chosen and self.fields["categories"].queryset.exists():
+            raise forms.ValidationError(_("Choose at least one category."), code="no_category")
+        return chosen
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get(HONEYPOT))
+
+
+class PreferencesForm(forms.Form):
+    categories = CategoryChoiceField()
+    timezone = forms.ChoiceField(label=_("Time zone"), required=False)
+    language = forms.ChoiceField(label=_("Language of the emails"), choices=Subscriber.Language.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].queryset = active_categories()
+        self.fields["timezone"].choices = [("", _("The site’s time zone"))] + [(tz, tz) for tz in timezone_choices()]
+
+    def clean_categories(self):
+        chosen = self.cleaned_data.get("categories")
+        if not chosen and self.fields["categories"].queryset.exists():
+            raise forms.ValidationError(
+                _("Choose at least one category, or unsubscribe below if you want no more emails."), code="no_category"
+            )
+        return chosen
+

@@ -1,0 +1,41 @@
+"""Fixed-window rate limits held in Django's cache (Redis in production).
+
+Rates are written ``N/s``, ``N/m``, ``N/h`` or ``N/d`` (settings
+SIGNUP_RATE_PER_IP and SIGNUP_RATE_PER_ADDRESS). The identity is hashed
+before it becomes a cache key, so neither addresses nor IPs sit in Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_parse(rate: str, *, setting: str = "rate") -> tuple[int, int]:
+    """``"10/h"`` → ``(10, 3600)``; raises ImproperlyConfigured naming ``setting`` otherwise."""
+    count, _, period = (rate or "").strip().partition("/")
+    if not count.strip().isdigit() or period.strip().lower() not in PERIODS:
+        raise ImproperlyConfigured(f"{setting}={rate!r} is invalid: write it as N/s, N/m, N/h or N/d, e.g. 10/h")
+    return int(count), PERIODS[period.strip().lower()]
+
+
+def rate_limit_allows(scope: str, identity: str, rate: str, *, setting: str = "rate") -> bool:
+    """Count one attempt for ``identity`` in ``scope``; False once it exceeds ``rate`` in the current window."""
+    limit, period = rate_parse(rate, setting=setting)
+    window = int(time.time() // period)
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+    key = f"ratelimit:{scope}:{digest}:{window}"
+    # add() is a no-op when the key exists, so concurrent first hits both count.
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The key expired between add() and incr(): this is the first hit of a new window.
+        cache.set(key, 1, timeout=period + 1)
+        count = 1
+    return count <= limit

@@ -1,0 +1,102 @@
+"""The signup form's one service: whatever the address's history, the answer looks the same.
+
+``subscriber_signup`` returns what it did (for logs and tests); the view shows
+the same "check your inbox" page for every outcome so the form never reveals
+who is on the list.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from digests.models import Category, Subscriber
+from digests.readers.confirmation import confirmation_request
+from digests.readers.normalise import email_key
+from digests.readers.ratelimit import rate_limit_allows
+from digests.readers.status import subscriber_transition
+
+S = Subscriber.Status
+
+
+class SignupOutcome(enum.StrEnum):
+    CREATED = "created"  # new pending reader, confirmation queued
+    RESENT = "resent"  # still pending, another confirmation queued
+    THROTTLED = "throttled"  # still pending, a confirmation went out less than an hour ago
+    REOPENED = "reopened"  # was unsubscribed/bounced/complained, now pending with a fresh confirmation
+    ALREADY_ACTIVE = "already_active"  # nothing to do
+    RATE_LIMITED = "rate_limited"  # too many attempts for this address: nothing done
+
+
+def subscriber_by_address(address: str) -> Subscriber | None:
+    """The subscriber with this normalised address, compared case-insensitively."""
+    return Subscriber.objects.alias(email_ci=Lower("email")).filter(email_ci=email_key(address)).first()
+
+
+def language_code(value: str | None) -> str:
+    """One of the subscriber languages for a Django language code such as ``en-us`` or ``zh-hans``."""
+    for code in ((value or "").lower(), settings.LANGUAGE_CODE.lower()):
+        if code.startswith("en"):
+            return Subscriber.Language.EN
+        if code.startswith("zh"):
+            return Subscriber.Language.ZH_HANS
+    return Subscriber.Language.ZH_HANS
+
+
+def subscriber_signup(
+    *,
+    email: str,
+    name: str = "",
+    categories: Iterable[Category],
+    language: str,
+    source: str = Subscriber.Source.SIGNUP,
+) -> SignupOutcome:
+    """Sign up the normalised ``email``: create or reopen it as pending and queue a confirmation.
+
+    Never activates anyone and never touches an active reader. Attempts per
+    address are limited by SIGNUP_RATE_PER_ADDRESS; over the limit nothing
+    happens at all.
+    """
+    if not rate_limit_allows(
+        "signup-address", email_key(email), settings.SIGNUP_RATE_PER_ADDRESS, setting="SIGNUP_RATE_PER_ADDRESS"
+    ):
+        return SignupOutcome.RATE_LIMITED
+    categories = list(categories)
+    try:
+        with transaction.atomic():
+            return _signup(email=email, name=name, categories=categories, language=language, source=source)
+    except IntegrityError:
+        # A simultaneous signup created the row first; treat ours as a repeat.
+        with transaction.atomic():
+            return _signup(email=email, name=name, categories=categories, language=language, source=source)
+
+
+def _signup(*, email, name, categories, language, source) -> SignupOutcome:
+    subscriber = subscriber_by_address(email)
+    if subscriber is None:
+        subscriber = Subscriber.objects.create(
+            email=email, name=name, language=language_code(language), source=source, status=S.PENDING
+        )
+        subscriber.categories.set(categories)
+        confirmation_request(subscriber)
+        return SignupOutcome.CREATED
+    if subscriber.status == S.ACTIVE:
+        return SignupOutcome.ALREADY_ACTIVE
+    reopened = subscriber.status != S.PENDING
+    if reopened:
+        subscriber_transition(subscriber, to=S.PENDING, reason="signed up again")
+    # Until confirmed, the latest choice counts; an active reader's choices are
+    # changed only from their preference centre.
+    if name:
+        subscriber.name = name
+    subscriber.language = language_code(language)
+    subscriber.save(update_fields=["name", "language", "updated_at"])
+    subscriber.categories.set(categories)
+    sent = confirmation_request(subscriber)
+    if reopened:
+        return SignupOutcome.REOPENED
+    return SignupOutcome.RESENT if sent else SignupOutcome.THROTTLED

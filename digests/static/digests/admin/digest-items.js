@@ -1,0 +1,162 @@
+/* Progressive enhancement of the digest change page; everything works without it.
+ *
+ * - Items: up/down buttons and a drag handle on each item; moving an item renumbers
+ *   the position fields of its category in page order, which the server saves.
+ * - Key points: the one-point-per-line textarea becomes one input per point with
+ *   "add point" and "remove"; every edit is written back into the textarea.
+ */
+(function () {
+  "use strict";
+
+  function itemRows(group) {
+    return Array.prototype.filter.call(group.querySelectorAll(".inline-related"), function (row) {
+      return !row.classList.contains("empty-form") && row.querySelector("input.item-position");
+    });
+  }
+
+  function categoryOf(row) {
+    var select = row.querySelector("select[name$='-category']");
+    return select ? select.value : "";
+  }
+
+  function renumber(group, category) {
+    var position = 0;
+    itemRows(group).forEach(function (row) {
+      if (categoryOf(row) === category) {
+        row.querySelector("input.item-position").value = position++;
+      }
+    });
+  }
+
+  function neighbour(group, row, step) {
+    var same = itemRows(group).filter(function (other) { return categoryOf(other) === categoryOf(row); });
+    return same[same.indexOf(row) + step] || null;
+  }
+
+  function move(group, row, step) {
+    var other = neighbour(group, row, step);
+    if (!other) { return; }
+    other.parentNode.insertBefore(row, step < 0 ? other : other.nextSibling);
+    renumber(group, categoryOf(row));
+  }
+
+  function button(label, text, className) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    b.title = label;
+    b.setAttribute("aria-label", label);
+    if (className) { b.className = className; }
+    return b;
+  }
+
+  var dragged = null;
+
+  function addOrderControls(group, row) {
+    var slot = row.querySelector(".item-order-controls");
+    if (!slot || slot.childElementCount || !row.querySelector("input.item-position")) { return; }
+    // A span, not a button: Chromium never starts a drag from a button. Keyboard
+    // users have the arrow buttons.
+    var handle = document.createElement("span");
+    handle.className = "item-drag-handle";
+    handle.textContent = "⠿";
+    handle.title = group.dataset.drag;
+    handle.setAttribute("aria-hidden", "true");
+    var up = button(group.dataset.moveUp, "↑", "item-move-up");
+    var down = button(group.dataset.moveDown, "↓", "item-move-down");
+    up.addEventListener("click", function () { move(group, row, -1); up.focus(); });
+    down.addEventListener("click", function () { move(group, row, 1); down.focus(); });
+    // Only the handle starts a drag, so text in the fields stays selectable.
+    handle.addEventListener("mousedown", function () { row.draggable = true; });
+    row.addEventListener("dragstart", function (event) {
+      dragged = row;
+      row.classList.add("item-dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", row.id);
+    });
+    row.addEventListener("dragend", function () {
+      row.draggable = false;
+      row.classList.remove("item-dragging");
+      dragged = null;
+    });
+    row.addEventListener("dragover", function (event) {
+      if (dragged && dragged !== row && categoryOf(dragged) === categoryOf(row)) {
+        event.preventDefault();
+        row.classList.add("item-drop-target");
+      }
+    });
+    row.addEventListener("dragleave", function () { row.classList.remove("item-drop-target"); });
+    row.addEventListener("drop", function (event) {
+      row.classList.remove("item-drop-target");
+      if (!dragged || dragged === row || categoryOf(dragged) !== categoryOf(row)) { return; }
+      event.preventDefault();
+      var box = row.getBoundingClientRect();
+      var after = event.clientY > box.top + box.height / 2;
+      row.parentNode.insertBefore(dragged, after ? row.nextSibling : row);
+      renumber(group, categoryOf(row));
+    });
+    slot.appendChild(handle);
+    slot.appendChild(up);
+    slot.appendChild(down);
+  }
+
+  function enhanceKeyPoints(textarea) {
+    if (textarea.dataset.enhanced || textarea.closest(".empty-form")) { return; }
+    textarea.dataset.enhanced = "1";
+    var list = document.createElement("ol");
+    list.className = "key-point-list";
+    var add = button(textarea.dataset.addLabel, textarea.dataset.addLabel, "key-point-add");
+
+    function inputs() { return Array.prototype.slice.call(list.querySelectorAll("input")); }
+
+    function sync() {
+      textarea.value = inputs().map(function (input) { return input.value.trim(); })
+        .filter(function (value) { return value; }).join("\n");
+    }
+
+    function addPoint(value, before) {
+      var li = document.createElement("li");
+      var input = document.createElement("input");
+      input.type = "text";
+      input.className = "vTextField key-point";
+      input.value = value;
+      input.setAttribute("aria-label", textarea.dataset.pointLabel);
+      input.addEventListener("input", sync);
+      input.addEventListener("keydown", function (event) {
+        // Enter would submit the whole form; here it means "next point".
+        if (event.key === "Enter") {
+          event.preventDefault();
+          addPoint("", li.nextSibling).focus();
+        }
+      });
+      var remove = button(textarea.dataset.removeLabel, "✕", "key-point-remove");
+      remove.addEventListener("click", function () { li.remove(); sync(); });
+      li.appendChild(input);
+      li.appendChild(remove);
+      list.insertBefore(li, before || null);
+      return input;
+    }
+
+    textarea.value.split(/\r?\n/).forEach(function (line) {
+      if (line.trim()) { addPoint(line.trim()); }
+    });
+    if (!list.childElementCount) { addPoint(""); }
+    add.addEventListener("click", function () { addPoint("").focus(); });
+    var editor = document.createElement("div");
+    editor.className = "key-point-editor";
+    editor.appendChild(list);
+    editor.appendChild(add);
+    textarea.hidden = true;
+    textarea.parentNode.insertBefore(editor, textarea.nextSibling);
+  }
+
+  function enhance(root) {
+    root.querySelectorAll("textarea[data-key-points]").forEach(enhanceKeyPoints);
+    document.querySelectorAll(".digest-items").forEach(function (group) {
+      itemRows(group).forEach(function (row) { addOrderControls(group, row); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  document.addEventListener("formset:added", function (event) { enhance(event.target); });
+})();

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Take the README's screenshots with headless Chromium: the admin digest list and page, and the email.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium]
+
+It builds a throw-away site (SQLite and a file broker in a temporary folder), loads
+the demo digest, starts Django's development server on a free port, logs into the
+admin and saves PNGs. The email is the seed digest rendered by ``manage.py
+render_digest`` (the same renderer the sender uses); where that command is not
+installed, the admin's preview page is used if it exists, else the email is skipped
+with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN_USER = "admin"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def site_environment(var_dir: Path, password: str, port: int) -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "newsletter.settings",
+            "VAR_DIR": str(var_dir),
+            "DEBUG": "true",  # the development server then serves the admin's CSS
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            "ADMIN_PASSWORD": password,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def wait_until_up(url: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the development server exited: {server.stderr.read() if server.stderr else ''}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"the development server did not answer at {url} within {seconds:.0f} s")
+
+
+def site_facts(env: dict[str, str]) -> dict[str, str]:
+    """The seed digest's id and date, and which email renderer this checkout has."""
+    code = (
+        "from django.core.management import get_commands; from django.urls import NoReverseMatch, reverse;"
+        "from digests.models import Digest; d = Digest.objects.order_by('-issue_date').first();"
+        "print('FACT', d.pk); print('FACT', d.issue_date.isoformat());"
+        "print('FACT', 'render_digest' in get_commands());\n"
+        "try: print('FACT', reverse('admin:digests_digest_preview', args=[d.pk]))\n"
+        "except NoReverseMatch: print('FACT', '')"
+    )
+    result = manage(env, "shell", "-c", code)
+    if result.returncode:
+        raise SystemExit(f"could not read the demo site: {result.stderr}")
+    facts = [line.removeprefix("FACT").strip() for line in result.stdout.splitlines() if line.startswith("FACT")]
+    pk, issue_date, has_command, preview = facts
+    return {"pk": pk, "date": issue_date, "render_digest": has_command == "True", "preview": preview}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    options = parser.parse_args()
+    options.out.mkdir(parents=True, exist_ok=True)
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
+        var_dir, port, password = Path(tmp), free_port(), secrets.token_urlsafe(16)
+        env = site_environment(var_dir, password, port)
+        for step in (("migrate", "--noinput"), ("bootstrap",)):
+            result = manage(env, *step)
+            if result.returncode:
+                raise SystemExit(f"manage.py {' '.join(step)} failed:\n{result.stderr}")
+        facts = site_facts(env)
+
+        email_html = None
+        if facts["render_digest"]:
+            email_html = var_dir / "email.html"
+            result = manage(env, "render_digest", facts["date"], "--language", "zh-hans", "--output", str(email_html))
+            if result.returncode:
+                raise SystemExit(f"manage.py render_digest failed:\n{result.stderr}")
+
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        saved = []
+        try:
+            wait_until_up(f"{base}/admin/login/", server)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=options.chromium, args=CHROMIUM_ARGS)
+                # The admin follows the staff user's language: show the Chinese one.
+                admin = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
+                admin.goto(f"{base}/admin/login/")
+                admin.fill("#id_username", ADMIN_USER)
+                admin.fill("#id_password", password)
+                admin.click("input[type=submit]")
+                admin.wait_for_url(f"{base}/admin/")
+
+                admin.goto(f"{base}/admin/digests/digest/")
+                saved.append(shot(admin, options.out / "admin-digest-list.png"))
+                admin.goto(f"{base}/admin/digests/digest/{facts['pk']}/change/")
+                saved.append(shot(admin, options.out / "admin-digest-change.png"))
+                if facts["preview"]:
+                    admin.goto(base + facts["preview"])
+                    saved.append(shot(admin, options.out / "admin-digest-preview.png"))
+
+                email = browser.new_page(viewport={"width": 680, "height": 1400})
+                if email_html:
+                    email.goto(email_html.as_uri())
+                    saved.append(shot(email, options.out / "email.png"))
+                elif facts["preview"]:
+                    admin.goto(base + facts["preview"])
+                    saved.append(shot(admin, options.out / "email.png"))
+                else:
+                    print("email.png skipped: this checkout has neither `manage.py render_digest` nor an admin preview page")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    for path in saved:
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
+    return 0
+
+
+def shot(page, path: Path) -> Path:
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
