@@ -48,3 +48,48 @@ def process_delivery_event(event_pk: int):
     from digests.feedback.suppression import delivery_event_process_by_pk
 
     delivery_event_process_by_pk(event_pk)
+
+
+# --- Delivery (routed to the bulk queue) -------------------------------------------------------
+# The hard time limit stays well inside the lease: when the sweeper finds a
+# claim older than DELIVERY_LEASE_SECONDS without a journal, the task that made
+# it has certainly ended, so no provider call for it can still be in flight.
+from django.conf import settings as _settings  # noqa: E402
+
+BATCH_TIME_LIMIT = max(10, int(_settings.DELIVERY_LEASE_SECONDS * 0.8))
+
+
+@shared_task(ignore_result=True, soft_time_limit=BATCH_TIME_LIMIT - 5, time_limit=BATCH_TIME_LIMIT)
+def deliveries_send_batch(digest_id: int):
+    """Send one batch of a digest; continue with the next while due deliveries remain."""
+    from digests.delivery.batch import batch_size, deliveries_send_batch as send_batch
+    from digests.delivery.schedule import digest_finish, lanes_heartbeat
+
+    lanes_heartbeat(digest_id, alive=True)
+    report = send_batch(digest_id)
+    _note_premailer_calls()
+    if report.claimed >= batch_size():
+        deliveries_send_batch.delay(digest_id)
+        return
+    lanes_heartbeat(digest_id, alive=False)
+    if report.retry_at:
+        delay = max(1.0, (report.retry_at - timezone.now()).total_seconds())
+        deliveries_send_batch.apply_async((digest_id,), countdown=delay)
+    digest_finish(digest_id)
+
+
+@shared_task(ignore_result=True)
+def send_transactional_digest_test(digest_id: int, category_ids: list[int] | None, language: str, address: str):
+    """A test copy of one variant to a staff member's own address."""
+    from digests.delivery.testsend import digest_send_test
+
+    digest_send_test(digest_id, category_ids=category_ids, language=language, address=address)
+
+
+def _note_premailer_calls():
+    """Publish this process's premailer call count (bench_send and operators read it)."""
+    import os
+
+    from digests.rendering.inline import premailer_calls
+
+    cache.set(f"delivery:premailer-calls:{os.getpid()}", premailer_calls(), timeout=3600)

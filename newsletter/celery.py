@@ -7,7 +7,7 @@ ticks the dispatcher every minute, so no per-digest beat entries exist.
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
 
@@ -15,7 +15,9 @@ app = Celery("newsletter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 QUEUES = ("transactional", "bulk", "housekeeping")
-app.conf.task_queues = [Queue(name) for name in QUEUES]
+# Each queue its own exchange and key: bare Queue(name) would bind all three to
+# the default exchange and key, and Redis would copy every task into each queue.
+app.conf.task_queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
 app.conf.task_default_queue = "housekeeping"
 app.conf.task_routes = {
     "digests.tasks.send_transactional_*": {"queue": "transactional"},

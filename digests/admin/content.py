@@ -23,6 +23,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, gettext_lazy as _, ngettext, pgettext_lazy
 
 from digests.admin.feedback import DigestStatsAdminMixin
+from digests.admin.sending import DigestSendingAdminMixin
 from digests.admin.forms import ItemForm, MarkdownImportForm
 from digests.admin.preview import preview_html
 from digests.content import digest_export, digest_import
@@ -135,7 +136,7 @@ def _editable(digest: Digest | None) -> bool:
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestStatsAdminMixin, admin.ModelAdmin):
+class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
     list_display = ["issue_date", "title", "status", "item_count", "author"]
     list_display_links = ["issue_date", "title"]
     list_filter = ["status"]

@@ -1,0 +1,207 @@
+"""Scheduling, sending, test copies, pause/resume/cancel and live progress in the digest admin.
+
+Every view here needs the ``digests.send_digest`` permission (the Publisher
+group); editors get 403 and see no buttons. Each action is logged in the
+admin history.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from digests.content import TransitionError
+from digests.delivery.progress import digest_progress
+from digests.delivery.schedule import (
+    StaleDigest,
+    default_send_time,
+    digest_cancel,
+    digest_pause,
+    digest_resume,
+    digest_schedule,
+    digest_start,
+)
+from digests.models import Category, Digest, Item, Subscriber
+
+PERMISSION = "digests.send_digest"
+
+
+class ScheduleForm(forms.Form):
+    send_at = forms.DateTimeField(
+        label=gettext_lazy("Send time"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    allow_stale = forms.BooleanField(label=gettext_lazy("Send even if the issue is stale"), required=False)
+
+
+class TestSendForm(forms.Form):
+    categories = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Variant (categories)"), queryset=Category.objects.none(), required=False,
+        widget=forms.CheckboxSelectMultiple, help_text=gettext_lazy("None ticked: every category."),
+    )
+    language = forms.ChoiceField(label=gettext_lazy("Language"), choices=Subscriber.Language.choices)
+
+    def __init__(self, *args, digest: Digest, **kwargs):
+        super().__init__(*args, **kwargs)
+        ids = Item.objects.filter(digest=digest).values_list("category_id", flat=True)
+        self.fields["categories"].queryset = Category.objects.filter(pk__in=ids)
+
+
+def _pre_send_errors(digest: Digest) -> list[str]:
+    try:
+        from digests.rendering.checks import digest_check
+    except ImportError:
+        return []
+    return [str(problem.message) for problem in digest_check(digest) if getattr(problem, "level", "error") == "error"]
+
+
+class DigestSendingAdminMixin:
+    """Adds the sending page, its actions and a progress column to a Digest ModelAdmin."""
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path("<int:digest_id>/sending/", self.admin_site.admin_view(self.sending_view), name="%s_%s_sending" % info),
+            path("<int:digest_id>/sending/progress.json", self.admin_site.admin_view(self.progress_view), name="%s_%s_progress" % info),
+            path(
+                "<int:digest_id>/sending/<str:action>/",
+                self.admin_site.admin_view(self.sending_action_view),
+                name="%s_%s_sending_action" % info,
+            ),
+        ]
+        return own + super().get_urls()
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), "send_progress"]
+
+    @staticmethod
+    def can_send(request) -> bool:
+        return request.user.has_perm(PERMISSION)
+
+    def _digest(self, request, digest_id: int) -> Digest:
+        if not self.can_send(request):
+            raise PermissionDenied
+        return get_object_or_404(Digest, pk=digest_id)
+
+    def send_progress(self, digest: Digest):
+        if digest.status in (Digest.Status.DRAFT, Digest.Status.SCHEDULED):
+            when = timezone.localtime(digest.scheduled_at).strftime("%Y-%m-%d %H:%M") if digest.scheduled_at else ""
+            return when or "—"
+        progress = digest_progress(digest, failures=0)
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk])
+        return format_html(
+            '<a href="{}"><progress max="100" value="{}" style="width:8em"></progress> {}%</a>',
+            url,
+            progress.percent,
+            progress.percent,
+        )
+
+    send_progress.short_description = gettext_lazy("Sending")
+
+    def sending_view(self, request, digest_id: int):
+        digest = self._digest(request, digest_id)
+        default_at = timezone.localtime(digest.scheduled_at or default_send_time(digest), zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "digest": digest,
+            "title": _("Sending: %(digest)s") % {"digest": digest},
+            "progress": digest_progress(digest),
+            "schedule_form": ScheduleForm(initial={"send_at": default_at.replace(tzinfo=None), "allow_stale": digest.allow_stale}),
+            "test_form": TestSendForm(digest=digest, initial={"language": Subscriber.Language.ZH_HANS}),
+            "problems": _pre_send_errors(digest),
+            "progress_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_progress", args=[digest.pk]),
+            "can": {
+                "schedule": digest.status in (Digest.Status.DRAFT, Digest.Status.SCHEDULED),
+                "send_now": digest.status in (Digest.Status.DRAFT, Digest.Status.SCHEDULED),
+                "pause": digest.status == Digest.Status.SENDING,
+                "resume": digest.status == Digest.Status.PAUSED,
+                "cancel": digest.can_move_to(Digest.Status.CANCELLED),
+            },
+            "actions_urls": {
+                name: reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending_action", args=[digest.pk, name])
+                for name in ("schedule", "send_now", "test", "pause", "resume", "cancel")
+            },
+        }
+        return TemplateResponse(request, "admin/digests/digest/sending.html", context)
+
+    def progress_view(self, request, digest_id: int):
+        digest = self._digest(request, digest_id)
+        return JsonResponse(digest_progress(digest).as_dict())
+
+    def sending_action_view(self, request, digest_id: int, action: str):
+        digest = self._digest(request, digest_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        back = redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk]))
+        handler = getattr(self, f"_action_{action}", None)
+        if handler is None:
+            raise PermissionDenied
+        try:
+            with transaction.atomic():
+                done = handler(request, digest)
+        except (TransitionError, StaleDigest, ValueError) as exc:
+            messages.error(request, str(exc))
+            return back
+        if done:
+            self.log_change(request, digest, done)
+            messages.success(request, done)
+        return back
+
+    def _refuse_if_problems(self, digest: Digest):
+        problems = _pre_send_errors(digest)
+        if problems:
+            raise ValueError(_("Fix these problems before sending: %(problems)s") % {"problems": "; ".join(problems)})
+
+    def _action_schedule(self, request, digest: Digest) -> str:
+        form = ScheduleForm(request.POST)
+        if not form.is_valid():
+            raise ValueError(_("Enter a valid send time."))
+        self._refuse_if_problems(digest)
+        at = form.cleaned_data["send_at"]
+        if timezone.is_naive(at):
+            at = timezone.make_aware(at, zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        digest_schedule(digest, at=at, allow_stale=form.cleaned_data["allow_stale"])
+        return _("Scheduled for %(at)s.") % {"at": timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")}
+
+    def _action_send_now(self, request, digest: Digest) -> str:
+        self._refuse_if_problems(digest)
+        report = digest_start(digest, immediate=True, allow_stale=bool(request.POST.get("allow_stale")) or digest.allow_stale)
+        return _("Sending started: %(pending)d readers, %(skipped)d skipped.") % {"pending": report.pending, "skipped": report.skipped}
+
+    def _action_test(self, request, digest: Digest) -> str:
+        from digests.tasks import send_transactional_digest_test
+
+        form = TestSendForm(request.POST, digest=digest)
+        if not form.is_valid():
+            raise ValueError(_("Choose a valid variant and language."))
+        if not request.user.email:
+            raise ValueError(_("Your user account has no email address."))
+        ids = [c.pk for c in form.cleaned_data["categories"]] or None
+        send_transactional_digest_test.delay_on_commit(digest.pk, ids, form.cleaned_data["language"], request.user.email)
+        return _("A test copy is on its way to %(email)s.") % {"email": request.user.email}
+
+    def _action_pause(self, request, digest: Digest) -> str:
+        digest_pause(digest)
+        return _("Sending paused.")
+
+    def _action_resume(self, request, digest: Digest) -> str:
+        digest_resume(digest)
+        return _("Sending resumed.")
+
+    def _action_cancel(self, request, digest: Digest) -> str:
+        cancelled = digest_cancel(digest)
+        return _("Sending cancelled; %(n)d deliveries will not be sent.") % {"n": cancelled}

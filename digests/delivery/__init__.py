@@ -1,0 +1,1 @@
+"""Delivery: schedule (dispatcher), ledger (snapshot, claim, record), messages, transport, throttle, retry."""

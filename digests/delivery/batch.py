@@ -1,0 +1,122 @@
+"""One batch of a send: claim due deliveries, make each reader's message, hand them over, record."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from digests.delivery.ledger import (
+    FAILED,
+    OUTAGE,
+    Outcome,
+    deliveries_claim,
+    deliveries_record,
+    journal_expire,
+    journal_forget,
+    journal_write,
+    variant_ids,
+)
+from digests.delivery.messages import ReaderFields, UnsendableAddress, ascii_address, variant_message
+from digests.delivery.transport import Outgoing, transport_send
+from digests.mail import mail_connection
+from digests.models import Delivery, Digest, Subscriber
+from digests.readers.tokens import reader_links
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    variants: int = 0
+    retry_at: datetime.datetime | None = None
+
+
+def batch_size() -> int:
+    """DELIVERY_BATCH_SIZE, lowered under a slow rate limit so a batch ends well within its time limit."""
+    size = settings.DELIVERY_BATCH_SIZE
+    rate = settings.DELIVERY_RATE_PER_SECOND
+    if rate > 0:
+        size = min(size, max(1, int(rate * settings.DELIVERY_LEASE_SECONDS / 4)))
+    return size
+
+
+def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: datetime.datetime | None = None) -> BatchReport:
+    """Claim up to ``limit`` due deliveries of a sending digest, send them and record every outcome.
+
+    Sends nothing if the digest is not ``sending`` (paused, cancelled, done)
+    or nothing is due. Safe to run any number of times concurrently.
+    """
+    claim = deliveries_claim(digest_id, limit=limit or batch_size(), now=now)
+    report = BatchReport(claimed=len(claim.ids))
+    if not claim.ids:
+        return report
+    try:
+        items = _outgoing(digest_id, claim.ids)
+    except Exception as exc:
+        # Nothing was handed over: every delivery waits and comes back.
+        log.exception("digest %s: preparing a batch failed", digest_id)
+        outcomes = {pk: Outcome(OUTAGE, f"{type(exc).__name__}: {exc}"[:1000]) for pk in claim.ids}
+    else:
+        report.variants = len({item.variant_key for item in items if not item.error})
+        try:
+            outcomes = transport_send(
+                mail_connection("bulk"), items, journal=lambda codes, busy_for: journal_write(claim.token, codes, busy_for=busy_for)
+            )
+        except Exception:
+            # Some messages may have gone out: leave the rows to the sweeper,
+            # which settles them from the journal at once.
+            log.exception("digest %s: a batch failed while sending; the sweeper settles it", digest_id)
+            journal_expire(claim.token)
+            return report
+    recorded = deliveries_record(claim, outcomes)
+    journal_forget(claim.token)
+    report.sent, report.failed, report.retried, report.retry_at = recorded.sent, recorded.failed, recorded.retried, recorded.retry_at
+    return report
+
+
+def _outgoing(digest_id: int, ids: tuple[int, ...]) -> list[Outgoing]:
+    from digests.rendering.inline import variant_inlined
+
+    digest = Digest.objects.get(pk=digest_id)
+    rows = (
+        Delivery.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language")
+    )
+    variants: dict[tuple, tuple] = {}
+    items = []
+    for pk, variant, message_id, subscriber_id, address, key, language in rows:
+        vkey = (variant, language)
+        if vkey not in variants:
+            rendered = variant_inlined(digest, variant_ids(variant), language=language)
+            message = variant_message(rendered, digest_id=digest_id, language=language) if rendered else None
+            variants[vkey] = (rendered, message)
+        rendered, message = variants[vkey]
+        item = Outgoing(delivery_id=pk, digest_id=digest_id, fields=None, variant=message, rendered=rendered, variant_key=vkey)
+        if rendered is None:
+            item.error = "the reader's categories have no items in this digest"
+        else:
+            try:
+                links = reader_links(Subscriber(pk=subscriber_id, key=key))
+                item.fields = ReaderFields(
+                    to=ascii_address(address),
+                    message_id=message_id,
+                    unsubscribe_url=links.unsubscribe_url,
+                    preferences_url=links.preferences_url,
+                    reader_ref=links.reader_ref,
+                )
+            except UnsendableAddress as exc:
+                item.error = str(exc)
+        items.append(item)
+    return items
+
+
+__all__ = ["BatchReport", "FAILED", "deliveries_send_batch", "batch_size"]

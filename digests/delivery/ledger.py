@@ -1,0 +1,368 @@
+"""The delivery ledger: one row per (digest, reader), snapshot, claim, record, sweep.
+
+Exactly-once rests on three things:
+
+* the snapshot inserts with ON CONFLICT DO NOTHING on the unique
+  (digest, subscriber) pair, so running it twice adds nobody twice;
+* a batch claims rows in a short transaction (``SELECT … FOR UPDATE SKIP
+  LOCKED`` then ``status = sending`` with a fresh claim token), and only sends
+  after that transaction committed; a duplicate or redelivered task finds
+  nothing claimable;
+* outcomes are written only where the claim token still matches, in one
+  transaction per batch.
+
+While a batch sends, its progress is journalled in the cache after every
+provider call (one short string: S sent, F failed, R retry later, O outage),
+together with a deadline by which the next call will have returned. If the
+worker dies, the sweeper replays the journal: what was sent is marked sent,
+what was never attempted goes back to pending, and the one message whose
+provider call was in flight is *ambiguous*; it goes back to pending with the
+same Message-ID (mail systems drop the second copy by that id) and is recorded
+as a DeliveryEvent of type ``ambiguous`` and in ``last_error``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from digests.delivery.messages import message_id_for
+from digests.models import Delivery, DeliveryEvent, Digest, Item, Subscriber
+
+log = logging.getLogger(__name__)
+
+D = Delivery.Status
+SNAPSHOT_CHUNK = 2000
+JOURNAL_KEY = "delivery:journal:{token}"
+SENT, FAILED, RETRY, OUTAGE = "S", "F", "R", "O"
+
+
+def variant_key(category_ids: Iterable[int]) -> str:
+    return ",".join(str(i) for i in sorted(category_ids))
+
+
+def variant_ids(key: str) -> frozenset[int]:
+    return frozenset(int(part) for part in key.split(",") if part)
+
+
+@dataclass
+class SnapshotReport:
+    pending: int = 0
+    skipped: int = 0
+
+
+def deliveries_snapshot(digest: Digest, *, release: Callable[[str], datetime.datetime], chunk_size: int = SNAPSHOT_CHUNK) -> SnapshotReport:
+    """Insert one ledger row per active reader; readers whose categories have no item are ``skipped``.
+
+    ``release(tz_name)`` gives a reader's earliest send time. Readers are read
+    in primary-key chunks (memory stays flat however long the list), each
+    chunk's categories with one query on the M2M table, and written with
+    ``bulk_create(ignore_conflicts=True)``, so running it again adds only
+    readers who have no row yet. A reader with no categories chosen gets every
+    category. Rows are written grouped by variant so batches mostly share one.
+    """
+    digest_categories = frozenset(Item.objects.filter(digest=digest).values_list("category_id", flat=True))
+    through = Subscriber.categories.through
+    report = SnapshotReport()
+    releases: dict[str, datetime.datetime] = {}
+    last_pk = 0
+    while True:
+        chunk = list(
+            Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", "timezone", "key")[:chunk_size]
+        )
+        if not chunk:
+            break
+        last_pk = chunk[-1][0]
+        chosen: dict[int, set[int]] = {}
+        for subscriber_id, category_id in through.objects.filter(subscriber_id__in=[row[0] for row in chunk]).values_list(
+            "subscriber_id", "category_id"
+        ):
+            chosen.setdefault(subscriber_id, set()).add(category_id)
+        rows = []
+        for pk, tz_name, key in chunk:
+            categories = digest_categories & chosen[pk] if pk in chosen else digest_categories
+            tz_name = tz_name or settings.TIME_ZONE
+            if tz_name not in releases:
+                releases[tz_name] = release(tz_name)
+            rows.append(
+                Delivery(
+                    digest_id=digest.pk,
+                    subscriber_id=pk,
+                    variant=variant_key(categories),
+                    not_before=releases[tz_name],
+                    status=D.PENDING if categories else D.SKIPPED,
+                    last_error="" if categories else "no items in the reader's categories",
+                    message_id=message_id_for(digest.pk, key),
+                )
+            )
+        rows.sort(key=lambda row: (row.not_before, row.variant))
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        for row in rows:
+            if row.status == D.PENDING:
+                report.pending += 1
+            else:
+                report.skipped += 1
+    return report
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    ids: tuple[int, ...]
+
+
+def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | None = None) -> Claim:
+    """Take up to ``limit`` due pending deliveries of a sending digest; empty if paused or done.
+
+    Rows locked by another claim are skipped, not waited for. The caller sends
+    after this returns (the transaction has committed) and must record every
+    id with ``deliveries_record``.
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        if not Digest.objects.filter(pk=digest_id, status=Digest.Status.SENDING).exists():
+            return Claim(token, ())
+        # No ORDER BY: the due index is walked in its own order (oldest
+        # release first, then insertion order, which the snapshot grouped by
+        # variant); sorting every pending row per claim would cost O(n).
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                digest_id=digest_id,
+                status=D.PENDING,
+                not_before__lte=now,
+                subscriber__status=Subscriber.Status.ACTIVE,
+            )
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(
+                status=D.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            )
+    return Claim(token, tuple(sorted(ids)))
+
+
+@dataclass
+class Outcome:
+    code: str  # SENT, FAILED, RETRY or OUTAGE
+    error: str = ""
+    provider_message_id: str = ""
+
+
+@dataclass
+class RecordReport:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    retry_at: datetime.datetime | None = None
+    by_code: dict = field(default_factory=dict)
+
+
+def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: datetime.datetime | None = None) -> RecordReport:
+    """Write each claimed delivery's outcome, in bulk, where the claim still holds.
+
+    Sent rows get ``sent_at``; failed rows the reason; rows to retry go back to
+    pending with a later ``not_before`` (exponential backoff with jitter), or
+    fail once a per-recipient deferral has used DELIVERY_MAX_ATTEMPTS. An
+    outage never fails a delivery.
+    """
+    from digests.delivery.retry import retry_delay
+
+    now = now or timezone.now()
+    report = RecordReport()
+    claimed = Delivery.objects.filter(claim_token=claim.token, status=D.SENDING)
+    with transaction.atomic():
+        attempts = dict(claimed.select_for_update().filter(pk__in=outcomes).values_list("pk", "attempts"))
+        sent_plain, sent_with_id, by_error, retries = [], [], {}, {}
+        for pk, outcome in outcomes.items():
+            if pk not in attempts:
+                continue
+            if outcome.code == SENT:
+                (sent_with_id if outcome.provider_message_id else sent_plain).append(pk)
+            elif outcome.code == FAILED or (
+                outcome.code == RETRY and attempts[pk] >= settings.DELIVERY_MAX_ATTEMPTS
+            ):
+                error = outcome.error if outcome.code == FAILED else f"gave up after {attempts[pk]} attempts: {outcome.error}"
+                by_error.setdefault(error, []).append(pk)
+            else:
+                retries.setdefault((attempts[pk], outcome.error), []).append(pk)
+        if sent_plain:
+            report.sent += claimed.filter(pk__in=sent_plain).update(status=D.SENT, sent_at=now, last_error="", updated_at=now)
+        if sent_with_id:
+            rows = [
+                Delivery(pk=pk, status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=outcomes[pk].provider_message_id[:255])
+                for pk in sent_with_id
+            ]
+            Delivery.objects.bulk_update(rows, ["status", "sent_at", "last_error", "updated_at", "provider_message_id"], batch_size=500)
+            report.sent += len(rows)
+        for error, pks in by_error.items():
+            report.failed += claimed.filter(pk__in=pks).update(status=D.FAILED, last_error=error[:2000], updated_at=now)
+        for (tries, error), pks in retries.items():
+            retry_at = now + retry_delay(tries)
+            report.retry_at = min(report.retry_at or retry_at, retry_at)
+            report.retried += claimed.filter(pk__in=pks).update(
+                status=D.PENDING, not_before=retry_at, last_error=error[:2000], claim_token="", updated_at=now
+            )
+    return report
+
+
+# --- The journal -----------------------------------------------------------------------------
+
+
+def journal_write(token: str, codes: str, *, busy_for: float) -> None:
+    """Record progress: ``codes`` for the first len(codes) claimed ids (in id order), and that the
+    next provider call will have returned within ``busy_for`` seconds."""
+    deadline = timezone.now().timestamp() + busy_for
+    cache.set(JOURNAL_KEY.format(token=token), f"{deadline:.3f}|{codes}", timeout=settings.DELIVERY_LEASE_SECONDS * 4)
+
+
+def journal_read(token: str) -> tuple[float, str] | None:
+    value = cache.get(JOURNAL_KEY.format(token=token))
+    if not value:
+        return None
+    deadline, _, codes = value.partition("|")
+    return float(deadline), codes
+
+
+def journal_expire(token: str) -> None:
+    """Declare that no call of this claim is in flight any more (the sweeper may settle it now)."""
+    journal = journal_read(token)
+    codes = journal[1] if journal else ""
+    cache.set(JOURNAL_KEY.format(token=token), f"0|{codes}", timeout=settings.DELIVERY_LEASE_SECONDS * 4)
+
+
+def journal_forget(token: str) -> None:
+    cache.delete(JOURNAL_KEY.format(token=token))
+
+
+@dataclass
+class SweepReport:
+    recovered: int = 0
+    requeued: int = 0
+    ambiguous: int = 0
+
+
+def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepReport:
+    """Settle deliveries left ``sending`` by a worker that died; never while a provider call may be in flight.
+
+    A claim is settled when its journal's deadline has passed (the worker made
+    no call that could still be running), or, without a journal, once
+    DELIVERY_LEASE_SECONDS have passed since the claim: the batch task's hard
+    time limit is shorter than the lease, so by then the task has ended one
+    way or another. Outcomes found in the journal are applied; never-attempted
+    rows go back to pending; the in-flight one is ambiguous (see module doc).
+    """
+    now = now or timezone.now()
+    lease_cutoff = now - datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    report = SweepReport()
+    claims = Delivery.objects.filter(status=D.SENDING).values("claim_token").annotate(n=Count("pk")).order_by()
+    for row in claims:
+        token = row["claim_token"]
+        ids = tuple(
+            Delivery.objects.filter(claim_token=token, status=D.SENDING).order_by("pk").values_list("pk", flat=True)
+        )
+        if not ids:
+            continue
+        journal = journal_read(token) if token else None
+        if journal is not None:
+            deadline, codes = journal
+            if deadline > now.timestamp():
+                continue
+        else:
+            oldest = Delivery.objects.filter(pk__in=ids).order_by("claimed_at").values_list("claimed_at", flat=True).first()
+            if oldest and oldest > lease_cutoff:
+                continue
+            codes = None
+        _settle(Claim(token, ids), codes, now=now, report=report)
+        if token:
+            journal_forget(token)
+    return report
+
+
+def _settle(claim: Claim, codes: str | None, *, now: datetime.datetime, report: SweepReport) -> None:
+    outcomes: dict[int, Outcome] = {}
+    ambiguous: list[int] = []
+    for index, pk in enumerate(claim.ids):
+        if codes is None:
+            ambiguous.append(pk)
+        elif index < len(codes):
+            outcomes[pk] = Outcome(codes[index], error="outcome recovered from the journal of a worker that died")
+        elif index == len(codes):
+            ambiguous.append(pk)
+        else:
+            outcomes[pk] = None  # never attempted
+    recorded = {pk: outcome for pk, outcome in outcomes.items() if outcome is not None}
+    if recorded:
+        deliveries_record(claim, recorded, now=now)
+        report.recovered += len(recorded)
+    untouched = [pk for pk, outcome in outcomes.items() if outcome is None]
+    why = f"ambiguous: the worker holding claim {claim.token or '(none)'} died while the provider call was in flight; sent again with the same Message-ID"
+    with transaction.atomic():
+        if untouched:
+            report.requeued += Delivery.objects.filter(pk__in=untouched, claim_token=claim.token, status=D.SENDING).update(
+                status=D.PENDING, claim_token="", updated_at=now
+            )
+        if ambiguous:
+            moved = list(
+                Delivery.objects.filter(pk__in=ambiguous, claim_token=claim.token, status=D.SENDING).values_list(
+                    "pk", "subscriber_id"
+                )
+            )
+            Delivery.objects.filter(pk__in=[pk for pk, _ in moved]).update(
+                status=D.PENDING, claim_token="", last_error=why, updated_at=now
+            )
+            DeliveryEvent.objects.bulk_create(
+                [
+                    DeliveryEvent(
+                        delivery_id=pk, subscriber_id=subscriber_id, provider="ledger", event_type="ambiguous", description=why, occurred_at=now
+                    )
+                    for pk, subscriber_id in moved
+                ]
+            )
+            report.ambiguous += len(moved)
+    if ambiguous:
+        log.warning("claim %s: %d ambiguous deliveries re-queued", claim.token, len(ambiguous))
+
+
+# --- Control and progress --------------------------------------------------------------------
+
+
+def deliveries_cancel(digest_id: int, *, reason: str = "send cancelled") -> int:
+    """Mark every delivery of the digest that has not been handed to a provider as cancelled."""
+    return Delivery.objects.filter(digest_id=digest_id, status=D.PENDING).update(
+        status=D.CANCELLED, last_error=reason, updated_at=timezone.now()
+    )
+
+
+def deliveries_release_now(digest_id: int, *, now: datetime.datetime | None = None) -> int:
+    """Make every pending delivery of the digest due now (an editor's "send now")."""
+    now = now or timezone.now()
+    return Delivery.objects.filter(digest_id=digest_id, status=D.PENDING, not_before__gt=now).update(not_before=now)
+
+
+def deliveries_counts(digest_id: int) -> dict[str, int]:
+    """Deliveries of the digest by status (every status present, zeros included)."""
+    counts = {status: 0 for status in D.values}
+    for status, n in Delivery.objects.filter(digest_id=digest_id).values_list("status").annotate(n=Count("pk")).order_by():
+        counts[status] = n
+    return counts
+
+
+def deliveries_due_exists(digest_id: int, *, now: datetime.datetime) -> bool:
+    return Delivery.objects.filter(digest_id=digest_id, status=D.PENDING, not_before__lte=now).exists()
+
+
+def deliveries_unfinished_exists(digest_id: int) -> bool:
+    return Delivery.objects.filter(digest_id=digest_id).filter(Q(status=D.PENDING) | Q(status=D.SENDING)).exists()

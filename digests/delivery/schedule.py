@@ -1,0 +1,226 @@
+"""When digests go out: scheduling, the per-minute dispatcher, local-morning release, the stale guard.
+
+Starting a send is one conditional UPDATE of the digest's status
+(``digest_transition``) in the same transaction as the audience snapshot, so
+two beat processes, a restart across the send time or a double click start a
+digest at most once, and a started digest always has its whole ledger.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from digests.content import TransitionError, digest_transition
+from digests.delivery.batch import batch_size
+from digests.delivery.ledger import (
+    SnapshotReport,
+    deliveries_cancel,
+    deliveries_due_exists,
+    deliveries_snapshot,
+    deliveries_unfinished_exists,
+)
+from digests.models import Delivery, Digest, Subscriber
+
+log = logging.getLogger(__name__)
+
+LANES_KEY = "delivery:lanes:{digest_id}"
+LANES_TTL = 90
+
+
+class StaleDigest(ValueError):
+    """The issue date is older than DIGEST_STALE_AFTER_DAYS and the editor did not override it."""
+
+
+def site_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def reader_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The reader's zone, or the site's when it is empty or unknown."""
+    try:
+        return zoneinfo.ZoneInfo(name) if name else site_zone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return site_zone()
+
+
+def default_send_time(digest: Digest) -> datetime.datetime:
+    """The issue date at DIGEST_SEND_TIME in the site's time zone."""
+    hours, _, minutes = settings.DIGEST_SEND_TIME.partition(":")
+    local = datetime.time(int(hours), int(minutes or 0))
+    return datetime.datetime.combine(digest.issue_date, local, tzinfo=site_zone())
+
+
+def local_release(scheduled_at: datetime.datetime, tz_name: str) -> datetime.datetime:
+    """The scheduled wall-clock time (date and time of day in the site's zone) in the reader's zone."""
+    wall = scheduled_at.astimezone(site_zone())
+    return datetime.datetime.combine(wall.date(), wall.time().replace(tzinfo=None), tzinfo=reader_zone(tz_name))
+
+
+def release_function(digest: Digest, *, now: datetime.datetime, immediate: bool):
+    """How each reader's earliest send time is computed for this start."""
+    if immediate or digest.scheduled_at is None:
+        return lambda tz_name: now
+    if settings.DIGEST_LOCAL_TIME_DELIVERY:
+        return lambda tz_name: local_release(digest.scheduled_at, tz_name)
+    return lambda tz_name: digest.scheduled_at
+
+
+def digest_first_release(digest: Digest) -> datetime.datetime:
+    """The earliest moment any active reader of a scheduled digest is due: when the send must start."""
+    if not settings.DIGEST_LOCAL_TIME_DELIVERY:
+        return digest.scheduled_at
+    zones = set(Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).values_list("timezone", flat=True).distinct())
+    zones.add("")
+    return min(local_release(digest.scheduled_at, name) for name in zones)
+
+
+def digest_is_stale(digest: Digest, *, now: datetime.datetime) -> bool:
+    today = now.astimezone(site_zone()).date()
+    return (today - digest.issue_date).days > settings.DIGEST_STALE_AFTER_DAYS
+
+
+def digest_schedule(digest: Digest, *, at: datetime.datetime | None = None, allow_stale: bool = False) -> Digest:
+    """Schedule a draft (or reschedule a scheduled digest) for ``at``, by default its issue date at DIGEST_SEND_TIME."""
+    at = at or default_send_time(digest)
+    changes = {"scheduled_at": at, "allow_stale": allow_stale}
+    if digest.status == Digest.Status.SCHEDULED:
+        updated = Digest.objects.filter(pk=digest.pk, status=Digest.Status.SCHEDULED).update(**changes, updated_at=timezone.now())
+        if not updated:
+            raise TransitionError("The digest changed status meanwhile; reload and try again.")
+        for name, value in changes.items():
+            setattr(digest, name, value)
+        return digest
+    return digest_transition(digest, to=Digest.Status.SCHEDULED, **changes)
+
+
+def digest_start(
+    digest: Digest, *, now: datetime.datetime | None = None, immediate: bool = False, allow_stale: bool | None = None
+) -> SnapshotReport:
+    """Start sending: move to ``sending`` and snapshot the audience, atomically; enqueue the first batches.
+
+    Raises TransitionError if the digest was started (or changed) by someone
+    else first, StaleDigest when the issue is too old and not overridden.
+    ``immediate`` makes every reader due now ("send now").
+    """
+    now = now or timezone.now()
+    allow_stale = digest.allow_stale if allow_stale is None else allow_stale
+    if not allow_stale and digest_is_stale(digest, now=now):
+        raise StaleDigest(
+            f"The digest of {digest.issue_date.isoformat()} is more than {settings.DIGEST_STALE_AFTER_DAYS} days old; "
+            "allow stale sending to start it anyway."
+        )
+    fields = {"allow_stale": allow_stale}
+    if immediate or digest.scheduled_at is None:
+        fields["scheduled_at"] = now
+    with transaction.atomic():
+        digest_transition(digest, to=Digest.Status.SENDING, **fields)
+        report = deliveries_snapshot(digest, release=release_function(digest, now=now, immediate=immediate))
+        transaction.on_commit(lambda: deliveries_kick(digest.pk, now=now, force=True))
+    log.info("digest %s started: %d to send, %d skipped", digest.pk, report.pending, report.skipped)
+    return report
+
+
+def digest_pause(digest: Digest) -> Digest:
+    """Stop new batches at once; batches already handed to the provider finish."""
+    return digest_transition(digest, to=Digest.Status.PAUSED)
+
+
+def digest_resume(digest: Digest) -> Digest:
+    """Continue with exactly the deliveries not yet sent."""
+    digest_transition(digest, to=Digest.Status.SENDING)
+    transaction.on_commit(lambda: deliveries_kick(digest.pk, force=True))
+    return digest
+
+
+def digest_cancel(digest: Digest) -> int:
+    """Cancel the send (or the schedule): every delivery not yet handed over becomes cancelled."""
+    with transaction.atomic():
+        digest_transition(digest, to=Digest.Status.CANCELLED)
+        return deliveries_cancel(digest.pk)
+
+
+def deliveries_kick(digest_id: int, *, now: datetime.datetime | None = None, force: bool = False) -> int:
+    """Make sure batches run for a sending digest's due deliveries; mark it sent when nothing is left.
+
+    Batch tasks continue themselves while work is due and refresh a heartbeat;
+    new ones are enqueued only when the heartbeat is missing (or ``force``).
+    Returns the number of batch tasks enqueued.
+    """
+    from digests.tasks import deliveries_send_batch
+
+    now = now or timezone.now()
+    if not deliveries_due_exists(digest_id, now=now):
+        if not deliveries_unfinished_exists(digest_id):
+            digest_finish(digest_id)
+        return 0
+    key = LANES_KEY.format(digest_id=digest_id)
+    if not force and cache.get(key):
+        return 0
+    due = Delivery.objects.filter(digest_id=digest_id, status=Delivery.Status.PENDING, not_before__lte=now)
+    size = batch_size()
+    cap = settings.DELIVERY_PARALLEL_BATCHES
+    lanes = min(cap, math.ceil(due.values("pk")[: cap * size].count() / size))
+    cache.set(key, "1", timeout=LANES_TTL)
+    for _ in range(lanes):
+        deliveries_send_batch.delay(digest_id)
+    return lanes
+
+
+def lanes_heartbeat(digest_id: int, *, alive: bool) -> None:
+    key = LANES_KEY.format(digest_id=digest_id)
+    if alive:
+        cache.set(key, "1", timeout=LANES_TTL)
+    else:
+        cache.delete(key)
+
+
+def digest_finish(digest_id: int) -> bool:
+    """Mark a sending digest sent once no delivery is pending or sending; False if not (yet)."""
+    digest = Digest.objects.filter(pk=digest_id, status=Digest.Status.SENDING).first()
+    if digest is None or deliveries_unfinished_exists(digest_id):
+        return False
+    try:
+        digest_transition(digest, to=Digest.Status.SENT)
+    except TransitionError:
+        return False
+    return True
+
+
+@dataclass
+class DispatchReport:
+    started: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)
+    kicked: dict[int, int] = field(default_factory=dict)
+
+
+def digests_dispatch_due(*, now: datetime.datetime | None = None) -> DispatchReport:
+    """The per-minute tick: start every scheduled digest whose first reader is due, keep sends moving.
+
+    Safe to run concurrently and repeatedly: a start is one conditional update.
+    """
+    now = now or timezone.now()
+    report = DispatchReport()
+    for digest in Digest.objects.filter(status=Digest.Status.SCHEDULED, scheduled_at__isnull=False).order_by("scheduled_at"):
+        if digest_first_release(digest) > now:
+            continue
+        try:
+            digest_start(digest, now=now)
+        except StaleDigest as exc:
+            report.stale.append(digest.pk)
+            log.warning("not starting digest %s: %s", digest.pk, exc)
+        except TransitionError:
+            continue
+        else:
+            report.started.append(digest.pk)
+    for digest_id in Digest.objects.filter(status=Digest.Status.SENDING).values_list("pk", flat=True):
+        report.kicked[digest_id] = deliveries_kick(digest_id, now=now)
+    return report

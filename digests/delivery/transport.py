@@ -1,0 +1,356 @@
+"""Hand a batch of readers' messages to the bulk connection and report each outcome.
+
+* SMTP: every message's ready-made bytes over one connection for the whole batch.
+* django-anymail, providers with per-recipient merge in the body (Mailgun):
+  one API call per variant and up to the provider's batch limit, with
+  ``merge_data`` (each reader's links), ``merge_headers`` (List-Unsubscribe,
+  Message-ID) and ``merge_metadata`` (``delivery_id``, ``digest_id``, which the
+  webhook receiver uses to find the delivery).
+* other anymail providers (Postmark, SES, …: their batch APIs cannot vary the
+  body per reader without stored templates): one call per reader over one
+  reused HTTP session, with the same metadata.
+* any other Django backend (file outbox, locmem in tests, console): the
+  ready-made bytes, one message each.
+
+Every transport calls ``journal(codes, busy_for)`` before each provider call,
+so the ledger knows what a dying worker had done (see ledger.py).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+
+from digests.delivery import retry
+from digests.delivery.ledger import FAILED, OUTAGE, RETRY, SENT, Outcome
+from digests.delivery.messages import LINK_FIELDS, ReaderFields, VariantMessage, ascii_address, digest_headers
+from digests.delivery.throttle import throttle_wait
+from digests.rendering.links import PLACEHOLDER_LINKS
+
+# Providers whose batch API substitutes per-recipient values anywhere in the body.
+MERGE_SYNTAX = {"mailgun": "%recipient.{}%"}
+BATCH_LIMITS = {"mailgun": 1000, "sendgrid": 1000, "postmark": 500, "amazon_ses": 50}
+THROTTLE_CHUNK = 20
+KIND_CODE = {retry.OUTAGE: OUTAGE, retry.TRANSIENT: RETRY, retry.PERMANENT: FAILED}
+
+
+@dataclass
+class Outgoing:
+    """One reader's message: ``raw`` for byte transports, ``rendered`` + ``fields`` for providers."""
+
+    delivery_id: int
+    digest_id: int
+    fields: ReaderFields | None
+    variant: VariantMessage | None = None
+    rendered: object | None = None  # RenderedEmail with PLACEHOLDER_LINKS
+    variant_key: tuple = ()
+    error: str = ""  # set when the message cannot be made (e.g. an unsendable address)
+
+
+Journal = Callable[[str, float], None]
+
+
+def call_timeout(connection) -> float:
+    """How long one provider call may take before it has surely returned or failed."""
+    if isinstance(connection, SMTPBackend):
+        # MAIL, RCPT, DATA and the end of data can each wait the socket timeout.
+        return 4 * float(connection.timeout or 30) + 5
+    timeout = (settings.ANYMAIL or {}).get("REQUESTS_TIMEOUT", 30)
+    if isinstance(timeout, (tuple, list)):
+        timeout = sum(float(t) for t in timeout)
+    return 2 * float(timeout) + 5
+
+
+def transport_send(connection, items: list[Outgoing], *, journal: Journal) -> dict[int, Outcome]:
+    """Send ``items`` in order; one Outcome per delivery id."""
+    busy_for = call_timeout(connection)
+    if isinstance(connection, SMTPBackend):
+        return _smtp(connection, items, journal, busy_for)
+    from anymail.backends.base import AnymailBaseBackend
+
+    if isinstance(connection, AnymailBaseBackend):
+        provider = settings.MAIL_CONNECTIONS["bulk"].get("provider") or connection.esp_name.lower()
+        return _anymail(connection, items, journal, busy_for, provider=provider)
+    return _django(connection, items, journal, busy_for)
+
+
+def _envelope_from() -> str:
+    return ascii_address(parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
+
+
+def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy_for: float) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    codes: list[str] = []
+    journal("", busy_for)
+    try:
+        connection.open()
+    except Exception as exc:  # noqa: BLE001 - every way of not connecting is an outage
+        return {item.delivery_id: Outcome(OUTAGE, retry.error_text(exc)) for item in items}
+    sender = _envelope_from()
+    broken: str = ""
+    try:
+        for index, item in enumerate(items):
+            if broken:
+                outcomes[item.delivery_id] = Outcome(OUTAGE, broken)
+                continue
+            if item.error:
+                outcomes[item.delivery_id] = Outcome(FAILED, item.error)
+                codes.append(FAILED)
+                continue
+            if index % THROTTLE_CHUNK == 0:
+                throttle_wait(min(THROTTLE_CHUNK, len(items) - index))
+            raw = item.variant.for_reader(item.fields)
+            journal("".join(codes), busy_for)
+            try:
+                connection.connection.sendmail(sender, [item.fields.to], raw)
+                outcome = Outcome(SENT)
+            except Exception as exc:  # noqa: BLE001 - classified below
+                kind = retry.smtp_error_kind(exc)
+                outcome = Outcome(KIND_CODE[kind], retry.error_text(exc))
+                if kind == retry.OUTAGE:
+                    broken = outcome.error
+                elif isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+                    # A refused transaction leaves the session mid-way; start the next one cleanly.
+                    try:
+                        connection.connection.rset()
+                    except Exception as reset_exc:  # noqa: BLE001
+                        broken = retry.error_text(reset_exc)
+            outcomes[item.delivery_id] = outcome
+            codes.append(outcome.code)
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection may fail; the outcomes stand
+            pass
+    return outcomes
+
+
+class _RawMessage(EmailMessage):
+    """An EmailMessage whose MIME form is given bytes (for the outbox, locmem and console backends)."""
+
+    def __init__(self, raw: bytes, to: str):
+        super().__init__(to=[to])
+        self.raw = raw
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        self.subject = str(parsed["Subject"])
+        self.from_email = str(parsed["From"])
+
+    def message(self, *args, **kwargs):
+        raw = self.raw
+
+        class _Raw(email.message.Message):
+            def as_bytes(self, unixfrom=False, linesep="\n", **_):
+                return raw if linesep == "\r\n" else raw.replace(b"\r\n", linesep.encode())
+
+            def as_string(self, unixfrom=False, linesep="\n", **_):
+                return self.as_bytes(linesep=linesep).decode("ascii")
+
+        return email.message_from_bytes(raw, _class=_Raw)
+
+
+def _django(connection, items: list[Outgoing], journal: Journal, busy_for: float) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    codes: list[str] = []
+    for item in items:
+        if item.error:
+            outcomes[item.delivery_id] = Outcome(FAILED, item.error)
+        else:
+            journal("".join(codes), busy_for)
+            try:
+                connection.send_messages([_RawMessage(item.variant.for_reader(item.fields), item.fields.to)])
+                outcomes[item.delivery_id] = Outcome(SENT)
+            except Exception as exc:  # noqa: BLE001 - a local backend failing is an outage of it
+                outcomes[item.delivery_id] = Outcome(OUTAGE, retry.error_text(exc))
+        codes.append(outcomes[item.delivery_id].code)
+    return outcomes
+
+
+# --- django-anymail -----------------------------------------------------------------------------
+
+
+def _anymail_message(item: Outgoing, *, to: list[str], html: str, text: str, headers: dict):
+    from anymail.message import AnymailMessage
+
+    message = AnymailMessage(
+        subject=item.rendered.subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        reply_to=[settings.REPLY_TO_EMAIL] if settings.REPLY_TO_EMAIL else None,
+        headers=headers,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _common_headers(item: Outgoing) -> dict[str, str]:
+    headers = digest_headers(item.digest_id, language=item.variant_key[1] if len(item.variant_key) > 1 else "")
+    for per_reader in ("Message-ID", "List-Unsubscribe"):
+        headers.pop(per_reader)
+    return headers
+
+
+def _reader_headers(fields: ReaderFields) -> dict[str, str]:
+    return {"List-Unsubscribe": f"<{fields.unsubscribe_url}>", "Message-ID": fields.message_id}
+
+
+def _metadata(item: Outgoing) -> dict[str, str]:
+    return {"delivery_id": str(item.delivery_id), "digest_id": str(item.digest_id)}
+
+
+def _status_outcomes(message, group: list[Outgoing], provider: str) -> dict[int, Outcome]:
+    outcomes = {}
+    recipients = message.anymail_status.recipients
+    for item in group:
+        status = recipients.get(item.fields.to)
+        if status is None or status.status in ("sent", "queued", "scheduled", "unknown"):
+            outcomes[item.delivery_id] = Outcome(SENT, provider_message_id=(status.message_id or "") if status else "")
+        elif status.status in ("deferred",):
+            outcomes[item.delivery_id] = Outcome(RETRY, f"{provider}: {status.status}")
+        else:
+            reason = _provider_reason(getattr(message.anymail_status, "esp_response", None))
+            outcomes[item.delivery_id] = Outcome(FAILED, f"{provider}: recipient {status.status}: {reason}"[:1000])
+    return outcomes
+
+
+def _provider_reason(response) -> str:
+    """The provider's own words from an API response (Postmark "Message", Mailgun "message", …)."""
+    if response is None:
+        return ""
+    try:
+        data = response.json()
+    except ValueError:
+        return (response.text or "")[:500]
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, dict):
+        for key in ("Message", "message", "error", "errors"):
+            if data.get(key):
+                return str(data[key])[:500]
+    return str(data)[:500]
+
+
+def _anymail_error_outcomes(exc: Exception, group: list[Outgoing]) -> dict[int, Outcome]:
+    from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+
+    text = retry.error_text(exc)
+    reason = _provider_reason(getattr(exc, "response", None))
+    if reason and reason not in text:
+        text = f"{text} ({reason})"[:1000]
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        code = FAILED
+    elif isinstance(exc, AnymailAPIError):
+        code = KIND_CODE[retry.http_status_kind(getattr(exc, "status_code", None))]
+    else:
+        code = OUTAGE
+    return {item.delivery_id: Outcome(code, text) for item in group}
+
+
+def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: float, *, provider: str) -> dict[int, Outcome]:
+    from digests.rendering.personalise import email_personalise
+
+    outcomes: dict[int, Outcome] = {}
+    ready = []
+    for item in items:
+        if item.error:
+            outcomes[item.delivery_id] = Outcome(FAILED, item.error)
+        else:
+            ready.append(item)
+    syntax = MERGE_SYNTAX.get(provider)
+    limit = BATCH_LIMITS.get(provider, 500)
+    groups: list[list[Outgoing]] = []
+    if syntax:
+        by_variant: dict[tuple, list[Outgoing]] = {}
+        for item in ready:
+            by_variant.setdefault(item.variant_key, []).append(item)
+        for group in by_variant.values():
+            groups.extend(group[i : i + limit] for i in range(0, len(group), limit))
+    else:
+        groups = [[item] for item in ready]
+
+    def progress():
+        # The journal lists outcomes in claim order; a group sent out of order
+        # is journalled as a prefix only once everything before it is known.
+        done = []
+        for item in items:
+            outcome = outcomes.get(item.delivery_id)
+            if outcome is None:
+                break
+            done.append(outcome.code)
+        return "".join(done)
+
+    connection.open()
+    try:
+        for group in groups:
+            throttle_wait(len(group))
+            journal(progress(), busy_for)
+            if syntax and len(group) > 1:
+                result = _anymail_batch(connection, group, syntax=syntax, provider=provider)
+                permanent = [pk for pk, outcome in result.items() if outcome.code == FAILED and not outcome.provider_message_id]
+                if len(permanent) == len(group):
+                    # A whole batch refused (e.g. one malformed address makes Mailgun
+                    # answer 400): send each reader alone to find the culprit.
+                    result = {}
+                    for item in group:
+                        journal(progress(), busy_for)
+                        result.update(_anymail_single(connection, item, provider=provider, personalise=email_personalise))
+            else:
+                result = {}
+                for item in group:
+                    result.update(_anymail_single(connection, item, provider=provider, personalise=email_personalise))
+            outcomes.update(result)
+    finally:
+        connection.close()
+    return outcomes
+
+
+def _anymail_single(connection, item: Outgoing, *, provider: str, personalise) -> dict[int, Outcome]:
+    from digests.rendering.links import ReaderLinks
+
+    links = ReaderLinks(item.fields.preferences_url, item.fields.unsubscribe_url, item.fields.reader_ref)
+    personal = personalise(item.rendered, links)
+    message = _anymail_message(
+        item, to=[item.fields.to], html=personal.html, text=personal.text, headers=_common_headers(item) | _reader_headers(item.fields)
+    )
+    message.metadata = _metadata(item)
+    try:
+        connection.send_messages([message])
+    except Exception as exc:  # noqa: BLE001 - classified
+        return _anymail_error_outcomes(exc, [item])
+    return _status_outcomes(message, [item], provider)
+
+
+def _anymail_batch(connection, group: list[Outgoing], *, syntax: str, provider: str) -> dict[int, Outcome]:
+    import html as html_lib
+
+    first = group[0]
+    text, html = first.rendered.text, first.rendered.html
+    for field in LINK_FIELDS:
+        placeholder = getattr(PLACEHOLDER_LINKS, field)
+        text = text.replace(placeholder, syntax.format(field))
+        html = html.replace(placeholder, syntax.format(field + "_html"))
+    message = _anymail_message(first, to=[item.fields.to for item in group], html=html, text=text, headers=_common_headers(first))
+    # merge_data for every recipient, always: without it the provider would
+    # send one message with every address in To.
+    message.merge_data = {
+        item.fields.to: {
+            **{field: getattr(item.fields, field) for field in LINK_FIELDS},
+            **{field + "_html": html_lib.escape(getattr(item.fields, field), quote=True) for field in LINK_FIELDS},
+        }
+        for item in group
+    }
+    message.merge_headers = {item.fields.to: _reader_headers(item.fields) for item in group}
+    message.merge_metadata = {item.fields.to: _metadata(item) for item in group}
+    try:
+        connection.send_messages([message])
+    except Exception as exc:  # noqa: BLE001 - classified
+        return _anymail_error_outcomes(exc, group)
+    return _status_outcomes(message, group, provider)

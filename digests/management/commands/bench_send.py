@@ -1,0 +1,154 @@
+"""Measure a whole send: synthetic readers in a throwaway database, a real Celery worker, a real sink."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
+
+SEED = Path(settings.BASE_DIR) / "digests" / "fixtures" / "ai-digest-2026-02-06.md"
+
+
+def _peak_rss_kb(pid: int) -> int:
+    """VmHWM (peak resident memory) of ``pid`` and, separately, the largest of its children."""
+    peak = 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for one in [pid, *map(int, children)]:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return peak
+
+
+class Command(BaseCommand):
+    help = "Benchmark sending: N synthetic readers, V variants, a real worker, SMTP sink or provider stub."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--readers", type=int, default=10000)
+        parser.add_argument("--variants", type=int, default=8)
+        parser.add_argument("--to", required=True, help="EMAIL_URL of the sink, e.g. smtp://127.0.0.1:2525 or anymail://mailgun")
+        parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--keep", action="store_true", help="Keep the throwaway database.")
+
+    def handle(self, *args, readers: int, variants: int, to: str, concurrency: int, keep: bool, **options):
+        db = settings.DATABASES["default"]
+        if "postgresql" not in db["ENGINE"]:
+            raise CommandError("bench_send needs PostgreSQL: set DATABASE_URL=postgres://…")
+        if not settings.CELERY_BROKER_URL.startswith("redis"):
+            raise CommandError("bench_send needs a Redis broker: set CELERY_BROKER_URL=redis://…")
+        name = f"{db['NAME']}_bench_{os.getpid()}"
+        self._admin_sql(f'CREATE DATABASE "{name}"')
+        original = db["NAME"]
+        try:
+            self._use(name)
+            call_command("migrate", verbosity=0)
+            digest_id = self._populate(readers, variants)
+            self._use(original)
+            result = self._run(name, digest_id, to, concurrency)
+        finally:
+            self._use(original)
+            if not keep:
+                self._admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.stdout.write(result)
+
+    def _admin_sql(self, sql: str) -> None:
+        # The maintenance database: CREATE/DROP DATABASE cannot run inside the one they name.
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(sql)
+
+    def _use(self, name: str) -> None:
+        connections.close_all()
+        settings.DATABASES["default"]["NAME"] = name
+        connections["default"].settings_dict["NAME"] = name
+
+    def _populate(self, n: int, variant_count: int) -> int:
+        from digests.content import digest_import
+        from digests.markdown import digest_parse
+        from digests.models import Category, Subscriber
+
+        digest = digest_import(digest_parse(SEED.read_bytes()))
+        categories = list(Category.objects.filter(items__digest=digest).distinct())
+        rng = random.Random(1)
+        combos: list[tuple] = []
+        while len(combos) < variant_count:
+            combo = tuple(sorted(c.pk for c in rng.sample(categories, rng.randint(1, len(categories)))))
+            if combo not in combos or len(combos) >= 2 ** len(categories) - 1:
+                combos.append(combo)
+        through = Subscriber.categories.through
+        step = 5000
+        for start in range(0, n, step):
+            chunk = Subscriber.objects.bulk_create(
+                [Subscriber(email=f"bench{i}@example.org", status="active") for i in range(start, min(n, start + step))]
+            )
+            through.objects.bulk_create(
+                [through(subscriber_id=s.pk, category_id=c) for i, s in enumerate(chunk) for c in combos[(start + i) % len(combos)]]
+            )
+        return digest.pk
+
+    def _run(self, name: str, digest_id: int, to: str, concurrency: int) -> str:
+        import redis
+        from django.core.cache import cache
+
+        db = settings.DATABASES["default"]
+        url = f"postgres://{db.get('USER') or 'postgres'}{(':' + db['PASSWORD']) if db.get('PASSWORD') else ''}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("bulk")
+        env = {**os.environ, "DATABASE_URL": url, "EMAIL_URL": to, "LOG_LEVEL": "WARNING"}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "newsletter", "worker", "-Q", "bulk", "--pool", "prefork",
+             "-c", str(concurrency), "--loglevel", "WARNING", "-n", f"bench{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+            cwd=settings.BASE_DIR, env=env, start_new_session=True,
+        )
+        try:
+            from newsletter.celery import app
+
+            for _ in range(60):
+                if app.control.ping(timeout=0.5, destination=[f"bench{os.getpid()}@{os.uname().nodename}"]):
+                    break
+            started = time.monotonic()
+            start = subprocess.run(
+                [sys.executable, "manage.py", "send_digest", str(digest_id), "--now", "--allow-stale"],
+                cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=True,
+            )
+            snapshot_seconds = time.monotonic() - started
+            peak = 0
+            self._use(name)
+            from digests.models import Delivery, Digest
+
+            while Digest.objects.filter(pk=digest_id).values_list("status", flat=True).get() != "sent":
+                peak = max(peak, _peak_rss_kb(worker.pid))
+                time.sleep(0.5)
+                if worker.poll() is not None:
+                    raise CommandError("the worker died; see its output above")
+            wall = time.monotonic() - started
+            peak = max(peak, _peak_rss_kb(worker.pid))
+            sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
+            failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
+            try:
+                children = [int(p) for p in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()]
+            except OSError:
+                children = []
+            calls = sum(cache.get(f"delivery:premailer-calls:{pid}") or 0 for pid in children)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        return (
+            f"{start.stdout.strip()}\n"
+            f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it starting + snapshot): "
+            f"{sent / wall:.0f} emails/s\n"
+            f"premailer calls in the worker: {calls}\n"
+            f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB"
+        )

@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from digests.content import TransitionError, digest_lookup
+from digests.delivery.schedule import StaleDigest, digest_schedule, digest_start
+from digests.models import Digest
+
+
+class Command(BaseCommand):
+    help = "Schedule a digest for its morning (default) or start sending it now (--now)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+        parser.add_argument("--now", action="store_true", help="Start sending at once, to every reader.")
+        parser.add_argument("--allow-stale", action="store_true", help="Send even though the issue date is old.")
+
+    def handle(self, *args, digest: str, now: bool, allow_stale: bool, **options):
+        try:
+            found = digest_lookup(digest)
+        except Digest.DoesNotExist as exc:
+            raise CommandError(str(exc) or f"No digest {digest!r}.") from None
+        try:
+            if now:
+                report = digest_start(found, immediate=True, allow_stale=allow_stale or found.allow_stale)
+                self.stdout.write(f"Sending {found}: {report.pending} readers, {report.skipped} skipped (no items in their categories).")
+            else:
+                digest_schedule(found, at=found.scheduled_at, allow_stale=allow_stale)
+                self.stdout.write(f"Scheduled {found} for {found.scheduled_at.isoformat()}.")
+        except (TransitionError, StaleDigest) as exc:
+            raise CommandError(str(exc)) from None

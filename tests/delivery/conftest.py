@@ -1,0 +1,234 @@
+"""Fixtures for the delivery tests: a real SMTP server, a real Celery worker, synthetic readers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+
+ROOT = Path(__file__).resolve().parents[2]
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+def services_available() -> bool:
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.CELERY_BROKER_URL.startswith("redis")
+
+
+needs_services = pytest.mark.skipif(
+    not services_available(), reason="needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL) for a real worker"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """What a real SMTP server received: envelope recipients and raw bytes, in order."""
+
+    def __init__(self):
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.lock = threading.Lock()
+        self.refuse: dict[str, str] = {}  # address -> SMTP reply to RCPT
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 Message accepted"
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
+
+    def by_recipient(self) -> Counter:
+        with self.lock:
+            return Counter(rcpt for rcpts, _ in self.messages for rcpt in rcpts)
+
+    def parsed(self):
+        with self.lock:
+            return [(rcpts, message_from_bytes(raw, policy=policy.default), raw) for rcpts, raw in self.messages]
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.url = f"smtp://127.0.0.1:{controller.port}?timeout=1"
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_bulk(settings, smtp_server):
+    """Bulk mail of this test process goes to the real SMTP server."""
+    from newsletter.env import email_url_parse
+
+    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", smtp_server.url)}
+    return smtp_server
+
+
+@pytest.fixture
+def https_site(settings):
+    settings.SITE_URL = "https://news.example.com"
+    settings.DEFAULT_FROM_EMAIL = "AI 行业动态 <digest@newsletter.example.com>"
+    settings.SITE_NAME = "AI 行业动态"
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """A real ``celery worker`` subprocess on the test database and broker."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.log = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+
+    def start(self, timeout: float = 30) -> None:
+        from newsletter.celery import app
+
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        hostname = f"test{time.monotonic_ns()}@%h"
+        command = [
+            sys.executable, "-m", "celery", "-A", "newsletter", "worker", "-Q", "bulk,transactional,housekeeping",
+            "--pool", "prefork", "-c", "2", "--loglevel", "INFO", "-n", hostname, "--without-gossip", "--without-mingle",
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: see {self.log}")
+            if app.control.ping(timeout=0.5):
+                return
+        raise RuntimeError(f"worker did not start: see {self.log}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once: nothing gets to clean up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            # The main process only: it lets the pool finish its tasks (warm shutdown).
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+
+@pytest.fixture
+def worker_env(transactional_db, smtp_server, https_site):
+    if not services_available():
+        pytest.skip("needs PostgreSQL and Redis")
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CACHE_URL": settings.CACHE_URL,
+        "EMAIL_URL": smtp_server.url,
+        "SITE_URL": settings.SITE_URL,
+        "DEFAULT_FROM_EMAIL": settings.DEFAULT_FROM_EMAIL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DELIVERY_BATCH_SIZE": "100",
+        "PYTHONPATH": str(ROOT),
+    }
+    return env
+
+
+@pytest.fixture
+def worker(worker_env):
+    """Start with ``worker.start()``; every worker started is stopped at the end."""
+    started: list[Worker] = []
+
+    def make() -> Worker:
+        w = Worker(worker_env)
+        started.append(w)
+        return w
+
+    yield make
+    for w in started:
+        w.stop()
+
+
+def make_readers(n: int, *, categories, digest_categories, seed: int = 7):
+    """``n`` readers: most active with overlapping category sets, some pending, unsubscribed, or off-topic.
+
+    Returns the set of addresses that must receive the digest exactly once.
+    """
+    import random
+
+    from digests.models import Subscriber
+
+    rng = random.Random(seed)
+    S = Subscriber.Status
+    through = Subscriber.categories.through
+    zones = ["", "Asia/Shanghai", "Europe/Berlin", "America/New_York"]
+    subscribers, picks = [], []
+    for i in range(n):
+        roll = rng.random()
+        status = S.PENDING if roll < 0.05 else S.UNSUBSCRIBED if roll < 0.10 else S.ACTIVE
+        if rng.random() < 0.1:
+            chosen = []  # no choice: every category
+        elif rng.random() < 0.08:
+            chosen = [c for c in categories if c.pk not in digest_categories]  # nothing in today's digest
+        else:
+            chosen = rng.sample(categories, rng.randint(1, min(3, len(categories))))
+        subscribers.append(Subscriber(email=f"reader{i}@example.org", status=status, timezone=rng.choice(zones)))
+        picks.append(chosen)
+    created = Subscriber.objects.bulk_create(subscribers, batch_size=1000)
+    through.objects.bulk_create(
+        [through(subscriber_id=s.pk, category_id=c.pk) for s, chosen in zip(created, picks) for c in chosen], batch_size=2000
+    )
+    eligible = set()
+    for s, chosen in zip(created, picks):
+        if s.status != S.ACTIVE:
+            continue
+        if not chosen or any(c.pk in digest_categories for c in chosen):
+            eligible.add(s.email)
+    return eligible
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.2, tick=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if tick:
+            tick()
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

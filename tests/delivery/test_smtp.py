@@ -1,0 +1,69 @@
+"""The SMTP path against a real aiosmtpd server: one connection per batch, refusals, outages."""
+
+import pytest
+
+from digests.delivery.batch import deliveries_send_batch
+from digests.delivery.schedule import digest_start
+from digests.models import Delivery, Subscriber
+from newsletter.env import email_url_parse
+from tests.delivery.conftest import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def readers(seed_digest):
+    return [Subscriber.objects.create(email=f"reader{i}@example.org", status="active") for i in range(4)]
+
+
+def test_refused_recipients_fail_with_the_servers_reply_and_deferred_ones_wait(seed_digest, readers, smtp_bulk, https_site, settings):
+    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    smtp_bulk.refuse = {"reader1@example.org": "550 5.1.1 No such user", "reader2@example.org": "451 4.2.0 Greylisted"}
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+    assert (report.sent, report.failed, report.retried) == (2, 1, 1)
+    by_address = {d.subscriber.email: d for d in Delivery.objects.filter(digest=seed_digest).select_related("subscriber")}
+    assert by_address["reader1@example.org"].status == "failed"
+    assert "No such user" in by_address["reader1@example.org"].last_error
+    assert by_address["reader2@example.org"].status == "pending"
+    assert "Greylisted" in by_address["reader2@example.org"].last_error
+    assert sorted(smtp_bulk.by_recipient()) == ["reader0@example.org", "reader3@example.org"]
+
+
+def test_a_deferred_recipient_fails_after_the_maximum_attempts(seed_digest, readers, smtp_bulk, https_site, settings):
+    settings.DELIVERY_RETRY_BASE_SECONDS = 0
+    settings.DELIVERY_MAX_ATTEMPTS = 3
+    smtp_bulk.refuse = {"reader2@example.org": "452 4.2.2 Mailbox full"}
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    for _ in range(4):
+        deliveries_send_batch(seed_digest.pk)
+    delivery = Delivery.objects.get(subscriber__email="reader2@example.org")
+    assert (delivery.status, delivery.attempts) == ("failed", 3)
+    assert "gave up after 3 attempts" in delivery.last_error
+
+
+def test_an_unreachable_server_keeps_every_delivery_waiting(seed_digest, readers, settings, https_site):
+    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", f"smtp://127.0.0.1:{free_port()}?timeout=1")}
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+    assert report.retried == 4 and report.sent == report.failed == 0
+    assert set(Delivery.objects.filter(digest=seed_digest).values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_reader_who_unsubscribes_before_their_batch_is_not_sent(seed_digest, readers, smtp_bulk, https_site):
+    from digests.readers.status import subscriber_transition
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    subscriber_transition(readers[0], to="unsubscribed")
+    deliveries_send_batch(seed_digest.pk)
+    assert "reader0@example.org" not in smtp_bulk.by_recipient()
+    assert Delivery.objects.get(subscriber=readers[0]).status == "cancelled"
+
+
+def test_a_paused_digest_sends_nothing(seed_digest, readers, smtp_bulk, https_site):
+    from digests.delivery.schedule import digest_pause
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    digest_pause(seed_digest)
+    assert deliveries_send_batch(seed_digest.pk).claimed == 0
+    assert smtp_bulk.count() == 0
