@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from digests.models import Delivery, Digest, Subscriber
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def test_send_digest_schedules_for_the_issue_morning_by_default(seed_digest, capsys):

@@ -1,23 +1,20 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from digests.content import TransitionError, digest_lookup
+from digests.content import TransitionError
+from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.delivery.schedule import StaleDigest, digest_schedule, digest_start
-from digests.models import Digest
 
 
 class Command(BaseCommand):
     help = "Schedule a digest for its morning (default) or start sending it now (--now)."
 
     def add_arguments(self, parser):
-        parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+        add_digest_argument(parser)
         parser.add_argument("--now", action="store_true", help="Start sending at once, to every reader.")
         parser.add_argument("--allow-stale", action="store_true", help="Send even though the issue date is old.")
 
     def handle(self, *args, digest: str, now: bool, allow_stale: bool, **options):
-        try:
-            found = digest_lookup(digest)
-        except Digest.DoesNotExist as exc:
-            raise CommandError(str(exc) or f"No digest {digest!r}.") from None
+        found = digest_from_argument(digest)
         try:
             if now:
                 report = digest_start(found, immediate=True, allow_stale=allow_stale or found.allow_stale)

@@ -1,24 +1,20 @@
 import json as jsonlib
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from digests.content import digest_lookup
+from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.delivery.progress import digest_progress
-from digests.models import Digest
 
 
 class Command(BaseCommand):
     help = "Show how far a digest's send has got: counts, rate, ETA and failures."
 
     def add_arguments(self, parser):
-        parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+        add_digest_argument(parser)
         parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
 
     def handle(self, *args, digest: str, json: bool = False, **options):
-        try:
-            found = digest_lookup(digest)
-        except Digest.DoesNotExist as exc:
-            raise CommandError(str(exc) or f"No digest {digest!r}.") from None
+        found = digest_from_argument(digest)
         progress = digest_progress(found)
         if json:
             self.stdout.write(_dumps(progress.as_dict()))
