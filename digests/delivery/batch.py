@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import timezone
 
 from digests.delivery.ledger import (
     FAILED,
     OUTAGE,
+    RETRY,
     Outcome,
     deliveries_claim,
     deliveries_record,
@@ -25,6 +25,7 @@ from digests.delivery.transport import Outgoing, transport_send
 from digests.mail import mail_connection
 from digests.models import Delivery, Digest, Subscriber
 from digests.readers.tokens import reader_links
+from newsletter.logs import log_fields
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,13 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
     report = BatchReport(claimed=len(claim.ids))
     if not claim.ids:
         return report
+    fields = log_fields(digest_id=digest_id, batch=claim.token)
+    items: list[Outgoing] = []
     try:
         items = _outgoing(digest_id, claim.ids)
     except Exception as exc:
         # Nothing was handed over: every delivery waits and comes back.
-        log.exception("digest %s: preparing a batch failed", digest_id)
+        log.exception("digest %s: preparing a batch failed", digest_id, extra=fields)
         outcomes = {pk: Outcome(OUTAGE, f"{type(exc).__name__}: {exc}"[:1000]) for pk in claim.ids}
     else:
         report.variants = len({item.variant_key for item in items if not item.error})
@@ -73,13 +76,30 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         except Exception:
             # Some messages may have gone out: leave the rows to the sweeper,
             # which settles them from the journal at once.
-            log.exception("digest %s: a batch failed while sending; the sweeper settles it", digest_id)
+            log.exception("digest %s: a batch failed while sending; the sweeper settles it", digest_id, extra=fields)
             journal_expire(claim.token)
             return report
     recorded = deliveries_record(claim, outcomes)
     journal_forget(claim.token)
     report.sent, report.failed, report.retried, report.retry_at = recorded.sent, recorded.failed, recorded.retried, recorded.retry_at
+    _log_outcomes(items, outcomes, fields)
+    log.info(
+        "digest %s: batch of %d: %d sent, %d failed, %d to retry",
+        digest_id, report.claimed, report.sent, report.failed, report.retried,
+        extra={**fields, "sent": report.sent, "failed": report.failed, "retried": report.retried},
+    )
     return report
+
+
+def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:
+    readers = {item.delivery_id: item.subscriber_id for item in items}
+    for delivery_id, outcome in outcomes.items():
+        if outcome.code in (FAILED, RETRY):
+            log.warning(
+                "delivery %s %s: %s",
+                delivery_id, "failed" if outcome.code == FAILED else "will be retried", outcome.error,
+                extra={**fields, "subscriber_id": readers.get(delivery_id), "delivery_id": delivery_id},
+            )
 
 
 def _outgoing(digest_id: int, ids: tuple[int, ...]) -> list[Outgoing]:
@@ -100,7 +120,10 @@ def _outgoing(digest_id: int, ids: tuple[int, ...]) -> list[Outgoing]:
             message = variant_message(rendered, digest_id=digest_id, language=language) if rendered else None
             variants[vkey] = (rendered, message)
         rendered, message = variants[vkey]
-        item = Outgoing(delivery_id=pk, digest_id=digest_id, fields=None, variant=message, rendered=rendered, variant_key=vkey)
+        item = Outgoing(
+            delivery_id=pk, digest_id=digest_id, fields=None, variant=message, rendered=rendered, variant_key=vkey,
+            subscriber_id=subscriber_id,
+        )
         if rendered is None:
             item.error = "the reader's categories have no items in this digest"
         else:

@@ -49,6 +49,7 @@ class Outgoing:
     delivery_id: int
     digest_id: int
     fields: ReaderFields | None
+    subscriber_id: int | None = None  # for log lines, which never carry the address
     variant: VariantMessage | None = None
     rendered: object | None = None  # RenderedEmail with PLACEHOLDER_LINKS
     variant_key: tuple = ()

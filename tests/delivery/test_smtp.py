@@ -67,3 +67,24 @@ def test_a_paused_digest_sends_nothing(seed_digest, readers, smtp_bulk, https_si
     digest_pause(seed_digest)
     assert deliveries_send_batch(seed_digest.pk).claimed == 0
     assert smtp_bulk.count() == 0
+
+
+def test_sending_log_lines_carry_digest_batch_and_reader_ids_but_never_an_address(
+    seed_digest, readers, smtp_bulk, https_site, caplog
+):
+    smtp_bulk.refuse = {"reader1@example.org": "550 5.1.1 No such user reader1@example.org"}
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    with caplog.at_level("INFO", logger="digests.delivery.batch"):
+        deliveries_send_batch(seed_digest.pk)
+    lines = [r for r in caplog.records if r.name == "digests.delivery.batch"]
+    summary = next(r for r in lines if r.levelname == "INFO")
+    failure = next(r for r in lines if r.levelname == "WARNING")
+    assert summary.digest_id == failure.digest_id == seed_digest.pk
+    assert summary.batch and summary.batch == failure.batch
+    assert (summary.sent, summary.failed) == (3, 1)
+    assert failure.subscriber_id == readers[1].pk
+
+    from newsletter.logs import JsonLineFormatter
+
+    formatted = [JsonLineFormatter().format(record) for record in lines]
+    assert not any("@example.org" in line for line in formatted)
