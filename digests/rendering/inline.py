@@ -1,18 +1,32 @@
-"""Render and inline each variant once; readers' copies are made from the cached result.
+"""Render and inline each variant once per send; readers' copies are made from the shared result.
 
 premailer costs tens of milliseconds per variant, so it must never run per
-reader. ``variant_inlined`` keeps the placeholder-linked rendering of each
-(digest content, category set, language, tracking settings) in a small
-process-wide cache that a whole batch (and every later batch in this worker)
-shares; ``email_personalise`` then fills in each reader's links.
+reader, nor once per worker process. ``variant_inlined`` looks a variant up in
+three places, cheapest first:
+
+1. a small per-process memo (a whole batch, and every later batch in this
+   process, shares it);
+2. Django's cache (Redis in production), shared by every worker process on
+   every machine, keyed by the content fingerprint;
+3. a render: the first process to need a variant takes a short lock in the
+   cache (``cache.add``), renders and inlines, stores the result for a day and
+   releases the lock; the others wait briefly and read it. A lock whose holder
+   died expires after ``LOCK_SECONDS`` and the next process renders.
+
+``email_personalise`` then fills in each reader's links.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
+import time
+import uuid
 from collections import OrderedDict
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
 
 from digests.models import Digest
@@ -23,8 +37,19 @@ from digests.rendering.render import RenderedEmail, variant_render
 
 __all__ = ["premailer_calls", "variant_inlined", "variants_forget"]
 
+log = logging.getLogger(__name__)
+
 # Enough for every (category set × language) a day's digests produce in one worker.
 CACHE_SIZE = 256
+# How long an inlined variant stays in the shared cache: a day's send and its retries.
+SHARED_TTL_SECONDS = 24 * 3600
+# A render takes well under a second; a lock older than this belongs to a dead process.
+LOCK_SECONDS = 10
+# How long a process waits for another's render before rendering itself anyway.
+WAIT_SECONDS = LOCK_SECONDS + 5
+POLL_SECONDS = 0.02
+GENERATION_KEY = "variant:generation"
+
 _MISSING = object()
 _cache: OrderedDict[tuple, RenderedEmail | None] = OrderedDict()
 _lock = threading.Lock()
@@ -37,7 +62,7 @@ def _cache_key(digest: Digest, category_ids: frozenset[int] | None, language: st
         # A fingerprint of the items shown: editing an item changes the key even
         # when the digest row itself was not saved.
         digest_content(digest).fingerprint,
-        None if category_ids is None else frozenset(category_ids),
+        None if category_ids is None else tuple(sorted(category_ids)),
         language or translation.get_language(),
         settings.TRACK_CLICKS,
         settings.TRACK_OPENS,
@@ -46,14 +71,51 @@ def _cache_key(digest: Digest, category_ids: frozenset[int] | None, language: st
     )
 
 
+def _shared_key(key: tuple) -> str:
+    # repr() of the tuple is stable across processes (sorted ids, no sets);
+    # the generation lets variants_forget() start every process cold.
+    generation = cache.get(GENERATION_KEY) or ""
+    return "variant:" + hashlib.sha256(f"{generation}|{key!r}".encode()).hexdigest()
+
+
+def _shared_variant(digest: Digest, category_ids, language, key: tuple) -> RenderedEmail | None:
+    """The variant from the shared cache, rendering it under the lock if nobody has yet."""
+    shared = _shared_key(key)
+    lock_key = shared + ":lock"
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        # Stored as a 1-tuple so that "no items" (None) is a hit too.
+        found = cache.get(shared)
+        if found is not None:
+            return found[0]
+        if cache.add(lock_key, token, timeout=LOCK_SECONDS):
+            try:
+                found = cache.get(shared)  # stored between our miss and our lock
+                if found is not None:
+                    return found[0]
+                rendered = variant_render(digest, category_ids, PLACEHOLDER_LINKS, language=language)
+                cache.set(shared, (rendered,), timeout=SHARED_TTL_SECONDS)
+                return rendered
+            finally:
+                if cache.get(lock_key) == token:
+                    cache.delete(lock_key)
+        if time.monotonic() >= deadline:
+            log.warning("digest %s: waited %ss for another process's render; rendering here", digest.pk, WAIT_SECONDS)
+            return variant_render(digest, category_ids, PLACEHOLDER_LINKS, language=language)
+        time.sleep(POLL_SECONDS)
+
+
 def variant_inlined(
     digest: Digest, category_ids: frozenset[int] | None, *, language: str | None = None
 ) -> RenderedEmail | None:
-    """The variant rendered with PLACEHOLDER_LINKS and inlined, computed at most once per process.
+    """The variant rendered with PLACEHOLDER_LINKS and inlined, computed at most once across all processes.
 
     Keyed by digest id, its update time and content fingerprint, the category
-    set and the language; returns None (also cached) when the variant has no
-    items. Personalise the result with ``email_personalise``.
+    set, the language and the tracking/site settings; returns None (also
+    cached) when the variant has no items. When the shared cache is down, the
+    variant is rendered in this process (once, then memoised) and sending goes
+    on. Personalise the result with ``email_personalise``.
     """
     key = _cache_key(digest, category_ids, language)
     with _lock:
@@ -61,9 +123,11 @@ def variant_inlined(
         if cached is not _MISSING:
             _cache.move_to_end(key)
             return cached
-    # Rendered outside the lock; two threads racing on a cold key may both
-    # render it once, which is harmless.
-    rendered = variant_render(digest, category_ids, PLACEHOLDER_LINKS, language=language)
+    try:
+        rendered = _shared_variant(digest, category_ids, language, key)
+    except Exception:  # noqa: BLE001 - a cache outage must not stop a send
+        log.warning("digest %s: the shared variant cache failed; rendering in this process", digest.pk, exc_info=True)
+        rendered = variant_render(digest, category_ids, PLACEHOLDER_LINKS, language=language)
     with _lock:
         _cache[key] = rendered
         while len(_cache) > CACHE_SIZE:
@@ -72,6 +136,10 @@ def variant_inlined(
 
 
 def variants_forget() -> None:
-    """Empty the process's variant cache (tests and the benchmark start cold)."""
+    """Start cold: empty this process's memo and make every shared variant unreachable (tests, benchmarks)."""
     with _lock:
         _cache.clear()
+    try:
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:  # noqa: BLE001 - nothing shared to forget when the cache is down
+        log.warning("could not reset the shared variant cache", exc_info=True)
