@@ -21,7 +21,7 @@ from digests.delivery.ledger import (
     variant_ids,
 )
 from digests.delivery.messages import ReaderFields, UnsendableAddress, ascii_address, variant_message
-from digests.delivery.transport import Outgoing, transport_send
+from digests.delivery.transport import Outgoing, transport_needs_bytes, transport_send
 from digests.mail import mail_connection
 from digests.models import Delivery, Digest, Subscriber
 from digests.readers.tokens import reader_links
@@ -61,8 +61,9 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         return report
     fields = log_fields(digest_id=digest_id, batch=claim.token)
     items: list[Outgoing] = []
+    connection = mail_connection("bulk")
     try:
-        items = _outgoing(digest_id, claim.ids)
+        items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(connection))
     except Exception as exc:
         # Nothing was handed over: every delivery waits and comes back.
         log.exception("digest %s: preparing a batch failed", digest_id, extra=fields)
@@ -71,7 +72,7 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         report.variants = len({item.variant_key for item in items if not item.error})
         try:
             outcomes = transport_send(
-                mail_connection("bulk"), items, journal=lambda codes, busy_for: journal_write(claim.token, codes, busy_for=busy_for)
+                connection, items, journal=lambda codes, busy_for: journal_write(claim.token, codes, busy_for=busy_for)
             )
         except Exception:
             # Some messages may have gone out: leave the rows to the sweeper,
@@ -102,7 +103,7 @@ def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:
             )
 
 
-def _outgoing(digest_id: int, ids: tuple[int, ...]) -> list[Outgoing]:
+def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True) -> list[Outgoing]:
     from digests.rendering.inline import variant_inlined
 
     digest = Digest.objects.get(pk=digest_id)
@@ -117,7 +118,8 @@ def _outgoing(digest_id: int, ids: tuple[int, ...]) -> list[Outgoing]:
         vkey = (variant, language)
         if vkey not in variants:
             rendered = variant_inlined(digest, variant_ids(variant), language=language)
-            message = variant_message(rendered, digest_id=digest_id, language=language) if rendered else None
+            # Provider APIs take the rendered parts, not MIME bytes: skip serialising then.
+            message = variant_message(rendered, digest_id=digest_id, language=language) if rendered and needs_bytes else None
             variants[vkey] = (rendered, message)
         rendered, message = variants[vkey]
         item = Outgoing(

@@ -200,13 +200,23 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
                 retries.setdefault((attempts[pk], outcome.error), []).append(pk)
         if sent_plain:
             report.sent += claimed.filter(pk__in=sent_plain).update(status=D.SENT, sent_at=now, last_error="", updated_at=now)
-        if sent_with_id:
-            rows = [
-                Delivery(pk=pk, status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=outcomes[pk].provider_message_id[:255])
-                for pk in sent_with_id
-            ]
-            Delivery.objects.bulk_update(rows, ["status", "sent_at", "last_error", "updated_at", "provider_message_id"], batch_size=500)
-            report.sent += len(rows)
+        # A batch API call gives every recipient the same provider id: one
+        # UPDATE per id then, instead of bulk_update's per-row CASE, which
+        # cost three quarters of a Mailgun batch's time.
+        by_message_id: dict[str, list[int]] = {}
+        for pk in sent_with_id:
+            by_message_id.setdefault(outcomes[pk].provider_message_id[:255], []).append(pk)
+        singles = []
+        for message_id, pks in by_message_id.items():
+            if len(pks) == 1:
+                singles.append(Delivery(pk=pks[0], status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=message_id))
+            else:
+                report.sent += claimed.filter(pk__in=pks).update(
+                    status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=message_id
+                )
+        if singles:
+            Delivery.objects.bulk_update(singles, ["status", "sent_at", "last_error", "updated_at", "provider_message_id"], batch_size=500)
+            report.sent += len(singles)
         for error, pks in by_error.items():
             report.failed += claimed.filter(pk__in=pks).update(status=D.FAILED, last_error=error[:2000], updated_at=now)
         for (tries, error), pks in retries.items():

@@ -70,6 +70,13 @@ def call_timeout(connection) -> float:
     return 2 * float(timeout) + 5
 
 
+def transport_needs_bytes(connection) -> bool:
+    """Whether ``transport_send`` on this connection sends ready-made MIME bytes (all but anymail)."""
+    from anymail.backends.base import AnymailBaseBackend
+
+    return not isinstance(connection, AnymailBaseBackend)
+
+
 def transport_send(connection, items: list[Outgoing], *, journal: Journal) -> dict[int, Outcome]:
     """Send ``items`` in order; one Outcome per delivery id."""
     busy_for = call_timeout(connection)

@@ -42,9 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--variants", type=int, default=8)
         parser.add_argument("--to", required=True, help="EMAIL_URL of the sink, e.g. smtp://127.0.0.1:2525 or anymail://mailgun")
         parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--batch-size", type=int, help="DELIVERY_BATCH_SIZE for the worker (default: the setting)")
         parser.add_argument("--keep", action="store_true", help="Keep the throwaway database.")
 
-    def handle(self, *args, readers: int, variants: int, to: str, concurrency: int, keep: bool, **options):
+    def handle(self, *args, readers: int, variants: int, to: str, concurrency: int, keep: bool, batch_size=None, **options):
         db = settings.DATABASES["default"]
         if "postgresql" not in db["ENGINE"]:
             raise CommandError("bench_send needs PostgreSQL: set DATABASE_URL=postgres://…")
@@ -58,7 +59,7 @@ class Command(BaseCommand):
             call_command("migrate", verbosity=0)
             digest_id = self._populate(readers, variants)
             self._use(original)
-            result = self._run(name, digest_id, to, concurrency)
+            result = self._run(name, digest_id, to, concurrency, batch_size)
         finally:
             self._use(original)
             if not keep:
@@ -99,7 +100,7 @@ class Command(BaseCommand):
             )
         return digest.pk
 
-    def _run(self, name: str, digest_id: int, to: str, concurrency: int) -> str:
+    def _run(self, name: str, digest_id: int, to: str, concurrency: int, batch_size: int | None) -> str:
         import redis
         from django.core.cache import cache
 
@@ -107,6 +108,22 @@ class Command(BaseCommand):
         url = f"postgres://{db.get('USER') or 'postgres'}{(':' + db['PASSWORD']) if db.get('PASSWORD') else ''}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
         redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("bulk")
         env = {**os.environ, "DATABASE_URL": url, "EMAIL_URL": to, "LOG_LEVEL": "WARNING"}
+        if batch_size:
+            env["DELIVERY_BATCH_SIZE"] = str(batch_size)
+        stub = None
+        if to == "anymail://mailgun":
+            # The provider-batch path: the real anymail Mailgun backend against a local stub of its API.
+            from digests.delivery.bench_stub import MailgunStub
+
+            stub = MailgunStub()
+            env.update(
+                ANYMAIL_MAILGUN_API_URL=stub.url,
+                ANYMAIL_MAILGUN_API_KEY="key-bench",
+                ANYMAIL_MAILGUN_SENDER_DOMAIN="bench.example.org",
+                DEFAULT_FROM_EMAIL="AI 行业动态 <digest@bench.example.org>",
+            )
+        elif to.startswith("anymail://"):
+            raise CommandError("the provider-batch benchmark stubs Mailgun only: use --to anymail://mailgun")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "newsletter", "worker", "-Q", "bulk", "--pool", "prefork",
              "-c", str(concurrency), "--loglevel", "WARNING", "-n", f"bench{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
@@ -145,10 +162,14 @@ class Command(BaseCommand):
         finally:
             worker.terminate()
             worker.wait(30)
+            if stub:
+                stub.close()
+        provider = f"provider stub: {stub.requests} API calls for {stub.recipients} recipients\n" if stub else ""
         return (
             f"{start.stdout.strip()}\n"
             f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it starting + snapshot): "
             f"{sent / wall:.0f} emails/s\n"
-            f"premailer calls in the worker: {calls}\n"
+            f"premailer calls, all worker processes together: {calls}\n"
+            f"{provider}"
             f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB"
         )
