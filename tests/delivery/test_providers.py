@@ -120,3 +120,18 @@ def test_rejected_recipients_fail_with_the_providers_reason_and_the_rest_are_sen
     assert all(p["Metadata"]["delivery_id"] for p in payloads)
     assert all(any(h["Name"] == "List-Unsubscribe" for h in p["Headers"]) for p in payloads)
     assert len({p["HtmlBody"] for p in payloads}) == len(payloads)  # each reader's own links in the body
+
+
+def test_the_benchmarks_mailgun_stub_counts_every_recipient_of_a_real_batch_call(seed_digest, readers, settings, https_site):
+    from digests.delivery.bench_stub import MailgunStub
+
+    stub = MailgunStub()
+    try:
+        settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", "anymail://mailgun")}
+        settings.ANYMAIL = {"MAILGUN_API_KEY": "key-bench", "MAILGUN_API_URL": stub.url, "REQUESTS_TIMEOUT": 2}
+        digest_start(seed_digest, immediate=True, allow_stale=True)
+        _send_until_settled(seed_digest)
+    finally:
+        stub.close()
+    assert (stub.requests, stub.recipients) == (1, len(readers))
+    assert set(Delivery.objects.filter(digest=seed_digest).values_list("status", "provider_message_id")) == {("sent", "<bench.1@stub.invalid>")}
