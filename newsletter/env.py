@@ -208,3 +208,12 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise fail(name, value, f"expected one of {', '.join(choices)}")
     return value
+
+
+def env_clock(name: str, default: str) -> str:
+    """A time of day written HH:MM (24-hour), e.g. 07:30."""
+    value = env_str(name, default)
+    hours, sep, minutes = value.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+        raise fail(name, value, "expected a time of day as HH:MM, e.g. 07:30")
+    return value

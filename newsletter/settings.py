@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from newsletter.env import (
     env_bool,
     env_choice,
+    env_clock,
     env_database,
     env_email,
     env_email_url,
@@ -132,8 +133,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "zh-hans", tuple(code for code, _name in LANGUAGES))
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_timezone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
@@ -197,7 +198,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Newsletter behaviour ---------------------------------------------------
-DIGEST_SEND_TIME = env_str("DIGEST_SEND_TIME", "07:30")
+DIGEST_SEND_TIME = env_clock("DIGEST_SEND_TIME", "07:30")
 DIGEST_LOCAL_TIME_DELIVERY = env_bool("DIGEST_LOCAL_TIME_DELIVERY", True)
 DIGEST_STALE_AFTER_DAYS = env_int("DIGEST_STALE_AFTER_DAYS", 2, minimum=0)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200, minimum=1)

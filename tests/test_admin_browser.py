@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connections
 
 from digests.content import digest_import
 from digests.markdown import digest_parse
@@ -12,33 +11,13 @@ from tests.conftest import SEED_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 @pytest.fixture
-def browser_page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in
-    # the test body are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        # Tall enough that an item and the one two places above it are both on screen for dragging.
-        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 3000})
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
-        # ORM calls made while Playwright's loop runs get their own connection
-        # (Django keeps connections per context); close it or PostgreSQL
-        # refuses to drop the test database at the end of the run.
-        connections.close_all()
+def browser_page(chromium):
+    # Tall enough that an item and the one two places above it are both on screen for dragging.
+    page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 3000})
+    page.set_default_timeout(10_000)
+    yield page
+    page.close()
 
 
 @pytest.fixture

@@ -89,3 +89,14 @@ def test_defaults_need_nothing_but_python(tmp_path):
         "digests.mail.outbox.EmailBackend",
         "Asia/Shanghai",
     ]
+
+
+@pytest.mark.parametrize("value", ["7.30", "25:00", "07:61", "07:5", "morning"])
+def test_a_malformed_send_time_names_the_variable(monkeypatch, value):
+    from newsletter.env import env_clock
+
+    monkeypatch.setenv("DIGEST_SEND_TIME", value)
+    with pytest.raises(ImproperlyConfigured, match="DIGEST_SEND_TIME.*HH:MM"):
+        env_clock("DIGEST_SEND_TIME", "07:30")
+    monkeypatch.setenv("DIGEST_SEND_TIME", "6:05")
+    assert env_clock("DIGEST_SEND_TIME", "07:30") == "6:05"

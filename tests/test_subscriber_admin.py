@@ -174,3 +174,24 @@ def test_the_subscriber_page_says_why_and_when_a_reader_was_suppressed(admin_cli
     assert "550 5.1.1 mailbox does not exist" in page.content.decode()
     changelist = admin_client.get(reverse("admin:digests_subscriber_changelist"))
     assert "lift_bounce_suppression" in changelist.content.decode()
+
+
+def test_admin_actions_are_written_to_the_admin_history(admin_client, readers):
+    from django.contrib.admin.models import LogEntry
+
+    action(admin_client, "unsubscribe_selected", [readers["active"]])
+    entry = LogEntry.objects.get(object_id=str(readers["active"].pk))
+    assert entry.is_change() and entry.user.is_superuser
+
+
+def test_erasing_also_removes_the_address_from_the_admin_history(admin_client, readers):
+    from django.contrib.admin.models import LogEntry
+
+    reader = readers["active"]
+    address = reader.email
+    action(admin_client, "unsubscribe_selected", [reader])
+    action(admin_client, "erase_selected", [reader], post="yes")
+    entries = LogEntry.objects.filter(object_id=str(reader.pk))
+    assert entries.count() == 2 and any(e.is_deletion() for e in entries)
+    assert not LogEntry.objects.filter(object_repr__icontains=address).exists()
+    assert not LogEntry.objects.filter(change_message__icontains=address).exists()

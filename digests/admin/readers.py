@@ -11,13 +11,15 @@ import io
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 from django.utils.translation import ngettext
 
 from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
@@ -25,7 +27,7 @@ from digests.models import Consent, Subscriber, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
 from digests.readers.normalise import email_normalise, name_clean
-from digests.readers.privacy import subscriber_erase
+from digests.readers.privacy import erased_repr, subscriber_erase
 from digests.readers.signup import subscriber_by_address
 from digests.readers.unsubscribe import subscriber_unsubscribe
 
@@ -141,12 +143,20 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Unsubscribe selected subscribers"), permissions=["change"])
     def unsubscribe_selected(self, request, queryset):
-        count = sum(subscriber_unsubscribe(s, reason=f"unsubscribed by {request.user}") for s in queryset)
+        count = 0
+        for subscriber in queryset:
+            if subscriber_unsubscribe(subscriber, reason=f"unsubscribed by {request.user}"):
+                self.log_change(request, subscriber, gettext("Unsubscribed by an admin action."))
+                count += 1
         self.message_user(request, ngettext("%d subscriber unsubscribed.", "%d subscribers unsubscribed.", count) % count)
 
     @admin.action(description=_("Send a confirmation email to selected pending subscribers"), permissions=["change"])
     def send_confirmation(self, request, queryset):
-        count = sum(confirmation_request(s) for s in queryset.filter(status=Subscriber.Status.PENDING))
+        count = 0
+        for subscriber in queryset.filter(status=Subscriber.Status.PENDING):
+            if confirmation_request(subscriber):
+                self.log_change(request, subscriber, gettext("Confirmation email sent by an admin action."))
+                count += 1
         self.message_user(
             request,
             ngettext("%d confirmation email queued", "%d confirmation emails queued", count) % count
@@ -163,7 +173,16 @@ class SubscriberAdmin(admin.ModelAdmin):
         if request.POST.get("post") == "yes":
             count = 0
             for subscriber in queryset:
+                pk = subscriber.pk
                 subscriber_erase(subscriber, reason="erased")
+                LogEntry.objects.create(
+                    user_id=request.user.pk,
+                    content_type_id=ContentType.objects.get_for_model(Subscriber).pk,
+                    object_id=str(pk),
+                    object_repr=erased_repr(pk),
+                    action_flag=DELETION,
+                    change_message=gettext("Erased with their delivery history (privacy)."),
+                )
                 count += 1
             self.message_user(
                 request,

@@ -47,9 +47,21 @@ def address_unsuppress(address: str) -> int:
 @transaction.atomic
 def subscriber_erase(subscriber: Subscriber, *, reason: str = "erased") -> None:
     """Delete ``subscriber`` and everything about them, keeping only the address's keyed hash."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
     Suppression.objects.get_or_create(email_hash=address_hash(subscriber.email), defaults={"reason": reason})
+    # The admin history names objects by their str(), i.e. the address.
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
+    ).update(object_repr=erased_repr(subscriber.pk), change_message="")
     # Deliveries, their events and consent records cascade with the subscriber.
     subscriber.delete()
+
+
+def erased_repr(pk: int) -> str:
+    """How the admin history names a subscriber once they are erased."""
+    return f"subscriber #{pk} (erased)"
 
 
 def subscriber_data_export(subscriber: Subscriber) -> dict:

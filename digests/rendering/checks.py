@@ -16,7 +16,7 @@ from digests.models import Category, Digest
 from digests.rendering.content import digest_content
 from digests.rendering.inline import variant_inlined
 from digests.rendering.render import digest_subject
-from digests.rendering.size import email_html_encoded_bytes
+from digests.rendering.size import email_html_sent_size
 
 ERROR = "error"
 WARNING = "warning"
@@ -97,7 +97,7 @@ def digest_check(digest: Digest) -> list[CheckProblem]:
 
     if items:
         full = variant_inlined(digest, None)
-        size = len(email_html_encoded_bytes(full))
+        size = email_html_sent_size(full)
         if size > settings.EMAIL_SIZE_BUDGET_BYTES:
             problems.append(
                 CheckProblem(

@@ -6,7 +6,7 @@ from django.core import mail
 
 from digests.models import Delivery, Digest, Subscriber
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture
@@ -82,3 +82,14 @@ def test_a_test_copy_of_a_variant_goes_to_the_publishers_own_address(publisher_c
     assert message.to == ["publisher@example.com"]
     assert "[" in message.subject
     assert not Delivery.objects.exists()
+
+
+def test_the_digest_page_links_to_sending_only_for_publishers(client, editor, publisher, seed_digest):
+    from django.urls import reverse
+
+    change = reverse("admin:digests_digest_change", args=[seed_digest.pk])
+    sending = reverse("admin:digests_digest_sending", args=[seed_digest.pk])
+    client.force_login(publisher)
+    assert sending in client.get(change).content.decode()
+    client.force_login(editor)
+    assert sending not in client.get(change).content.decode()

@@ -99,3 +99,17 @@ def test_the_one_click_url_works_as_a_post(received, client):
     assert response.status_code == 200
     address = received[0][0][0]
     assert Subscriber.objects.get(email__iexact=address).status == Subscriber.Status.UNSUBSCRIBED
+
+
+def test_the_seed_digest_as_sent_stays_under_the_size_budget_the_check_uses(seed_digest, received):
+    """The HTML part on the wire (quoted-printable) is what Gmail's clipping counts."""
+    from digests.rendering.inline import variant_inlined
+    from digests.rendering.size import email_html_sent_size
+
+    _, parsed, raw = next((r, m, raw) for r, m, raw in received if r == ["li@example.org"])
+    html_part = next(p for p in parsed.walk() if p.get_content_type() == "text/html")
+    on_the_wire = len(html_part.get_payload(decode=False).encode())
+    assert on_the_wire < 60_000
+    estimate = email_html_sent_size(variant_inlined(seed_digest, None))
+    assert abs(on_the_wire - estimate) / on_the_wire < 0.05
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
