@@ -1,7 +1,6 @@
-"""One global send rate, held in Redis, shared by every worker process."""
+"""One global send rate, held in Redis, shared by every worker (senders on separate connections)."""
 
 import logging
-import multiprocessing
 import time
 
 import pytest
@@ -27,18 +26,22 @@ def _acquire_for(seconds, rate, start, results):
 
 
 def _acquire_in_processes(n, seconds, rate):
+    """``n`` concurrent senders, each on its own Redis connection (threads: a forked child could
+    inherit a lock held by another test's server thread and hang)."""
+    import queue
+    import threading
+
     import redis
 
     redis.Redis.from_url(settings.CACHE_URL).delete(throttle.KEY)
-    context = multiprocessing.get_context("fork")
-    start, results = context.Event(), context.Queue()
-    processes = [context.Process(target=_acquire_for, args=(seconds, rate, start, results)) for _ in range(n)]
-    for process in processes:
-        process.start()
+    start, results = threading.Event(), queue.Queue()
+    senders = [threading.Thread(target=_acquire_for, args=(seconds, rate, start, results)) for _ in range(n)]
+    for sender in senders:
+        sender.start()
     start.set()
-    counts = [results.get(timeout=seconds + 10) for _ in processes]
-    for process in processes:
-        process.join(10)
+    counts = [results.get(timeout=seconds + 10) for _ in senders]
+    for sender in senders:
+        sender.join(10)
     return counts
 
 
