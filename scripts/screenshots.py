@@ -146,6 +146,8 @@ def main() -> int:
                 saved.append(shot(admin, options.out / "admin-digest-list.png"))
                 admin.goto(f"{base}/admin/digests/digest/{facts['pk']}/change/")
                 saved.append(shot(admin, options.out / "admin-digest-change.png"))
+                admin.goto(f"{base}/admin/digests/digest/{facts['pk']}/sending/")
+                saved.append(shot(admin, options.out / "admin-digest-sending.png"))
                 if facts["preview"]:
                     admin.goto(base + facts["preview"])
                     saved.append(shot(admin, options.out / "admin-digest-preview.png"))
