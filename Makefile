@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export DJANGO_SETTINGS_MODULE := newsletter.settings
 
-.PHONY: install messages messages-if-possible run test migrate demo worker beat web clean
+.PHONY: install messages run test migrate demo worker beat web clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required (found %s)" % sys.version.split()[0]'
@@ -18,18 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Translation catalogues (.po) are compiled here, never committed as .mo; needs GNU
-# gettext (msgfmt). `make test` insists on it; `make run` only warns, since the
-# pages still work (in English) without it.
+# Translation catalogues (.po) are compiled here, never committed as .mo: with
+# GNU gettext's msgfmt when installed (as CI and the Docker image do), else in
+# pure Python with polib, so `make run` needs nothing but Python.
 messages: install
-	@command -v msgfmt >/dev/null || { echo "msgfmt not found: install gettext (apt-get install -y gettext)" >&2; exit 1; }
-	$(PY) manage.py compilemessages --ignore=$(VENV) --verbosity 0
-
-messages-if-possible: install
 	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=$(VENV) --verbosity 0; \
-	else echo "msgfmt not found: pages stay in English until gettext is installed (apt-get install -y gettext)" >&2; fi
+	else $(PY) scripts/compile_catalogues.py; fi
 
-migrate: install messages-if-possible
+migrate: install messages
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
