@@ -118,6 +118,7 @@ class DigestSendingAdminMixin:
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "digest": digest,
+            "original": digest,
             "title": _("Sending: %(digest)s") % {"digest": digest},
             "progress": digest_progress(digest),
             "schedule_form": ScheduleForm(initial={"send_at": default_at.replace(tzinfo=None), "allow_stale": digest.allow_stale}),
