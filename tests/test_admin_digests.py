@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
 from django.utils.html import escape
 
 from digests.content import digest_import, digest_transition
@@ -16,17 +15,11 @@ from digests.markdown import digest_parse
 from digests.models import Category, Digest, Item
 from tests.digest_files import VALID_LINES, digest_bytes
 
-pytestmark = pytest.mark.django_db
+# These tests read labels and messages: English, so translations cannot change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 LIST_URL = reverse("admin:digests_digest_changelist")
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    """These tests read labels and messages; pin the language so translations cannot change them."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
 
 
 def change_url(digest: Digest) -> str:

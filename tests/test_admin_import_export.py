@@ -9,7 +9,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django.utils import translation
 from django.utils.html import escape
 
 from digests.content import digest_export, digest_transition
@@ -18,18 +17,12 @@ from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import BAD_FILES, VALID_FILE, VALID_LINES, digest_bytes
 
-pytestmark = pytest.mark.django_db
+# These tests read labels and messages: English, so translations cannot change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 IMPORT_URL = reverse("admin:digests_digest_import")
 LIST_URL = reverse("admin:digests_digest_changelist")
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    """These tests read messages; pin the language so translations cannot change them."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
 
 
 def upload(client, data: bytes, *, name: str = "digest.md", replace: bool = False):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.utils import translation
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -20,15 +19,9 @@ from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import BAD_FILES, VALID_FILE, VALID_LINES, digest_bytes
 
-pytestmark = pytest.mark.django_db
+# These tests read labels and messages: English, so translations cannot change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    """These tests read messages; pin the language so translations cannot change them."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
 
 
 def row_counts() -> tuple[int, int, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import translation
 
 from digests.content import digest_export, digest_import
 from digests.markdown import DigestFormatError, digest_parse
@@ -11,15 +10,9 @@ from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import VALID_LINES, digest_bytes
 
-pytestmark = pytest.mark.django_db
+# These tests read labels and messages: English, so translations cannot change them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    """These tests read messages; pin the language so translations cannot change them."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
 
 
 def import_lines(lines: list[str], **kwargs) -> Digest:

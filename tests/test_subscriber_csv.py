@@ -13,15 +13,9 @@ from digests.readers.csv_io import CsvImportError, subscribers_export, subscribe
 from digests.readers.privacy import subscriber_erase
 from tests.readers_support import categories, eager_celery, make_reader, on_commit  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 S = Subscriber.Status
 
-
-@pytest.fixture(autouse=True)
-def _english():
-    """Reports are in the site language; these tests read the English wording."""
-    with translation.override("en"):
-        yield
 
 GOOD_AND_BAD = (
     "email,name,categories,timezone,language\n"
