@@ -1,34 +1,28 @@
+"""Every public page. Paths are public interfaces: delivered emails carry them, so they never change."""
+
 from django.urls import path
 
-from digests import views
-from digests import feeds, views_archive  # archive pages and feeds (rendering)
-from digests import views_feedback  # click redirect and open pixel (feedback)
+from digests.views import archive, feeds, ops, readers, tracking
 
 app_name = "digests"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("archive/", views_archive.archive, name="archive"),
-    path("archive/<str:issue_date>/", views_archive.archive_digest, name="archive_digest"),
+    path("", readers.home, name="home"),
+    # Readers
+    path("subscribe/", readers.subscribe, name="subscribe"),
+    path("confirm/<str:token>/", readers.confirm, name="confirm"),
+    path("preferences/<str:token>/", readers.preferences, name="preferences"),
+    path("preferences/<str:token>/data/", readers.reader_data, name="reader_data"),
+    path("unsubscribe/<str:token>/", readers.unsubscribe, name="unsubscribe"),
+    # The archive and its feeds
+    path("archive/", archive.archive, name="archive"),
+    path("archive/<str:issue_date>/", archive.archive_digest, name="archive_digest"),
     path("feed/", feeds.DigestFeed(), name="feed"),
     path("feed/<slug:slug>/", feeds.CategoryFeed(), name="category_feed"),
-    path("r/<str:token>/", views_feedback.click, name="click"),
-    path("o/<str:ref>.gif", views_feedback.open_pixel, name="open_pixel"),
-]
-
-from digests import views_readers  # noqa: E402  (reader pages: paths fixed by digests.readers.tokens.PATHS)
-
-urlpatterns += [
-    path("subscribe/", views_readers.subscribe, name="subscribe"),
-    path("confirm/<str:token>/", views_readers.confirm, name="confirm"),
-    path("preferences/<str:token>/", views_readers.preferences, name="preferences"),
-    path("preferences/<str:token>/data/", views_readers.reader_data, name="reader_data"),
-    path("unsubscribe/<str:token>/", views_readers.unsubscribe, name="unsubscribe"),
-]
-
-from digests import views_ops  # noqa: E402  (/healthz and /metrics for operators)
-
-urlpatterns += [
-    path("healthz", views_ops.healthz, name="healthz"),
-    path("metrics", views_ops.metrics, name="metrics"),
+    # Click and open tracking
+    path("r/<str:token>/", tracking.click, name="click"),
+    path("o/<str:ref>.gif", tracking.open_pixel, name="open_pixel"),
+    # Operators
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics, name="metrics"),
 ]

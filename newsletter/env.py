@@ -203,6 +203,24 @@ def env_networks(name: str, default: list[str]) -> list:
     return networks
 
 
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_parse(rate: str, *, setting: str = "rate") -> tuple[int, int]:
+    """``"10/h"`` → ``(10, 3600)``; raises ImproperlyConfigured naming ``setting`` otherwise."""
+    count, _, period = (rate or "").strip().partition("/")
+    if not count.strip().isdigit() or period.strip().lower() not in RATE_PERIODS:
+        raise fail(setting, rate, "write it as N/s, N/m, N/h or N/d, e.g. 10/h")
+    return int(count), RATE_PERIODS[period.strip().lower()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate such as ``10/h`` (N per s, m, h or d), checked at start-up."""
+    value = env_str(name, default)
+    rate_parse(value, setting=name)
+    return value
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).lower()
     if value not in choices:

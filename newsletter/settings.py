@@ -26,6 +26,7 @@ from newsletter.env import (
     env_list,
     env_networks,
     env_prefixed,
+    env_rate,
     env_str,
     env_timezone,
     fail,
@@ -208,12 +209,8 @@ DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=30)
 DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 30, minimum=0)
 DELIVERY_PARALLEL_BATCHES = env_int("DELIVERY_PARALLEL_BATCHES", 4, minimum=1)
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
-SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
-SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
-for _rate_name in ("SIGNUP_RATE_PER_IP", "SIGNUP_RATE_PER_ADDRESS"):
-    _count, _, _period = globals()[_rate_name].partition("/")
-    if not _count.isdigit() or _period not in ("s", "m", "h", "d"):
-        raise fail(_rate_name, globals()[_rate_name], "write it as N/s, N/m, N/h or N/d, e.g. 10/h")
+SIGNUP_RATE_PER_IP = env_rate("SIGNUP_RATE_PER_IP", "10/h")
+SIGNUP_RATE_PER_ADDRESS = env_rate("SIGNUP_RATE_PER_ADDRESS", "3/h")
 # Behind a reverse proxy every request comes from the proxy: name the header it
 # sets with the client's address (e.g. X-Real-IP) so per-IP limits see readers.
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")

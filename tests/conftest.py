@@ -51,8 +51,8 @@ def seed_bytes() -> bytes:
 
 @pytest.fixture
 def seed_digest(db, seed_bytes):
-    from digests.content import digest_import
-    from digests.markdown import digest_parse
+    from digests.content.services import digest_import
+    from digests.content.digest_format import digest_parse
 
     return digest_import(digest_parse(seed_bytes))
 

@@ -2,7 +2,7 @@
 
 from lxml import html as lxml_html
 
-from digests.markdown import digest_parse
+from digests.content.digest_format import digest_parse
 
 
 def parse_html(html: str):

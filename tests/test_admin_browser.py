@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from digests.content import digest_import
-from digests.markdown import digest_parse
+from digests.content.services import digest_import
+from digests.content.digest_format import digest_parse
 from digests.models import Digest
 from tests.conftest import SEED_PATH
 

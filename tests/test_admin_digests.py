@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from digests.content import digest_import, digest_transition
-from digests.markdown import digest_parse
+from digests.content.services import digest_import, digest_transition
+from digests.content.digest_format import digest_parse
 from digests.models import Category, Digest, Item
 from tests.digest_files import VALID_LINES, digest_bytes
 

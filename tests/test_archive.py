@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digests.models import Digest, Item
-from digests.rendering.urls import archive_url
+from digests.links import archive_url
 from tests.rendering_helpers import parse_html, seed_parsed, visible_text
 
 
@@ -38,7 +38,7 @@ def test_a_sent_digest_is_a_full_web_page(client, sent_seed, seed_bytes):
     assert document.xpath("//link[@rel='canonical']/@href") == ["http://127.0.0.1:8000/archive/2026-02-06/"]
     og = {m.get("property"): m.get("content") for m in document.xpath("//meta[starts-with(@property, 'og:')]")}
     assert og["og:title"] == "AI 行业动态 (2026-02-06)"
-    assert og["og:url"] == archive_url(sent_seed)
+    assert og["og:url"] == archive_url(sent_seed.issue_date)
     assert og["og:type"] == "article" and og["og:description"].startswith("江苏省拟立法")
     # The page's own markup, not the inlined email.
     assert not document.xpath("//table") and 'style="color:' not in page
@@ -51,7 +51,7 @@ def test_the_email_view_in_browser_link_opens_this_page(client, sent_seed):
     from digests.rendering.render import variant_render
 
     link = parse_html(variant_render(sent_seed, language="en").html).xpath("//a[text()='View in browser']/@href")[0]
-    assert link == archive_url(sent_seed)
+    assert link == archive_url(sent_seed.issue_date)
     assert client.get(link.removeprefix("http://127.0.0.1:8000")).status_code == 200
 
 

@@ -1,7 +1,7 @@
 """Pre-send checks show an editor what is wrong before a digest goes out (issue 3)."""
 
 from digests.models import Category, Item
-from digests.rendering.checks import CheckProblem, digest_check, digest_check_errors
+from digests.rendering.presend import CheckProblem, digest_check, digest_check_errors
 
 
 def _codes(problems: list[CheckProblem]) -> list[tuple[str, str]]:

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from digests.content import digest_transition
-from digests.markdown import DigestFormatError, digest_parse
+from digests.content.services import digest_transition
+from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import BAD_FILES, VALID_FILE, VALID_LINES, digest_bytes

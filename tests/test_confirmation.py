@@ -9,7 +9,7 @@ from django.test import Client
 from digests.models import Consent, Subscriber, Suppression
 from digests.readers.privacy import address_hash, ip_hash, subscriber_erase
 from digests.readers.signup import subscriber_signup
-from digests.readers.tokens import reader_token
+from digests.links import reader_token
 from tests.readers_support import categories, eager_celery, make_reader, on_commit  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_the_ip_hash_is_keyed_with_the_secret_key(settings):
 def test_a_tampered_token_gives_a_friendly_404(client, pending):
     path = confirm_path_from(mail.outbox[0])
     token = path.split("/")[2]
-    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "garbage", reader_token(pending, "unsubscribe")):
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "garbage", reader_token(pending.key, "unsubscribe")):
         response = client.get(f"/confirm/{bad}/", HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 404
         assert "This link does not work" in response.content.decode()

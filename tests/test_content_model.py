@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from digests.content import TransitionError, digest_transition
+from digests.content.services import TransitionError, digest_transition
 from digests.models import Category, Digest, Item
 
 # These tests read English messages; the default language's translations must not change them.

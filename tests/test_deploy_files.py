@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from digests.checks import PRODUCTION_ENV
+from digests.system_checks import PRODUCTION_ENV
 from newsletter.celery import QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]

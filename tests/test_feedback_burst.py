@@ -5,7 +5,7 @@ import json
 import pytest
 from django.db import connection
 
-from digests.feedback.bench import POSTMARK_PATH, bench_cleanup, bench_fixture, bench_payloads, webhooks_fire
+from digests.bench.webhooks import POSTMARK_PATH, bench_cleanup, bench_fixture, bench_payloads, webhooks_fire
 from digests.models import DeliveryEvent
 from tests.feedback_fixtures import SECRETS, eager_celery  # noqa: F401  (fixtures)
 

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from digests.feedback.bench import POSTMARK_PATH, bench_cleanup, bench_fixture, webhooks_fire
+from digests.bench.webhooks import POSTMARK_PATH, bench_cleanup, bench_fixture, webhooks_fire
 from digests.models import Delivery, Digest, Subscriber
 from tests.feedback_fixtures import SECRETS, make_delivery, postmark_bounce
 

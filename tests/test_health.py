@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from digests.ops.health import beat_status, health_report
-from digests.tasks import BEAT_TICK_KEY
+from digests.ops.health import BEAT_TICK_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 

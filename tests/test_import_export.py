@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from digests.content import digest_export, digest_import
-from digests.markdown import DigestFormatError, digest_parse
+from digests.content.services import digest_export, digest_import
+from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import VALID_LINES, digest_bytes

@@ -1,4 +1,4 @@
-"""Spec for digests.markdown: reading and writing the plain-text digest format."""
+"""Spec for digests.content.digest_format: reading and writing the plain-text digest format."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digests.markdown import (
+from digests.content.digest_format import (
     DigestFormatError,
     ParsedDigest,
     ParsedItem,

@@ -4,9 +4,9 @@ import pytest
 from django.test import override_settings
 
 from digests.models import Category, Item
-from digests.rendering.links import PLACEHOLDER_LINKS, ReaderLinks
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.render import RenderedEmail, variant_render
-from digests.rendering.urls import archive_url
+from digests.links import archive_url
 from tests.rendering_helpers import parse_html, seed_parsed, visible_text
 
 
@@ -87,11 +87,11 @@ def test_the_footer_has_why_preferences_unsubscribe_browser_link_and_address(see
     full = variant_render(seed_digest, language="en")
     footer = parse_html(full.html).find_class("footer")[0]
     hrefs = [a.get("href") for a in footer.xpath(".//a")]
-    assert hrefs == [PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest)]
-    assert archive_url(seed_digest) == "http://127.0.0.1:8000/archive/2026-02-06/"
+    assert hrefs == [PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest.issue_date)]
+    assert archive_url(seed_digest.issue_date) == "http://127.0.0.1:8000/archive/2026-02-06/"
     assert "you subscribed to AI 行业动态" in footer.text_content()
     assert settings.PUBLISHER_ADDRESS in footer.text_content()
-    for line in (PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest), settings.PUBLISHER_ADDRESS):
+    for line in (PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest.issue_date), settings.PUBLISHER_ADDRESS):
         assert line in full.text
 
 

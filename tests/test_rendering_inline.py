@@ -11,7 +11,7 @@ import pytest
 from digests.models import Category, Item
 from digests.rendering import premail
 from digests.rendering.inline import premailer_calls, variant_inlined, variants_forget
-from digests.rendering.links import PLACEHOLDER_LINKS, ReaderLinks
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.personalise import email_personalise
 from digests.rendering.premail import PREMAILER_OPTIONS, html_inline
 from digests.rendering.render import variant_render

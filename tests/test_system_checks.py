@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digests import checks
+from digests import system_checks as checks
 from newsletter.celery import app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,6 @@ admin history.
 
 from __future__ import annotations
 
-import datetime
 import zoneinfo
 
 from django import forms
@@ -24,7 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from digests.content import TransitionError
+from digests.content.services import TransitionError
 from digests.delivery.progress import digest_progress
 from digests.delivery.schedule import (
     StaleDigest,
@@ -35,7 +34,9 @@ from digests.delivery.schedule import (
     digest_schedule,
     digest_start,
 )
+from digests import queue
 from digests.models import Category, Digest, Item, Subscriber
+from digests.queue import enqueue
 
 PERMISSION = "digests.send_digest"
 
@@ -62,7 +63,7 @@ class TestSendForm(forms.Form):
 
 def _pre_send_errors(digest: Digest) -> list[str]:
     try:
-        from digests.rendering.checks import digest_check
+        from digests.rendering.presend import digest_check
     except ImportError:
         return []
     return [str(problem.message) for problem in digest_check(digest) if getattr(problem, "level", "error") == "error"]
@@ -184,15 +185,13 @@ class DigestSendingAdminMixin:
         return _("Sending started: %(pending)d readers, %(skipped)d skipped.") % {"pending": report.pending, "skipped": report.skipped}
 
     def _action_test(self, request, digest: Digest) -> str:
-        from digests.tasks import send_transactional_digest_test
-
         form = TestSendForm(request.POST, digest=digest)
         if not form.is_valid():
             raise ValueError(_("Choose a valid variant and language."))
         if not request.user.email:
             raise ValueError(_("Your user account has no email address."))
         ids = [c.pk for c in form.cleaned_data["categories"]] or None
-        send_transactional_digest_test.delay_on_commit(digest.pk, ids, form.cleaned_data["language"], request.user.email)
+        enqueue(queue.SEND_DIGEST_TEST, digest.pk, ids, form.cleaned_data["language"], request.user.email)
         return _("A test copy is on its way to %(email)s.") % {"email": request.user.email}
 
     def _action_pause(self, request, digest: Digest) -> str:

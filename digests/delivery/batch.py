@@ -8,23 +8,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from digests.delivery.ledger import (
-    FAILED,
-    OUTAGE,
-    RETRY,
-    Outcome,
-    deliveries_claim,
-    deliveries_record,
-    journal_expire,
-    journal_forget,
-    journal_write,
-    variant_ids,
-)
-from digests.delivery.messages import ReaderFields, UnsendableAddress, ascii_address, variant_message
+from digests.delivery.journal import journal_expire, journal_forget, journal_write
+from digests.delivery.ledger import deliveries_claim, deliveries_record
+from digests.delivery.outcomes import Code, Outcome
+from digests.delivery.variants import variant_ids
+from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
 from digests.delivery.transport import Outgoing, transport_needs_bytes, transport_send
 from digests.mail import mail_connection
-from digests.models import Delivery, Digest, Subscriber
-from digests.readers.tokens import reader_links
+from digests.links import reader_links
+from digests.models import Delivery, Digest
+from digests.rendering.inline import variant_inlined
 from newsletter.logs import log_fields
 
 log = logging.getLogger(__name__)
@@ -67,7 +60,7 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
     except Exception as exc:
         # Nothing was handed over: every delivery waits and comes back.
         log.exception("digest %s: preparing a batch failed", digest_id, extra=fields)
-        outcomes = {pk: Outcome(OUTAGE, f"{type(exc).__name__}: {exc}"[:1000]) for pk in claim.ids}
+        outcomes = {pk: Outcome(Code.OUTAGE, f"{type(exc).__name__}: {exc}"[:1000]) for pk in claim.ids}
     else:
         report.variants = len({item.variant_key for item in items if not item.error})
         try:
@@ -95,17 +88,15 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
 def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:
     readers = {item.delivery_id: item.subscriber_id for item in items}
     for delivery_id, outcome in outcomes.items():
-        if outcome.code in (FAILED, RETRY):
+        if outcome.code in (Code.FAILED, Code.RETRY):
             log.warning(
                 "delivery %s %s: %s",
-                delivery_id, "failed" if outcome.code == FAILED else "will be retried", outcome.error,
+                delivery_id, "failed" if outcome.code == Code.FAILED else "will be retried", outcome.error,
                 extra={**fields, "subscriber_id": readers.get(delivery_id), "delivery_id": delivery_id},
             )
 
 
 def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True) -> list[Outgoing]:
-    from digests.rendering.inline import variant_inlined
-
     digest = Digest.objects.get(pk=digest_id)
     rows = (
         Delivery.objects.filter(pk__in=ids)
@@ -130,18 +121,10 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             item.error = "the reader's categories have no items in this digest"
         else:
             try:
-                links = reader_links(Subscriber(pk=subscriber_id, key=key))
-                item.fields = ReaderFields(
-                    to=ascii_address(address),
-                    message_id=message_id,
-                    unsubscribe_url=links.unsubscribe_url,
-                    preferences_url=links.preferences_url,
-                    reader_ref=links.reader_ref,
-                )
+                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader_links(key))
             except UnsendableAddress as exc:
                 item.error = str(exc)
         items.append(item)
     return items
 
 
-__all__ = ["BatchReport", "FAILED", "deliveries_send_batch", "batch_size"]

@@ -11,14 +11,13 @@ Exactly-once rests on three things:
 * outcomes are written only where the claim token still matches, in one
   transaction per batch.
 
-While a batch sends, its progress is journalled in the cache after every
-provider call (one short string: S sent, F failed, R retry later, O outage),
-together with a deadline by which the next call will have returned. If the
-worker dies, the sweeper replays the journal: what was sent is marked sent,
-what was never attempted goes back to pending, and the one message whose
-provider call was in flight is *ambiguous*; it goes back to pending with the
-same Message-ID (mail systems drop the second copy by that id) and is recorded
-as a DeliveryEvent of type ``ambiguous`` and in ``last_error``.
+While a batch sends, its progress is written to the crash journal
+(journal.py). If the worker dies, the sweeper replays the journal: what was
+sent is marked sent, what was never attempted goes back to pending, and the
+one message whose provider call was in flight is *ambiguous*; it goes back to
+pending with the same Message-ID (mail systems drop the second copy by that
+id) and is recorded as a DeliveryEvent of type ``ambiguous`` and in
+``last_error``.
 """
 
 from __future__ import annotations
@@ -26,32 +25,25 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from digests.delivery.journal import journal_forget, journal_read
 from digests.delivery.messages import message_id_for
+from digests.delivery.outcomes import Code, Outcome
+from digests.delivery.retry import retry_delay
+from digests.delivery.variants import variant_key
 from digests.models import Delivery, DeliveryEvent, Digest, Item, Subscriber
 
 log = logging.getLogger(__name__)
 
 D = Delivery.Status
 SNAPSHOT_CHUNK = 2000
-JOURNAL_KEY = "delivery:journal:{token}"
-SENT, FAILED, RETRY, OUTAGE = "S", "F", "R", "O"
-
-
-def variant_key(category_ids: Iterable[int]) -> str:
-    return ",".join(str(i) for i in sorted(category_ids))
-
-
-def variant_ids(key: str) -> frozenset[int]:
-    return frozenset(int(part) for part in key.split(",") if part)
 
 
 @dataclass
@@ -155,13 +147,6 @@ def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | Non
 
 
 @dataclass
-class Outcome:
-    code: str  # SENT, FAILED, RETRY or OUTAGE
-    error: str = ""
-    provider_message_id: str = ""
-
-
-@dataclass
 class RecordReport:
     sent: int = 0
     failed: int = 0
@@ -178,8 +163,6 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
     fail once a per-recipient deferral has used DELIVERY_MAX_ATTEMPTS. An
     outage never fails a delivery.
     """
-    from digests.delivery.retry import retry_delay
-
     now = now or timezone.now()
     report = RecordReport()
     claimed = Delivery.objects.filter(claim_token=claim.token, status=D.SENDING)
@@ -189,12 +172,12 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
         for pk, outcome in outcomes.items():
             if pk not in attempts:
                 continue
-            if outcome.code == SENT:
+            if outcome.code == Code.SENT:
                 (sent_with_id if outcome.provider_message_id else sent_plain).append(pk)
-            elif outcome.code == FAILED or (
-                outcome.code == RETRY and attempts[pk] >= settings.DELIVERY_MAX_ATTEMPTS
+            elif outcome.code == Code.FAILED or (
+                outcome.code == Code.RETRY and attempts[pk] >= settings.DELIVERY_MAX_ATTEMPTS
             ):
-                error = outcome.error if outcome.code == FAILED else f"gave up after {attempts[pk]} attempts: {outcome.error}"
+                error = outcome.error if outcome.code == Code.FAILED else f"gave up after {attempts[pk]} attempts: {outcome.error}"
                 by_error.setdefault(error, []).append(pk)
             else:
                 retries.setdefault((attempts[pk], outcome.error), []).append(pk)
@@ -226,35 +209,6 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
                 status=D.PENDING, not_before=retry_at, last_error=error[:2000], claim_token="", updated_at=now
             )
     return report
-
-
-# --- The journal -----------------------------------------------------------------------------
-
-
-def journal_write(token: str, codes: str, *, busy_for: float) -> None:
-    """Record progress: ``codes`` for the first len(codes) claimed ids (in id order), and that the
-    next provider call will have returned within ``busy_for`` seconds."""
-    deadline = timezone.now().timestamp() + busy_for
-    cache.set(JOURNAL_KEY.format(token=token), f"{deadline:.3f}|{codes}", timeout=settings.DELIVERY_LEASE_SECONDS * 4)
-
-
-def journal_read(token: str) -> tuple[float, str] | None:
-    value = cache.get(JOURNAL_KEY.format(token=token))
-    if not value:
-        return None
-    deadline, _, codes = value.partition("|")
-    return float(deadline), codes
-
-
-def journal_expire(token: str) -> None:
-    """Declare that no call of this claim is in flight any more (the sweeper may settle it now)."""
-    journal = journal_read(token)
-    codes = journal[1] if journal else ""
-    cache.set(JOURNAL_KEY.format(token=token), f"0|{codes}", timeout=settings.DELIVERY_LEASE_SECONDS * 4)
-
-
-def journal_forget(token: str) -> None:
-    cache.delete(JOURNAL_KEY.format(token=token))
 
 
 @dataclass
@@ -308,7 +262,7 @@ def _settle(claim: Claim, codes: str | None, *, now: datetime.datetime, report: 
         if codes is None:
             ambiguous.append(pk)
         elif index < len(codes):
-            outcomes[pk] = Outcome(codes[index], error="outcome recovered from the journal of a worker that died")
+            outcomes[pk] = Outcome(Code(codes[index]), error="outcome recovered from the journal of a worker that died")
         elif index == len(codes):
             ambiguous.append(pk)
         else:

@@ -25,9 +25,9 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from digests.rendering.links import PLACEHOLDER_LINKS
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 
-FIELDS = ("to", "message_id", "unsubscribe_url", "preferences_url", "reader_ref")
+# The ReaderLinks fields that go into a message body or header.
 LINK_FIELDS = ("unsubscribe_url", "preferences_url", "reader_ref")
 
 # Contexts a slot can sit in: a header (raw ASCII), the text part, the HTML part.
@@ -59,14 +59,16 @@ class UnsendableAddress(ValueError):
 
 
 @dataclass(frozen=True)
-class ReaderFields:
-    """Everything that differs between two readers of the same variant."""
+class Recipient:
+    """Everything that differs between two readers of the same variant: the ledger row's address,
+    Message-ID and the reader's links."""
 
     to: str
     message_id: str
-    unsubscribe_url: str
-    preferences_url: str
-    reader_ref: str
+    links: ReaderLinks
+
+    def value(self, field: str) -> str:
+        return getattr(self, field) if field in ("to", "message_id") else getattr(self.links, field)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class VariantMessage:
 
     parts: tuple[bytes | tuple[str, str], ...]
 
-    def for_reader(self, fields: ReaderFields) -> bytes:
+    def for_reader(self, recipient: Recipient) -> bytes:
         """This reader's complete RFC 5322 message, CRLF line endings, ASCII only."""
         values = {}
         out = []
@@ -85,7 +87,7 @@ class VariantMessage:
                 continue
             value = values.get(part)
             if value is None:
-                value = values[part] = _slot_value(getattr(fields, part[0]), part[1])
+                value = values[part] = _slot_value(recipient.value(part[0]), part[1])
             out.append(value)
         return b"".join(out)
 

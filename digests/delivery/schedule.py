@@ -19,8 +19,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from digests.content import TransitionError, digest_transition
-from digests.delivery.batch import batch_size
+from digests.content.services import TransitionError, digest_transition
+from digests import queue
+from digests.delivery.batch import BatchReport, batch_size
 from digests.delivery.ledger import (
     SnapshotReport,
     deliveries_cancel,
@@ -29,6 +30,7 @@ from digests.delivery.ledger import (
     deliveries_unfinished_exists,
 )
 from digests.models import Delivery, Digest, Subscriber
+from digests.queue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +157,6 @@ def deliveries_kick(digest_id: int, *, now: datetime.datetime | None = None, for
     new ones are enqueued only when the heartbeat is missing (or ``force``).
     Returns the number of batch tasks enqueued.
     """
-    from digests.tasks import deliveries_send_batch
-
     now = now or timezone.now()
     if not deliveries_due_exists(digest_id, now=now):
         if not deliveries_unfinished_exists(digest_id):
@@ -171,8 +171,20 @@ def deliveries_kick(digest_id: int, *, now: datetime.datetime | None = None, for
     lanes = min(cap, math.ceil(due.values("pk")[: cap * size].count() / size))
     cache.set(key, "1", timeout=LANES_TTL)
     for _ in range(lanes):
-        deliveries_send_batch.delay(digest_id)
+        enqueue(queue.SEND_BATCH, digest_id, on_commit=False)
     return lanes
+
+
+def batch_continue(digest_id: int, report: BatchReport) -> None:
+    """After a batch: queue the next while a full batch was due, else wait for retries and finish."""
+    if report.claimed >= batch_size():
+        enqueue(queue.SEND_BATCH, digest_id, on_commit=False)
+        return
+    lanes_heartbeat(digest_id, alive=False)
+    if report.retry_at:
+        delay = max(1.0, (report.retry_at - timezone.now()).total_seconds())
+        enqueue(queue.SEND_BATCH, digest_id, countdown=delay, on_commit=False)
+    digest_finish(digest_id)
 
 
 def lanes_heartbeat(digest_id: int, *, alive: bool) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email.utils import make_msgid
 
-from django.conf import settings
 from django.utils.translation import gettext, override
 
-from digests.delivery.ledger import SENT
-from digests.delivery.messages import ReaderFields, ascii_address, sender_domain, variant_message
+from digests.delivery.outcomes import Code
+from digests.delivery.messages import Recipient, ascii_address, sender_domain, variant_message
 from digests.delivery.transport import Outgoing, transport_send
+from digests.links import inert_links
 from digests.mail import mail_connection
 from digests.models import Digest, Item
+from digests.rendering.inline import variant_inlined
 
 
 class TestSendError(ValueError):
@@ -24,10 +26,6 @@ def digest_send_test(digest_id: int, *, category_ids: list[int] | None, language
     The links in a test copy are inert: they name no reader, so clicking
     unsubscribe in it unsubscribes nobody.
     """
-    from dataclasses import replace
-
-    from digests.rendering.inline import variant_inlined
-
     digest = Digest.objects.get(pk=digest_id)
     if category_ids is None:
         category_ids = list(Item.objects.filter(digest=digest).values_list("category_id", flat=True).distinct())
@@ -36,13 +34,7 @@ def digest_send_test(digest_id: int, *, category_ids: list[int] | None, language
         raise TestSendError(gettext("No items in the chosen categories."))
     with override(language):
         rendered = replace(rendered, subject=gettext("[Test] %(subject)s") % {"subject": rendered.subject})
-    fields = ReaderFields(
-        to=ascii_address(address),
-        message_id=make_msgid("test", domain=sender_domain()),
-        unsubscribe_url=f"{settings.SITE_URL}/unsubscribe/test-copy/",
-        preferences_url=f"{settings.SITE_URL}/preferences/test-copy/",
-        reader_ref="test-copy",
-    )
+    fields = Recipient(to=ascii_address(address), message_id=make_msgid("test", domain=sender_domain()), links=inert_links())
     item = Outgoing(
         delivery_id=0,
         digest_id=digest_id,
@@ -52,5 +44,5 @@ def digest_send_test(digest_id: int, *, category_ids: list[int] | None, language
         variant_key=(",".join(map(str, sorted(category_ids))), language),
     )
     outcome = transport_send(mail_connection("bulk"), [item], journal=lambda codes, busy_for: None)[0]
-    if outcome.code != SENT:
+    if outcome.code != Code.SENT:
         raise TestSendError(outcome.error)

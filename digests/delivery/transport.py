@@ -30,16 +30,17 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from digests.delivery import retry
-from digests.delivery.ledger import FAILED, OUTAGE, RETRY, SENT, Outcome
-from digests.delivery.messages import LINK_FIELDS, ReaderFields, VariantMessage, ascii_address, digest_headers
+from digests.delivery.outcomes import Code, Outcome
+from digests.delivery.messages import LINK_FIELDS, Recipient, VariantMessage, ascii_address, digest_headers
 from digests.delivery.throttle import throttle_wait
-from digests.rendering.links import PLACEHOLDER_LINKS
+from digests.links import PLACEHOLDER_LINKS
+from digests.rendering.personalise import email_personalise
 
 # Providers whose batch API substitutes per-recipient values anywhere in the body.
 MERGE_SYNTAX = {"mailgun": "%recipient.{}%"}
 BATCH_LIMITS = {"mailgun": 1000, "sendgrid": 1000, "postmark": 500, "amazon_ses": 50}
 THROTTLE_CHUNK = 20
-KIND_CODE = {retry.OUTAGE: OUTAGE, retry.TRANSIENT: RETRY, retry.PERMANENT: FAILED}
+KIND_CODE = {retry.OUTAGE: Code.OUTAGE, retry.TRANSIENT: Code.RETRY, retry.PERMANENT: Code.FAILED}
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Outgoing:
 
     delivery_id: int
     digest_id: int
-    fields: ReaderFields | None
+    fields: Recipient | None
     subscriber_id: int | None = None  # for log lines, which never carry the address
     variant: VariantMessage | None = None
     rendered: object | None = None  # RenderedEmail with PLACEHOLDER_LINKS
@@ -101,17 +102,17 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
     try:
         connection.open()
     except Exception as exc:  # noqa: BLE001 - every way of not connecting is an outage
-        return {item.delivery_id: Outcome(OUTAGE, retry.error_text(exc)) for item in items}
+        return {item.delivery_id: Outcome(Code.OUTAGE, retry.error_text(exc)) for item in items}
     sender = _envelope_from()
     broken: str = ""
     try:
         for index, item in enumerate(items):
             if broken:
-                outcomes[item.delivery_id] = Outcome(OUTAGE, broken)
+                outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
                 continue
             if item.error:
-                outcomes[item.delivery_id] = Outcome(FAILED, item.error)
-                codes.append(FAILED)
+                outcomes[item.delivery_id] = Outcome(Code.FAILED, item.error)
+                codes.append(Code.FAILED)
                 continue
             if index % THROTTLE_CHUNK == 0:
                 throttle_wait(min(THROTTLE_CHUNK, len(items) - index))
@@ -119,7 +120,7 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
             journal("".join(codes), busy_for)
             try:
                 connection.connection.sendmail(sender, [item.fields.to], raw)
-                outcome = Outcome(SENT)
+                outcome = Outcome(Code.SENT)
             except Exception as exc:  # noqa: BLE001 - classified below
                 kind = retry.smtp_error_kind(exc)
                 outcome = Outcome(KIND_CODE[kind], retry.error_text(exc))
@@ -169,14 +170,14 @@ def _django(connection, items: list[Outgoing], journal: Journal, busy_for: float
     codes: list[str] = []
     for item in items:
         if item.error:
-            outcomes[item.delivery_id] = Outcome(FAILED, item.error)
+            outcomes[item.delivery_id] = Outcome(Code.FAILED, item.error)
         else:
             journal("".join(codes), busy_for)
             try:
                 connection.send_messages([_RawMessage(item.variant.for_reader(item.fields), item.fields.to)])
-                outcomes[item.delivery_id] = Outcome(SENT)
+                outcomes[item.delivery_id] = Outcome(Code.SENT)
             except Exception as exc:  # noqa: BLE001 - a local backend failing is an outage of it
-                outcomes[item.delivery_id] = Outcome(OUTAGE, retry.error_text(exc))
+                outcomes[item.delivery_id] = Outcome(Code.OUTAGE, retry.error_text(exc))
         codes.append(outcomes[item.delivery_id].code)
     return outcomes
 
@@ -206,8 +207,8 @@ def _common_headers(item: Outgoing) -> dict[str, str]:
     return headers
 
 
-def _reader_headers(fields: ReaderFields) -> dict[str, str]:
-    return {"List-Unsubscribe": f"<{fields.unsubscribe_url}>", "Message-ID": fields.message_id}
+def _reader_headers(fields: Recipient) -> dict[str, str]:
+    return {"List-Unsubscribe": f"<{fields.links.unsubscribe_url}>", "Message-ID": fields.message_id}
 
 
 def _metadata(item: Outgoing) -> dict[str, str]:
@@ -220,12 +221,12 @@ def _status_outcomes(message, group: list[Outgoing], provider: str) -> dict[int,
     for item in group:
         status = recipients.get(item.fields.to)
         if status is None or status.status in ("sent", "queued", "scheduled", "unknown"):
-            outcomes[item.delivery_id] = Outcome(SENT, provider_message_id=(status.message_id or "") if status else "")
+            outcomes[item.delivery_id] = Outcome(Code.SENT, provider_message_id=(status.message_id or "") if status else "")
         elif status.status in ("deferred",):
-            outcomes[item.delivery_id] = Outcome(RETRY, f"{provider}: {status.status}")
+            outcomes[item.delivery_id] = Outcome(Code.RETRY, f"{provider}: {status.status}")
         else:
             reason = _provider_reason(getattr(message.anymail_status, "esp_response", None))
-            outcomes[item.delivery_id] = Outcome(FAILED, f"{provider}: recipient {status.status}: {reason}"[:1000])
+            outcomes[item.delivery_id] = Outcome(Code.FAILED, f"{provider}: recipient {status.status}: {reason}"[:1000])
     return outcomes
 
 
@@ -254,22 +255,20 @@ def _anymail_error_outcomes(exc: Exception, group: list[Outgoing]) -> dict[int, 
     if reason and reason not in text:
         text = f"{text} ({reason})"[:1000]
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
-        code = FAILED
+        code = Code.FAILED
     elif isinstance(exc, AnymailAPIError):
         code = KIND_CODE[retry.http_status_kind(getattr(exc, "status_code", None))]
     else:
-        code = OUTAGE
+        code = Code.OUTAGE
     return {item.delivery_id: Outcome(code, text) for item in group}
 
 
 def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: float, *, provider: str) -> dict[int, Outcome]:
-    from digests.rendering.personalise import email_personalise
-
     outcomes: dict[int, Outcome] = {}
     ready = []
     for item in items:
         if item.error:
-            outcomes[item.delivery_id] = Outcome(FAILED, item.error)
+            outcomes[item.delivery_id] = Outcome(Code.FAILED, item.error)
         else:
             ready.append(item)
     syntax = MERGE_SYNTAX.get(provider)
@@ -302,29 +301,26 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
             journal(progress(), busy_for)
             if syntax and len(group) > 1:
                 result = _anymail_batch(connection, group, syntax=syntax, provider=provider)
-                permanent = [pk for pk, outcome in result.items() if outcome.code == FAILED and not outcome.provider_message_id]
+                permanent = [pk for pk, outcome in result.items() if outcome.code == Code.FAILED and not outcome.provider_message_id]
                 if len(permanent) == len(group):
                     # A whole batch refused (e.g. one malformed address makes Mailgun
                     # answer 400): send each reader alone to find the culprit.
                     result = {}
                     for item in group:
                         journal(progress(), busy_for)
-                        result.update(_anymail_single(connection, item, provider=provider, personalise=email_personalise))
+                        result.update(_anymail_single(connection, item, provider=provider))
             else:
                 result = {}
                 for item in group:
-                    result.update(_anymail_single(connection, item, provider=provider, personalise=email_personalise))
+                    result.update(_anymail_single(connection, item, provider=provider))
             outcomes.update(result)
     finally:
         connection.close()
     return outcomes
 
 
-def _anymail_single(connection, item: Outgoing, *, provider: str, personalise) -> dict[int, Outcome]:
-    from digests.rendering.links import ReaderLinks
-
-    links = ReaderLinks(item.fields.preferences_url, item.fields.unsubscribe_url, item.fields.reader_ref)
-    personal = personalise(item.rendered, links)
+def _anymail_single(connection, item: Outgoing, *, provider: str) -> dict[int, Outcome]:
+    personal = email_personalise(item.rendered, item.fields.links)
     message = _anymail_message(
         item, to=[item.fields.to], html=personal.html, text=personal.text, headers=_common_headers(item) | _reader_headers(item.fields)
     )
@@ -350,8 +346,8 @@ def _anymail_batch(connection, group: list[Outgoing], *, syntax: str, provider: 
     # send one message with every address in To.
     message.merge_data = {
         item.fields.to: {
-            **{field: getattr(item.fields, field) for field in LINK_FIELDS},
-            **{field + "_html": html_lib.escape(getattr(item.fields, field), quote=True) for field in LINK_FIELDS},
+            **{field: getattr(item.fields.links, field) for field in LINK_FIELDS},
+            **{field + "_html": html_lib.escape(getattr(item.fields.links, field), quote=True) for field in LINK_FIELDS},
         }
         for item in group
     }

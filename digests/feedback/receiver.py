@@ -11,17 +11,17 @@ import logging
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
+from digests import queue
 from digests.feedback.events import event_pk, event_store_from_provider
 from digests.feedback.suppression import delivery_event_process_by_pk, event_needs_processing
+from digests.queue import enqueue
 
 log = logging.getLogger(__name__)
 
 
 def _enqueue(event_pk: int) -> None:
-    from digests.tasks import process_delivery_event
-
     try:
-        process_delivery_event.delay(event_pk)
+        enqueue(queue.PROCESS_DELIVERY_EVENT, event_pk, on_commit=False)
     except OperationalError:
         # The broker is down: a complaint must not be lost, so apply the rules now.
         log.exception("broker unavailable; processing delivery event %s in the request", event_pk)

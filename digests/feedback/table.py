@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
-
-def text_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+from digests.rendering.lines import text_width
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

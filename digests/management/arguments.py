@@ -2,7 +2,7 @@
 
 from django.core.management.base import CommandError
 
-from digests.content import digest_lookup
+from digests.content.services import digest_lookup
 from digests.models import Digest
 
 

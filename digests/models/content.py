@@ -3,7 +3,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from digests.slugs import slug_from_name, slug_unique
+from digests.content.slugs import slug_from_name, slug_unique
 
 http_url_validator = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// link."))
 

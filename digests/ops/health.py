@@ -21,6 +21,12 @@ OK, ERROR = "ok", "error"
 BEAT_STALE_AFTER = timedelta(minutes=3)
 BROKER_CONNECT_TIMEOUT_SECONDS = 2.0
 DEVELOPMENT_TRANSPORTS = {"filesystem", "memory"}
+BEAT_TICK_KEY = "beat:last-tick"
+
+
+def beat_tick() -> None:
+    """Record that beat's per-minute dispatcher ran (the dispatch task calls this)."""
+    cache.set(BEAT_TICK_KEY, timezone.now().isoformat(), timeout=None)
 
 
 def database_status() -> str:
@@ -56,8 +62,6 @@ def broker_status() -> str:
 
 def beat_last_tick() -> datetime | None:
     """When the beat-driven dispatcher last ran (read from the shared cache), or None if never."""
-    from digests.tasks import BEAT_TICK_KEY
-
     raw = cache.get(BEAT_TICK_KEY)
     if not raw:
         return None

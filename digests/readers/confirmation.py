@@ -17,11 +17,13 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from digests import queue
 from digests.mail import mail_connection
 from digests.models import Consent, Subscriber
 from digests.readers.privacy import address_unsuppress, ip_hash
 from digests.readers.status import subscriber_transition
-from digests.readers.tokens import reader_url
+from digests.links import reader_url
+from digests.queue import enqueue
 
 S = Subscriber.Status
 RESEND_AFTER = datetime.timedelta(hours=1)
@@ -51,10 +53,7 @@ def confirmation_request(subscriber: Subscriber) -> bool:
     if not stamped:
         return False
     subscriber.confirmation_sent_at = now
-    from digests.tasks import send_transactional_confirmation
-
-    subscriber_id = subscriber.pk
-    transaction.on_commit(lambda: send_transactional_confirmation.delay(subscriber_id))
+    enqueue(queue.SEND_CONFIRMATION, subscriber.pk)
     return True
 
 
@@ -64,7 +63,7 @@ def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "name": subscriber.name,
-        "confirm_url": reader_url(subscriber, "confirm"),
+        "confirm_url": reader_url(subscriber.key, "confirm"),
         "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
         "publisher_address": settings.PUBLISHER_ADDRESS,
     }

@@ -21,14 +21,13 @@ from django.utils.translation import gettext as _
 
 from digests.models import Category, Consent, Subscriber
 from digests.readers.confirmation import confirmation_request
-from digests.readers.normalise import email_key, email_normalise, name_clean
+from digests.readers.normalise import email_key, email_normalise, language_normalise, name_clean
 from digests.readers.preferences import timezone_is_valid
 from digests.readers.privacy import address_is_suppressed
 from digests.readers.signup import subscriber_by_address
 from digests.readers.status import subscriber_transition
 
 COLUMNS = ["email", "name", "categories", "timezone", "language"]
-LANGUAGES = {"zh-hans": "zh-hans", "zh": "zh-hans", "zh-cn": "zh-hans", "en": "en"}
 # A cell starting with one of these is a formula to spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 IMPORT_WORDING = "Imported by the list owner, who stated the reader had opted in elsewhere (--confirmed)."
@@ -92,15 +91,16 @@ def _parse_row(values: dict[str, str], *, categories_by_slug: dict[str, Category
     timezone = (values.get("timezone") or "").strip()
     if timezone and not timezone_is_valid(timezone):
         raise ValidationError(_("unknown time zone “%(tz)s” (use an IANA name such as Asia/Shanghai)") % {"tz": timezone})
-    raw_language = (values.get("language") or "").strip().lower().replace("_", "-")
-    if raw_language and raw_language not in LANGUAGES:
+    raw_language = (values.get("language") or "").strip()
+    language = language_normalise(raw_language)
+    if raw_language and language is None:
         raise ValidationError(_("unknown language “%(lang)s” (use zh-hans or en)") % {"lang": raw_language})
     return _Row(
         email=email,
         name=name,
         categories=[categories_by_slug[s] for s in slugs] if slugs else list(default_categories),
         timezone=timezone,
-        language=LANGUAGES.get(raw_language, Subscriber.Language.ZH_HANS),
+        language=language or Subscriber.Language.ZH_HANS,
     )
 
 

@@ -130,3 +130,13 @@ def name_clean(raw: str | None) -> str:
 def email_key(address: str) -> str:
     """The case-insensitive identity of a normalised address (what the unique constraint compares)."""
     return address.lower()
+
+
+def language_normalise(raw: str | None) -> str | None:
+    """The reader language (``zh-hans`` or ``en``) a code such as ``en-US``, ``zh_CN`` or ``zh-hans`` names; None otherwise."""
+    code = (raw or "").strip().lower().replace("_", "-")
+    if code == "en" or code.startswith("en-"):
+        return "en"
+    if code in ("zh", "zh-cn", "zh-sg") or code.startswith("zh-hans"):
+        return "zh-hans"
+    return None

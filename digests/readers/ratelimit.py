@@ -11,17 +11,8 @@ import hashlib
 import time
 
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
 
-PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def rate_parse(rate: str, *, setting: str = "rate") -> tuple[int, int]:
-    """``"10/h"`` → ``(10, 3600)``; raises ImproperlyConfigured naming ``setting`` otherwise."""
-    count, _, period = (rate or "").strip().partition("/")
-    if not count.strip().isdigit() or period.strip().lower() not in PERIODS:
-        raise ImproperlyConfigured(f"{setting}={rate!r} is invalid: write it as N/s, N/m, N/h or N/d, e.g. 10/h")
-    return int(count), PERIODS[period.strip().lower()]
+from newsletter.env import rate_parse
 
 
 def rate_limit_allows(scope: str, identity: str, rate: str, *, setting: str = "rate") -> bool:

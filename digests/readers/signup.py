@@ -16,7 +16,7 @@ from django.db.models.functions import Lower
 
 from digests.models import Category, Subscriber
 from digests.readers.confirmation import confirmation_request
-from digests.readers.normalise import email_key
+from digests.readers.normalise import email_key, language_normalise
 from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.status import subscriber_transition
 
@@ -38,13 +38,8 @@ def subscriber_by_address(address: str) -> Subscriber | None:
 
 
 def language_code(value: str | None) -> str:
-    """One of the subscriber languages for a Django language code such as ``en-us`` or ``zh-hans``."""
-    for code in ((value or "").lower(), settings.LANGUAGE_CODE.lower()):
-        if code.startswith("en"):
-            return Subscriber.Language.EN
-        if code.startswith("zh"):
-            return Subscriber.Language.ZH_HANS
-    return Subscriber.Language.ZH_HANS
+    """The reader language ``value`` names, else the site's, else Simplified Chinese."""
+    return language_normalise(value) or language_normalise(settings.LANGUAGE_CODE) or Subscriber.Language.ZH_HANS
 
 
 def subscriber_signup(

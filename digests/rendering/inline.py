@@ -30,8 +30,8 @@ from django.core.cache import cache
 from django.utils import translation
 
 from digests.models import Digest
-from digests.rendering.content import digest_content
-from digests.rendering.links import PLACEHOLDER_LINKS
+from digests.rendering.sections import digest_content
+from digests.links import PLACEHOLDER_LINKS
 from digests.rendering.premail import premailer_calls
 from digests.rendering.render import RenderedEmail, variant_render
 

@@ -9,12 +9,12 @@ text is wrapped by display width (a CJK character is two columns wide).
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from wcwidth import wcswidth, wcwidth
 
 HTML_LINE_LIMIT = 900  # bytes, safely under RFC 5322's 998
 TEXT_WIDTH = 76  # columns
 
-_WIDE = {"W", "F"}
 # Characters a line should not start with (CJK closing punctuation and friends).
 _NO_LINE_START = set("，。、；：！？）》」』】〕…—,.;:!?)]}%·")
 
@@ -103,8 +103,10 @@ def html_fold_lines(html: str, limit: int = HTML_LINE_LIMIT) -> str:
 
 
 def text_width(text: str) -> int:
-    """Display columns of ``text`` in a terminal."""
-    return sum(2 if unicodedata.east_asian_width(c) in _WIDE else 1 for c in text)
+    """Display columns of ``text`` in a terminal (a CJK character takes two)."""
+    width = wcswidth(text)
+    # wcswidth gives -1 for text with control characters; count those as zero wide.
+    return width if width >= 0 else sum(max(wcwidth(c), 0) for c in text)
 
 
 _TOKEN = re.compile(r"\s+|[^\s]", re.UNICODE)
@@ -120,7 +122,7 @@ def _tokens(text: str) -> list[str]:
                 tokens.append(word)
                 word = ""
             tokens.append(" ")
-        elif unicodedata.east_asian_width(char) in _WIDE:
+        elif wcwidth(char) == 2:
             if word:
                 tokens.append(word)
                 word = ""

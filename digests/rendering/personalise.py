@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from digests.rendering.links import PLACEHOLDER_LINKS, ReaderLinks
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.render import RenderedEmail
 
 

@@ -15,12 +15,12 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from digests.models import Digest
-from digests.rendering.content import DigestContent, ItemContent, SectionContent, digest_content
+from digests.rendering.sections import DigestContent, ItemContent, SectionContent, digest_content
 from digests.rendering.lines import text_wrap
-from digests.rendering.links import PLACEHOLDER_LINKS, ReaderLinks
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.premail import html_inline
-from digests.rendering.tracking import click_url, open_pixel_url
-from digests.rendering.urls import archive_url, site_url
+from digests.links import click_url, open_pixel_url
+from digests.links import archive_url, site_url
 
 PREHEADER_MAX_CHARS = 90
 
@@ -84,7 +84,7 @@ def _section_views(sections: tuple[SectionContent, ...], *, reader_ref: str | No
         for item in section.items:
             link = item.source_url
             if link and reader_ref is not None:
-                link = click_url(item, reader_ref)
+                link = click_url(item.digest_id, item.pk, reader_ref)
             items.append(ItemView(content=item, link=link))
         views.append(SectionView(name=section.name, slug=section.slug, items=tuple(items)))
     return views
@@ -119,7 +119,7 @@ def variant_context(
         subject=digest_subject(digest),
         preheader=variant_preheader(digest, sections),
         links=links,
-        archive_url=archive_url(digest),
+        archive_url=archive_url(digest.issue_date),
         site_name=settings.SITE_NAME,
         site_url=site_url("/"),
         publisher_address=settings.PUBLISHER_ADDRESS,

@@ -8,7 +8,7 @@ from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
 from digests.models import Delivery, Subscriber
 from newsletter.env import email_url_parse
-from tests.delivery.provider_stub import ProviderStub
+from digests.bench.provider_stub import ProviderStub
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def test_rejected_recipients_fail_with_the_providers_reason_and_the_rest_are_sen
 
 
 def test_the_benchmarks_mailgun_stub_counts_every_recipient_of_a_real_batch_call(seed_digest, readers, settings, https_site):
-    from digests.delivery.bench_stub import MailgunStub
+    from digests.bench.provider_stub import MailgunStub
 
     stub = MailgunStub()
     try:

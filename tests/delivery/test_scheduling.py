@@ -7,7 +7,7 @@ import zoneinfo
 import pytest
 from django.db import connection
 
-from digests.content import TransitionError
+from digests.content.services import TransitionError
 from digests.delivery.schedule import (
     StaleDigest,
     default_send_time,

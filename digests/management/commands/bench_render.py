@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from digests.content import digest_lookup
+from digests.content.services import digest_lookup
 from digests.models import Digest
-from digests.rendering.bench import render_bench
+from digests.bench.render import render_bench
 
 
 class Command(BaseCommand):

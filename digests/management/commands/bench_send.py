@@ -77,8 +77,8 @@ class Command(BaseCommand):
         connections["default"].settings_dict["NAME"] = name
 
     def _populate(self, n: int, variant_count: int) -> int:
-        from digests.content import digest_import
-        from digests.markdown import digest_parse
+        from digests.content.services import digest_import
+        from digests.content.digest_format import digest_parse
         from digests.models import Category, Subscriber
 
         digest = digest_import(digest_parse(SEED.read_bytes()))
@@ -113,7 +113,7 @@ class Command(BaseCommand):
         stub = None
         if to == "anymail://mailgun":
             # The provider-batch path: the real anymail Mailgun backend against a local stub of its API.
-            from digests.delivery.bench_stub import MailgunStub
+            from digests.bench.provider_stub import MailgunStub
 
             stub = MailgunStub()
             env.update(

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from digests.feedback.bench import POSTMARK_PATH, bench_cleanup, bench_fixture, bench_payloads, webhooks_fire
+from digests.bench.webhooks import POSTMARK_PATH, bench_cleanup, bench_fixture, bench_payloads, webhooks_fire
 from digests.models import DeliveryEvent
 
 

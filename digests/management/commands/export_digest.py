@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from digests.content import digest_export
+from digests.content.services import digest_export
 from digests.management.arguments import add_digest_argument, digest_from_argument
 
 

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils.translation import gettext as _, ngettext
 
-from digests.content import digest_import
-from digests.markdown import DigestFormatError, digest_parse
+from digests.content.services import digest_import
+from digests.content.digest_format import DigestFormatError, digest_parse
 
 
 class Command(BaseCommand):

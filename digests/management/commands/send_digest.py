@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from digests.content import TransitionError
+from digests.content.services import TransitionError
 from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.delivery.schedule import StaleDigest, digest_schedule, digest_start
 

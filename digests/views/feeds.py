@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
-from digests.archive import archive_digests
+from digests.views.archive import archive_digests
 from digests.models import Category, Digest
-from digests.rendering.content import digest_content
+from digests.rendering.sections import digest_content
 from digests.rendering.render import content_context, digest_subject, variant_preheader
-from digests.rendering.urls import archive_url, site_url
+from digests.links import archive_url, site_url
 
 FEED_SIZE = 30
 
@@ -70,7 +70,7 @@ class DigestFeed(Feed):
 
     def item_link(self, item: Digest) -> str:
         category = _category_of(item)
-        return archive_url(item) + (f"#s-{category.slug}" if category else "")
+        return archive_url(item.issue_date) + (f"#s-{category.slug}" if category else "")
 
     def item_guid(self, item: Digest) -> str:
         return self.item_link(item)

@@ -24,12 +24,12 @@ from django.utils.translation import gettext, gettext_lazy as _, ngettext, pgett
 
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.sending import DigestSendingAdminMixin
-from digests.admin.forms import ItemForm, MarkdownImportForm
+from digests.admin.digest_forms import ItemForm, MarkdownImportForm
 from digests.admin.preview import preview_html
-from digests.content import digest_export, digest_import
-from digests.markdown import DigestFormatError, digest_parse
+from digests.content.services import digest_export, digest_import
+from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.models import Category, Digest, Item
-from digests.rendering.checks import digest_check
+from digests.rendering.presend import digest_check
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
 # The preview shows editor-written content: no scripts, no requests except images and styles inline.

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 
 from digests.models import Digest
-from digests.rendering.content import digest_content
+from digests.rendering.sections import digest_content
 from digests.rendering.inline import premailer_calls, variant_inlined, variants_forget
-from digests.rendering.links import ReaderLinks
+from digests.links import ReaderLinks
 from digests.rendering.personalise import email_personalise
 
 

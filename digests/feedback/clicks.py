@@ -13,31 +13,20 @@ import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache
 
 from digests.feedback.events import event_store_first_party
+from digests.links import BadToken, UnknownLink, click_target, reader_key_from_token, reader_token_signed_at
 from digests.models import Delivery, Item, Subscriber
-from digests.readers.tokens import BadToken, reader_key_from_token
-from digests.rendering.tracking import CLICK_SALT
+
 # One row per reader and item (or per reader and message for opens) within
 # this window: reloads and link scanners firing twice add nothing but noise.
 REPEAT_WINDOW_SECONDS = 600
 
 
-class UnknownLink(Exception):
-    """The click token is tampered with, or names no item of that digest with an http(s) source."""
-
-
 def item_from_click_token(token: str) -> Item:
-    """The item a valid click token names; raises UnknownLink otherwise."""
-    try:
-        value = signing.loads(token, salt=CLICK_SALT)
-    except signing.BadSignature:
-        raise UnknownLink(token) from None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
-        raise UnknownLink(token)
-    digest_id, item_id = value
+    """The item a valid click token names, if it has an http(s) source; raises UnknownLink otherwise."""
+    digest_id, item_id = click_target(token)
     item = Item.objects.filter(pk=item_id, digest_id=digest_id).first()
     if item is None or urlsplit(item.source_url).scheme not in ("http", "https"):
         raise UnknownLink(token)
@@ -55,9 +44,7 @@ def _reader_ref(ref: str | None) -> tuple[Subscriber, datetime.datetime] | None:
     subscriber = Subscriber.objects.filter(key=key).first()
     if subscriber is None:
         return None
-    # TimestampSigner output is value:timestamp:signature; it has just been verified.
-    signed_at = datetime.datetime.fromtimestamp(signing.b62_decode(ref.rsplit(":", 2)[1]), tz=datetime.UTC)
-    return subscriber, signed_at
+    return subscriber, reader_token_signed_at(ref)
 
 
 def _first_in_window(key: str) -> bool:

@@ -10,7 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from digests.markdown import DigestFormatError, ParsedDigest, ParsedItem, ParsedSection, Problem, digest_format, digest_parse
+from digests.content.digest_format import DigestFormatError, ParsedDigest, ParsedItem, ParsedSection, Problem, digest_format, digest_parse
 from digests.models import Category, Digest, Item
 
 

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import AnyStr
 from urllib.parse import urlsplit
 
-from django.utils.translation import gettext as _
+from digests.content import format_errors as msg
+from digests.content.format_errors import DigestFormatError, Problem
+from digests.content.format_fields import BACKGROUND, FIELD_ORDER, KEY_POINTS, REQUIRED_FIELDS, SOURCE, SUMMARY
 
 __all__ = [
     "BACKGROUND",
@@ -54,13 +56,6 @@ __all__ = [
 HEADER_SPAN_OPEN = '<span style="color:#1677ff;font-size:18px;font-weight:bold;">'
 HEADER_SPAN_CLOSE = "</span>"
 
-SUMMARY = "说明"
-BACKGROUND = "背景"
-KEY_POINTS = "要点"
-SOURCE = "来源出处"
-FIELD_ORDER = (SUMMARY, BACKGROUND, KEY_POINTS, SOURCE)
-REQUIRED_FIELDS = (SUMMARY, KEY_POINTS, SOURCE)
-
 _COLONS = ("：", ":")
 _OPEN_PARENS = ("(", "（")
 _CLOSE_PARENS = (")", "）")
@@ -68,9 +63,6 @@ _BULLET_MARKERS = ("-", "*")
 _ALLOWED_URL_SCHEMES = ("http", "https")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _ASCII_DIGITS = frozenset("0123456789")
-_PREVIEW_LENGTH = 20
-_LONG_PREVIEW_LENGTH = 60  # for quoted lines and URLs, which need more context
-_HEADER_EXAMPLE = "AI 行业动态 (2026-02-06)"
 
 
 # --------------------------------------------------------------------------
@@ -108,32 +100,6 @@ class ParsedDigest:
     sections: tuple[ParsedSection, ...]
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a digest file. ``line`` is 1-based; 0 means the whole file."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class DigestFormatError(ValueError):
-    """Raised by ``digest_parse``; ``problems`` lists every problem found, in line order."""
-
-    problems: list[Problem]
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
-
-    def __reduce__(self) -> tuple[type[DigestFormatError], tuple[list[Problem]]]:
-        # The default reduce would call __init__ with the joined message;
-        # keep the structured problems when the error crosses a process (Celery).
-        return (type(self), (self.problems,))
-
-
 # --------------------------------------------------------------------------
 # Public functions
 
@@ -157,13 +123,13 @@ def digest_parse(source: str | bytes) -> ParsedDigest:
     lines = [_classify(number, raw) for number, raw in enumerate(_split_lines(text), start=1)]
     first = next((line for line in lines if line.kind is not _Kind.BLANK), None)
     if first is None:
-        raise DigestFormatError([_empty_file_problem()])
+        raise DigestFormatError([Problem(0, msg.empty_file())])
 
     if first.kind is _Kind.TEXT:
         title, issue_date, problems = _parse_header(first)
         body = lines[first.number :]  # everything after the header line
     else:
-        title, issue_date, problems = "", None, [_missing_header_problem(first)]
+        title, issue_date, problems = "", None, [Problem(first.number, msg.missing_header())]
         body = lines[first.number - 1 :]
     sections, body_problems = _parse_body(body)
     problems = sorted(problems + body_problems, key=lambda problem: problem.line)
@@ -241,14 +207,7 @@ def _utf8_problem(number: int, chunk: bytes) -> Problem | None:
         chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         column = len(chunk[: exc.start].decode("utf-8", errors="replace")) + 1
-        return Problem(
-            number,
-            _(
-                "this line is not valid UTF-8 (byte 0x%(byte)02x at column %(column)d); "
-                "expected the file to be saved as UTF-8 text"
-            )
-            % {"byte": chunk[exc.start], "column": column},
-        )
+        return Problem(number, msg.not_utf8(chunk[exc.start], column))
     return None
 
 
@@ -299,16 +258,16 @@ def _classify(number: int, raw: str) -> _Line:
 def _parse_header(line: _Line) -> tuple[str, datetime.date | None, list[Problem]]:
     inner = _unwrap_span(line.text)
     if inner is None:
-        return "", None, [Problem(line.number, _unbalanced_span_message())]
+        return "", None, [Problem(line.number, msg.unbalanced_span())]
     if not inner.endswith(_CLOSE_PARENS):
-        return "", None, [Problem(line.number, _malformed_header_message(line.text))]
+        return "", None, [Problem(line.number, msg.malformed_header(line.text))]
     open_at = max(inner.rfind(paren) for paren in _OPEN_PARENS)
     if open_at < 0:
-        return "", None, [Problem(line.number, _malformed_header_message(line.text))]
+        return "", None, [Problem(line.number, msg.malformed_header(line.text))]
     title = inner[:open_at].strip()
     issue_date, problems = _parse_issue_date(line.number, inner[open_at + 1 : -1].strip())
     if not title:
-        problems.insert(0, Problem(line.number, _missing_title_message()))
+        problems.insert(0, Problem(line.number, msg.missing_title()))
     return title, issue_date, problems
 
 
@@ -327,18 +286,11 @@ def _unwrap_span(text: str) -> str | None:
 
 def _parse_issue_date(number: int, text: str) -> tuple[datetime.date | None, list[Problem]]:
     if not _looks_like_iso_date(text):
-        message = _(
-            'the header date "%(date)s" is not in YYYY-MM-DD form; expected e.g. "2026-02-06"'
-        ) % {"date": _preview(text)}
-        return None, [Problem(number, message)]
+        return None, [Problem(number, msg.date_not_iso(text))]
     try:
         return datetime.date.fromisoformat(text), []
     except ValueError:
-        message = _(
-            'the header date "%(date)s" is not a real calendar date; '
-            'expected a valid YYYY-MM-DD date, e.g. "2026-02-06"'
-        ) % {"date": text}
-        return None, [Problem(number, message)]
+        return None, [Problem(number, msg.date_not_real(text))]
 
 
 def _looks_like_iso_date(text: str) -> bool:
@@ -360,9 +312,9 @@ def _parse_body(lines: list[_Line]) -> tuple[tuple[ParsedSection, ...], list[Pro
     for block in orphan_blocks:
         entries, block_problems = _parse_block(block)
         problems += block_problems
-        problems += [Problem(title.number, _outside_section_message(title.text)) for title, _item in entries]
+        problems += [Problem(title.number, msg.outside_section(title.text)) for title, _item in entries]
     if not groups and not orphan_blocks:
-        problems.append(Problem(0, _no_sections_message()))
+        problems.append(Problem(0, msg.no_sections()))
     sections = []
     for heading, blocks in groups:
         section, section_problems = _parse_section(heading, blocks)
@@ -405,9 +357,9 @@ def _group_sections(
 def _parse_section(heading: _Line, blocks: list[list[_Line]]) -> tuple[ParsedSection, list[Problem]]:
     problems: list[Problem] = []
     if not heading.value:
-        problems.append(Problem(heading.number, _nameless_section_message()))
+        problems.append(Problem(heading.number, msg.nameless_section()))
     elif not blocks:
-        problems.append(Problem(heading.number, _empty_section_message(heading.value)))
+        problems.append(Problem(heading.number, msg.empty_section(heading.value)))
     items: list[ParsedItem] = []
     for block in blocks:
         entries, block_problems = _parse_block(block)
@@ -447,7 +399,7 @@ def _parse_block(block: list[_Line]) -> tuple[list[tuple[_Line, ParsedItem | Non
             # Tolerated: a finished item followed directly by the next title.
             drafts.append(_ItemDraft(title=line))
         elif current is None:
-            problems.append(Problem(line.number, _untitled_message(line)))
+            problems.append(Problem(line.number, msg.untitled(line.label if line.kind is _Kind.FIELD else None)))
             break  # the rest of the block belongs to the same untitled item
         else:
             _read_line(current, line)
@@ -465,18 +417,18 @@ def _read_line(draft: _ItemDraft, line: _Line) -> None:
     elif line.kind is _Kind.BULLET and draft.position == FIELD_ORDER.index(KEY_POINTS):
         _read_key_point(draft, line)
     else:
-        draft.problems.append(Problem(line.number, _unexpected_line_message(draft)))
+        draft.problems.append(Problem(line.number, msg.unexpected_line(draft)))
 
 
 def _read_field(draft: _ItemDraft, line: _Line) -> None:
     index = FIELD_ORDER.index(line.label)
     if line.label in draft.fields:
-        message = _duplicate_field_message(draft, line.label)
+        message = msg.duplicate_field(draft, line.label)
         draft.problems.append(Problem(line.number, message))
         return
     if index < draft.position:
         draft.misplaced.add(line.label)
-        draft.problems.append(Problem(line.number, _misplaced_field_message(draft, line.label)))
+        draft.problems.append(Problem(line.number, msg.misplaced_field(draft, line.label)))
         return
     draft.fields[line.label] = line
     draft.position = index
@@ -487,7 +439,7 @@ def _read_key_point(draft: _ItemDraft, line: _Line) -> None:
     if line.value:
         draft.key_points.append(line.value)
     else:
-        draft.problems.append(Problem(line.number, _empty_key_point_message(draft)))
+        draft.problems.append(Problem(line.number, msg.empty_key_point(draft)))
 
 
 def _check_field_value(draft: _ItemDraft, line: _Line) -> list[Problem]:
@@ -496,10 +448,10 @@ def _check_field_value(draft: _ItemDraft, line: _Line) -> list[Problem]:
         return problems
     if line.label == KEY_POINTS:
         if line.value:
-            return [Problem(line.number, _inline_key_points_message(draft))]
+            return [Problem(line.number, msg.inline_key_points(draft))]
         return []
     if not line.value:
-        return [Problem(line.number, _empty_field_message(draft, line.label))]
+        return [Problem(line.number, msg.empty_field(draft, line.label))]
     return []
 
 
@@ -507,12 +459,12 @@ def _parse_source(draft: _ItemDraft, line: _Line) -> tuple[tuple[str, str] | Non
     value = line.value
     split_at = value.find("](")
     if not (value.startswith("[") and value.endswith(")") and split_at > 0):
-        return None, [Problem(line.number, _source_not_link_message(draft, value))]
+        return None, [Problem(line.number, msg.source_not_link(draft, value))]
     name = value[1:split_at].strip()
     url = value[split_at + 2 : -1].strip()
     problems = []
     if not name:
-        problems.append(Problem(line.number, _source_without_name_message(draft)))
+        problems.append(Problem(line.number, msg.source_without_name(draft)))
     url_message = _url_problem(draft, url)
     if url_message:
         problems.append(Problem(line.number, url_message))
@@ -522,16 +474,16 @@ def _parse_source(draft: _ItemDraft, line: _Line) -> tuple[tuple[str, str] | Non
 def _url_problem(draft: _ItemDraft, url: str) -> str | None:
     """Why ``url`` is not an absolute http(s) link with a host, or None if it is."""
     if not url or any(char.isspace() for char in url):
-        return _bad_url_message(draft, url)
+        return msg.bad_url(draft, url)
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        return _bad_url_message(draft, url)
+        return msg.bad_url(draft, url)
     if parts.scheme.lower() not in _ALLOWED_URL_SCHEMES:
-        return _bad_url_message(draft, url)
+        return msg.bad_url(draft, url)
     if not host:
-        return _url_without_host_message(draft, url)
+        return msg.url_without_host(draft, url)
     return None
 
 
@@ -539,14 +491,14 @@ def _finish(draft: _ItemDraft) -> tuple[ParsedItem | None, list[Problem]]:
     problems = list(draft.problems)
     title_line = draft.title.number
     problems += [
-        Problem(title_line, _missing_field_message(draft, label))
+        Problem(title_line, msg.missing_field(draft, label))
         for label in REQUIRED_FIELDS
         # A misplaced field was already reported; calling it missing too is noise.
         if label not in draft.fields and label not in draft.misplaced
     ]
     key_points_line = draft.fields.get(KEY_POINTS)
     if key_points_line is not None and not draft.key_points:
-        problems.append(Problem(key_points_line.number, _no_key_points_message(draft)))
+        problems.append(Problem(key_points_line.number, msg.no_key_points(draft)))
     if problems or draft.source is None:
         return None, problems
     background = draft.fields.get(BACKGROUND)
@@ -560,202 +512,3 @@ def _finish(draft: _ItemDraft) -> tuple[ParsedItem | None, list[Problem]]:
         line=title_line,
     )
     return item, []
-
-
-# --------------------------------------------------------------------------
-# Messages.  Built by functions so gettext runs when a problem is reported,
-# in the language active at that moment.
-
-
-def _preview(text: str, limit: int = _PREVIEW_LENGTH) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _field_name(label: str) -> str:
-    """The Chinese label with an English gloss, e.g. '说明 (summary)'."""
-    meanings = {
-        SUMMARY: _("summary"),
-        BACKGROUND: _("background"),
-        KEY_POINTS: _("key points"),
-        SOURCE: _("source"),
-    }
-    meaning = str(meanings[label])
-    # In Chinese the gloss would repeat the label.
-    return label if meaning == label else f"{label} ({meaning})"
-
-
-def _line_start(label: str) -> str:
-    return f'"{label}："'
-
-
-def _empty_file_problem() -> Problem:
-    return Problem(
-        0,
-        _(
-            'the file is empty; expected a header line like "%(example)s" '
-            'followed by "**section**" headings and their items'
-        )
-        % {"example": _HEADER_EXAMPLE},
-    )
-
-
-def _missing_header_problem(first: _Line) -> Problem:
-    return Problem(
-        first.number,
-        _('missing header line; expected the first line to be "<title> (YYYY-MM-DD)", e.g. "%(example)s"')
-        % {"example": _HEADER_EXAMPLE},
-    )
-
-
-def _malformed_header_message(text: str) -> str:
-    return _('expected the header line "<title> (YYYY-MM-DD)", e.g. "%(example)s"; got "%(got)s"') % {
-        "example": _HEADER_EXAMPLE,
-        "got": _preview(text, _LONG_PREVIEW_LENGTH),
-    }
-
-
-def _missing_title_message() -> str:
-    return _('the header has no title before the date; expected "<title> (YYYY-MM-DD)", e.g. "%(example)s"') % {
-        "example": _HEADER_EXAMPLE
-    }
-
-
-def _unbalanced_span_message() -> str:
-    return _(
-        'the header line has an unbalanced <span> tag; expected "%(example)s", '
-        "optionally wrapped in <span …>…</span>"
-    ) % {"example": _HEADER_EXAMPLE}
-
-
-def _no_sections_message() -> str:
-    return _('the digest has no sections; expected a "**section name**" heading followed by items')
-
-
-def _nameless_section_message() -> str:
-    return _('the section heading has no name; expected "**section name**", e.g. "**政策与监管**"')
-
-
-def _empty_section_message(name: str) -> str:
-    return _(
-        'section "%(section)s" has no items; expected at least one item (a title line, then '
-        "说明：, 要点： with bullets, and 来源出处：) under the heading"
-    ) % {"section": _preview(name)}
-
-
-def _outside_section_message(title: str) -> str:
-    return _('item "%(title)s" is outside any section; expected a "**section name**" heading above it') % {
-        "title": _preview(title)
-    }
-
-
-def _untitled_message(line: _Line) -> str:
-    what = _field_name(line.label) if line.kind is _Kind.FIELD else _("bullet point")
-    return _("%(what)s has no item title above it; expected the item title on the line before it") % {
-        "what": what
-    }
-
-
-def _expected_next(draft: _ItemDraft) -> str:
-    """What may come next after the fields read so far, e.g. '"背景：" or "要点："'."""
-    options = []
-    if draft.position == FIELD_ORDER.index(KEY_POINTS):
-        options.append(_('a bullet starting with "- "'))
-    for label in FIELD_ORDER[draft.position + 1 :]:
-        options.append(_line_start(label))
-        if label in REQUIRED_FIELDS:
-            break  # later fields cannot come before this one anyway
-    if not options:
-        return _("a blank line before the next item")
-    return _(" or ").join(options)
-
-
-def _unexpected_line_message(draft: _ItemDraft) -> str:
-    return _('unexpected line in item "%(title)s"; expected %(expected)s') % {
-        "title": _preview(draft.title.text),
-        "expected": _expected_next(draft),
-    }
-
-
-def _duplicate_field_message(draft: _ItemDraft, label: str) -> str:
-    return _('duplicate %(field)s in item "%(title)s"; it was already given on line %(first)d') % {
-        "field": _field_name(label),
-        "title": _preview(draft.title.text),
-        "first": draft.fields[label].number,
-    }
-
-
-def _misplaced_field_message(draft: _ItemDraft, label: str) -> str:
-    last = FIELD_ORDER[draft.position]
-    return _(
-        '%(field)s is in the wrong place in item "%(title)s"; it must come before %(last)s '
-        "(field order: 说明, 背景, 要点, 来源出处)"
-    ) % {"field": _field_name(label), "title": _preview(draft.title.text), "last": _line_start(last)}
-
-
-def _missing_field_message(draft: _ItemDraft, label: str) -> str:
-    if label == KEY_POINTS:
-        expected = _('a line "要点：" followed by one or more lines starting with "- "')
-    elif label == SOURCE:
-        expected = _('a line like "来源出处：[name](https://…)"')
-    else:
-        expected = _("a line starting with %(start)s") % {"start": _line_start(label)}
-    return _('item "%(title)s" is missing %(field)s; expected %(expected)s') % {
-        "title": _preview(draft.title.text),
-        "field": _field_name(label),
-        "expected": expected,
-    }
-
-
-def _empty_field_message(draft: _ItemDraft, label: str) -> str:
-    return _('%(field)s of item "%(title)s" is empty; expected text after %(start)s') % {
-        "field": _field_name(label),
-        "title": _preview(draft.title.text),
-        "start": _line_start(label),
-    }
-
-
-def _inline_key_points_message(draft: _ItemDraft) -> str:
-    return _(
-        'text after "要点：" in item "%(title)s"; expected "要点：" alone on its line '
-        'with each key point on its own line starting with "- "'
-    ) % {"title": _preview(draft.title.text)}
-
-
-def _no_key_points_message(draft: _ItemDraft) -> str:
-    return _(
-        '要点 (key points) of item "%(title)s" has no bullets; '
-        'expected one or more lines starting with "- " below "要点："'
-    ) % {"title": _preview(draft.title.text)}
-
-
-def _empty_key_point_message(draft: _ItemDraft) -> str:
-    return _('empty key point in item "%(title)s"; expected text after "- "') % {
-        "title": _preview(draft.title.text)
-    }
-
-
-def _source_not_link_message(draft: _ItemDraft, value: str) -> str:
-    return _(
-        '来源出处 (source) of item "%(title)s" is not a Markdown link; '
-        'expected "来源出处：[name](https://…)", got "%(got)s"'
-    ) % {"title": _preview(draft.title.text), "got": _preview(value, _LONG_PREVIEW_LENGTH)}
-
-
-def _source_without_name_message(draft: _ItemDraft) -> str:
-    return _(
-        '来源出处 (source) of item "%(title)s" has no name; expected "来源出处：[name](https://…)"'
-    ) % {"title": _preview(draft.title.text)}
-
-
-def _bad_url_message(draft: _ItemDraft, url: str) -> str:
-    return _(
-        '来源出处 (source) of item "%(title)s" links to "%(url)s"; '
-        'expected an http:// or https:// URL, e.g. "[name](https://example.com/…)"'
-    ) % {"title": _preview(draft.title.text), "url": _preview(url, _LONG_PREVIEW_LENGTH)}
-
-
-def _url_without_host_message(draft: _ItemDraft, url: str) -> str:
-    return _(
-        '来源出处 (source) of item "%(title)s" links to "%(url)s", which has no host; '
-        'expected e.g. "https://example.com/…"'
-    ) % {"title": _preview(draft.title.text), "url": _preview(url, _LONG_PREVIEW_LENGTH)}

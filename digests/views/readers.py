@@ -11,22 +11,24 @@ import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from digests.links import BadToken, reader_key_from_token, reader_path
 from digests.models import Subscriber
 from digests.readers.confirmation import confirmation_max_age, subscriber_confirm
 from digests.readers.forms import PreferencesForm, SignupForm
 from digests.readers.preferences import subscriber_preferences_editable, subscriber_update_preferences
 from digests.readers.privacy import subscriber_data_export
-from digests.readers.ratelimit import rate_limit_allows, rate_parse
+from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.signup import subscriber_signup
-from digests.readers.tokens import PATHS, BadToken, reader_from_token, reader_key_from_token, reader_token
+from digests.readers.tokens import reader_from_token
 from digests.readers.unsubscribe import subscriber_unsubscribe
+from newsletter.env import rate_parse
 
 S = Subscriber.Status
 DATA_LINK_MAX_AGE = 3600  # the download link is made fresh on every visit to the preference centre
@@ -44,8 +46,8 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def reader_path(subscriber: Subscriber, purpose: str) -> str:
-    return PATHS[purpose].format(token=reader_token(subscriber, purpose))
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("digests:subscribe")
 
 
 def link_invalid(request: HttpRequest) -> HttpResponse:
@@ -112,7 +114,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             {
                 "subscriber": subscriber,
                 "categories": subscriber.categories.order_by("position", "id"),
-                "preferences_path": reader_path(subscriber, "preferences"),
+                "preferences_path": reader_path(subscriber.key, "preferences"),
             },
         )
     return render(request, "digests/confirm.html", {"wording": wording})
@@ -153,8 +155,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             "form": form,
             "subscriber": subscriber,
             "saved": saved,
-            "unsubscribe_path": reader_path(subscriber, "unsubscribe"),
-            "data_path": reader_path(subscriber, "data"),
+            "unsubscribe_path": reader_path(subscriber.key, "unsubscribe"),
+            "data_path": reader_path(subscriber.key, "data"),
         },
     )
 

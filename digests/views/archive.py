@@ -1,4 +1,4 @@
-"""Public web archive of sent digests (the "view in browser" pages)."""
+"""Public web archive of sent digests (the "view in browser" pages) and which digests are public."""
 
 from __future__ import annotations
 
@@ -6,19 +6,37 @@ import datetime
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 
-from digests.archive import archive_digest_get, archive_digests
-from digests.rendering.content import digest_content
+from digests.models import Digest
+from digests.rendering.sections import digest_content
 from digests.rendering.render import content_context, digest_subject, variant_preheader
-from digests.rendering.urls import archive_url, site_url
+from digests.links import archive_url, site_url
 
 ARCHIVE_PAGE_SIZE = 20
+# A digest is public from the moment its send starts (sending, paused, sent):
+# readers who already have the email follow its "view in browser" link. Drafts,
+# scheduled and cancelled digests are not public.
+PUBLIC_STATUSES = (Digest.Status.SENDING, Digest.Status.PAUSED, Digest.Status.SENT)
 # Open Graph wants a territory; Django's language codes have none.
 OG_LOCALES = {"zh-hans": "zh_CN", "zh-hant": "zh_TW", "en": "en_US"}
+
+
+def archive_digests() -> QuerySet[Digest]:
+    """Digests that have gone out, newest issue first."""
+    return Digest.objects.filter(status__in=PUBLIC_STATUSES).order_by("-issue_date")
+
+
+def archive_digest_get(issue_date: datetime.date) -> Digest:
+    """The public digest of ``issue_date``; Http404 for a draft, scheduled, cancelled or missing one."""
+    digest = archive_digests().filter(issue_date=issue_date).first()
+    if digest is None:
+        raise Http404("No published digest for this date.")
+    return digest
 
 
 def _feed_url() -> str:
@@ -49,7 +67,7 @@ def archive_digest(request: HttpRequest, issue_date: str) -> HttpResponse:
     context.update(
         title=digest_subject(digest),
         description=variant_preheader(digest, content.sections),
-        canonical_url=archive_url(digest),
+        canonical_url=archive_url(digest.issue_date),
         feed_url=_feed_url(),
         og_locale=OG_LOCALES.get(settings.LANGUAGE_CODE.lower(), translation.to_locale(settings.LANGUAGE_CODE)),
     )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from digests.models import Category, Digest
-from digests.rendering.content import digest_content
+from digests.rendering.sections import digest_content
 from digests.rendering.inline import variant_inlined
 from digests.rendering.render import digest_subject
 from digests.rendering.size import email_html_sent_size

@@ -1,4 +1,4 @@
-"""Public tracking endpoints: the click redirect and the open pixel. Thin: digests.feedback.tracking decides."""
+"""Public tracking endpoints: the click redirect and the open pixel. Thin: digests.feedback.clicks decides."""
 
 import hashlib
 
@@ -7,7 +7,8 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_safe
 
-from digests.feedback.tracking import UnknownLink, click_record, item_from_click_token, open_record
+from digests.feedback.clicks import click_record, item_from_click_token, open_record
+from digests.links import UnknownLink
 
 # The smallest transparent GIF (1x1, 43 bytes).
 PIXEL_GIF = (

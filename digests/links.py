@@ -1,0 +1,171 @@
+"""Every link an email or a feed carries, and the signing behind each reader link.
+
+A leaf: it imports nothing of the app, so readers, rendering, delivery and
+feedback all build and check links here, and a token signed in one stage is
+checked with the same salt in another.
+
+* Reader links (confirm, preferences, unsubscribe, data download) sign the
+  subscriber's random key (never the address or the row id) with a salt per
+  purpose, so an unsubscribe token cannot confirm an address and a tampered
+  token is rejected. ``ref`` signs the same key for click and open tracking.
+* Click links sign (digest id, item id); the redirect goes only to the URL
+  stored on that item, so the endpoint can never be an open redirect.
+
+Paths come from ``reverse()``. A send builds links for every reader, so each
+path is reversed once with a marker token and then filled in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.urls import get_urlconf, reverse
+
+READER_PURPOSES = ("confirm", "preferences", "unsubscribe", "data", "ref")
+URL_NAMES = {
+    "confirm": "digests:confirm",
+    "preferences": "digests:preferences",
+    "unsubscribe": "digests:unsubscribe",
+    "data": "digests:reader_data",
+}
+CLICK_SALT = "digests.click"
+_TOKEN_MARK = "TOKENxMARK"
+
+
+@dataclass(frozen=True)
+class ReaderLinks:
+    """What differs between two readers' copies of one variant, besides the address."""
+
+    preferences_url: str
+    unsubscribe_url: str
+    # A signed reference to this reader, for click/open tracking links
+    # (/r/<item token>/?r=<reader_ref>); empty outside a real send.
+    reader_ref: str = ""
+
+
+# A variant (digest + category set) is rendered and inlined once with these
+# ASCII placeholders; each reader's copy replaces them with their own links.
+# No character in them is altered by HTML escaping, quoted-printable or URL encoding.
+PLACEHOLDER_LINKS = ReaderLinks(
+    preferences_url="https://reader.invalid/PREFERENCESxTOKENxPLACEHOLDER",
+    unsubscribe_url="https://reader.invalid/UNSUBSCRIBExTOKENxPLACEHOLDER",
+    reader_ref="READERxREFxPLACEHOLDER",
+)
+
+
+class BadToken(Exception):
+    """The token is malformed, tampered with, for another purpose, or expired."""
+
+
+class UnknownLink(Exception):
+    """The click token is tampered with or malformed."""
+
+
+# --- Absolute URLs ----------------------------------------------------------------------------
+
+
+def site_url(path: str) -> str:
+    """``path`` (starting with /) made absolute on SITE_URL."""
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def archive_url(issue_date: datetime.date) -> str:
+    """The public web page of the issue of ``issue_date`` (the "view in browser" link)."""
+    return site_url(reverse("digests:archive_digest", kwargs={"issue_date": issue_date.isoformat()}))
+
+
+@functools.cache
+def _path_template(urlconf, name: str) -> str:
+    return reverse(name, urlconf=urlconf, kwargs={"token": _TOKEN_MARK})
+
+
+def _token_path(name: str, token: str) -> str:
+    return _path_template(get_urlconf(), name).replace(_TOKEN_MARK, token)
+
+
+# --- Reader links -----------------------------------------------------------------------------
+
+
+def _signer(purpose: str) -> signing.TimestampSigner:
+    if purpose not in READER_PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return signing.TimestampSigner(salt=f"digests.reader.{purpose}")
+
+
+def reader_token(key: uuid.UUID, purpose: str) -> str:
+    """A URL-safe token for ``purpose`` naming the reader whose random key is ``key``."""
+    return _signer(purpose).sign(key.hex)
+
+
+def reader_key_from_token(token: str, purpose: str, *, max_age: float | None = None) -> uuid.UUID:
+    """The reader key inside a valid token; raises BadToken otherwise."""
+    try:
+        return uuid.UUID(hex=_signer(purpose).unsign(token, max_age=max_age))
+    except (signing.BadSignature, ValueError):
+        raise BadToken(purpose) from None
+
+
+def reader_token_signed_at(token: str) -> datetime.datetime:
+    """When a token (already verified) was signed: TimestampSigner output is value:timestamp:signature."""
+    return datetime.datetime.fromtimestamp(signing.b62_decode(token.rsplit(":", 2)[1]), tz=datetime.UTC)
+
+
+def reader_path(key: uuid.UUID, purpose: str) -> str:
+    """The site-relative path of a reader page (confirm, preferences, unsubscribe, data)."""
+    return _token_path(URL_NAMES[purpose], reader_token(key, purpose))
+
+
+def reader_url(key: uuid.UUID, purpose: str) -> str:
+    return site_url(reader_path(key, purpose))
+
+
+def reader_links(key: uuid.UUID) -> ReaderLinks:
+    """The links that go into one reader's copy of a digest."""
+    return ReaderLinks(
+        preferences_url=reader_url(key, "preferences"),
+        unsubscribe_url=reader_url(key, "unsubscribe"),
+        reader_ref=reader_token(key, "ref"),
+    )
+
+
+def inert_links() -> ReaderLinks:
+    """The links of a test copy: the real pages, with a token that names no reader."""
+    return ReaderLinks(
+        preferences_url=site_url(_token_path(URL_NAMES["preferences"], "test-copy")),
+        unsubscribe_url=site_url(_token_path(URL_NAMES["unsubscribe"], "test-copy")),
+        reader_ref="test-copy",
+    )
+
+
+# --- Tracking links ---------------------------------------------------------------------------
+
+
+def click_token(digest_id: int, item_id: int) -> str:
+    """A signed token naming (digest, item) for the click redirect."""
+    return signing.dumps([digest_id, item_id], salt=CLICK_SALT)
+
+
+def click_target(token: str) -> tuple[int, int]:
+    """The (digest id, item id) a click token names; raises UnknownLink otherwise."""
+    try:
+        value = signing.loads(token, salt=CLICK_SALT)
+    except signing.BadSignature:
+        raise UnknownLink(token) from None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+        raise UnknownLink(token)
+    return value[0], value[1]
+
+
+def click_url(digest_id: int, item_id: int, reader_ref: str) -> str:
+    """SITE_URL/r/<item token>/?r=<reader_ref>."""
+    return site_url(_token_path("digests:click", click_token(digest_id, item_id)) + f"?r={reader_ref}")
+
+
+def open_pixel_url(reader_ref: str) -> str:
+    """SITE_URL/o/<reader_ref>.gif, the 1×1 open pixel."""
+    return site_url(reverse("digests:open_pixel", kwargs={"ref": reader_ref}))
