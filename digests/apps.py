@@ -14,5 +14,7 @@ class DigestsConfig(AppConfig):
 
         tracking.connect(tracking_event_received, dispatch_uid="digests.feedback.tracking")
 
-        from digests import system_checks  # noqa: F401  (registers the system checks)
-        from digests import tasks  # noqa: F401  (registers the tasks under digests.queue's names)
+        from digests import (
+            system_checks,  # noqa: F401  (registers the system checks)
+            tasks,  # noqa: F401  (registers the tasks under digests.queue's names)
+        )

@@ -182,7 +182,7 @@ def env_prefixed(prefix: str) -> dict[str, str | list[str]]:
     collected: dict[str, str | list[str]] = {}
     for key, value in os.environ.items():
         if key.startswith(prefix) and len(key) > len(prefix):
-            setting = key[len(prefix):]
+            setting = key[len(prefix) :]
             if setting == "WEBHOOK_SECRET" and "," in value:
                 collected[setting] = [part.strip() for part in value.split(",") if part.strip()]
             else:

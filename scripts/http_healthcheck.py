@@ -12,9 +12,7 @@ from urllib.parse import urlsplit
 
 port = os.environ.get("PORT", "8000")
 host = urlsplit(os.environ.get("SITE_URL", "http://127.0.0.1")).netloc or "127.0.0.1"
-request = urllib.request.Request(
-    f"http://127.0.0.1:{port}/healthz", headers={"Host": host, "X-Forwarded-Proto": "https"}
-)
+request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": host, "X-Forwarded-Proto": "https"})
 try:
     with urllib.request.urlopen(request, timeout=5) as response:
         sys.stdout.write(response.read().decode())

@@ -51,8 +51,8 @@ def seed_bytes() -> bytes:
 
 @pytest.fixture
 def seed_digest(db, seed_bytes):
-    from digests.content.services import digest_import
     from digests.content.digest_format import digest_parse
+    from digests.content.services import digest_import
 
     return digest_import(digest_parse(seed_bytes))
 
@@ -60,7 +60,9 @@ def seed_digest(db, seed_bytes):
 def _staff(django_user_model, username, group=None):
     from django.contrib.auth.models import Group
 
-    user = django_user_model.objects.create_user(username=username, password="pw-" + username, is_staff=True, email=f"{username}@example.com")
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username, is_staff=True, email=f"{username}@example.com"
+    )
     if group:
         user.groups.add(Group.objects.get(name=group))
     return user

@@ -148,7 +148,14 @@ def mailgun_event(delivery: Delivery, event: str, **extra) -> dict:
         "timestamp": time.time(),
         "recipient": delivery.subscriber.email,
         "log-level": "info",
-        "message": {"headers": {"to": delivery.subscriber.email, "message-id": delivery.message_id.strip("<>"), "from": "digest@newsletter.example", "subject": "AI 行业动态"}},
+        "message": {
+            "headers": {
+                "to": delivery.subscriber.email,
+                "message-id": delivery.message_id.strip("<>"),
+                "from": "digest@newsletter.example",
+                "subject": "AI 行业动态",
+            }
+        },
         "user-variables": metadata(delivery),
         **extra,
     }
@@ -177,7 +184,9 @@ def post_webhook(client, webhook_settings, eager_celery, django_capture_on_commi
 
     def post(url: str, payload: dict, *, auth: dict | None = None):
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(url, data=json.dumps(payload), content_type="application/json", **(basic_auth() if auth is None else auth))
+            return client.post(
+                url, data=json.dumps(payload), content_type="application/json", **(basic_auth() if auth is None else auth)
+            )
 
     return post
 

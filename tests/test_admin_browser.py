@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from digests.content.services import digest_import
 from digests.content.digest_format import digest_parse
+from digests.content.services import digest_import
 from digests.models import Digest
 from tests.conftest import SEED_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
 
 @pytest.fixture
 def browser_page(chromium):

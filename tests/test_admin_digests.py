@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from digests.content.services import digest_import, digest_transition
 from digests.content.digest_format import digest_parse
+from digests.content.services import digest_import, digest_transition
 from digests.models import Category, Digest, Item
 from tests.digest_files import VALID_LINES, digest_bytes
 
@@ -19,7 +19,6 @@ from tests.digest_files import VALID_LINES, digest_bytes
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 LIST_URL = reverse("admin:digests_digest_changelist")
-
 
 
 def change_url(digest: Digest) -> str:
@@ -172,7 +171,9 @@ def test_an_item_without_key_points_is_refused_with_the_error_next_to_the_field(
     item = ordered_items(seed_digest)[2]
     field = f"items-{form_index(seed_digest, item)}-key_points"
 
-    response = editor_client.post(change_url(seed_digest), change_form_data(seed_digest, **{str(item.pk): {"key_points": " \n \n"}}))
+    response = editor_client.post(
+        change_url(seed_digest), change_form_data(seed_digest, **{str(item.pk): {"key_points": " \n \n"}})
+    )
 
     assert response.status_code == 200
     assert error_shown_next_to(response.content.decode(), field, "Enter at least one key point (one per line).")
@@ -190,7 +191,9 @@ def test_a_bad_source_link_is_refused_with_the_error_next_to_the_field(editor_cl
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert error_shown_next_to(html, field, "Enter a valid URL.") or error_shown_next_to(html, field, "Enter an http:// or https:// link.")
+    assert error_shown_next_to(html, field, "Enter a valid URL.") or error_shown_next_to(
+        html, field, "Enter an http:// or https:// link."
+    )
     item.refresh_from_db()
     assert item.source_url == original
 
@@ -198,7 +201,9 @@ def test_a_bad_source_link_is_refused_with_the_error_next_to_the_field(editor_cl
 def test_a_source_link_typed_without_a_scheme_gets_https(editor_client, seed_digest):
     item = ordered_items(seed_digest)[0]
 
-    editor_client.post(change_url(seed_digest), change_form_data(seed_digest, **{str(item.pk): {"source_url": "example.com/news"}}))
+    editor_client.post(
+        change_url(seed_digest), change_form_data(seed_digest, **{str(item.pk): {"source_url": "example.com/news"}})
+    )
 
     item.refresh_from_db()
     assert item.source_url == "https://example.com/news"
@@ -224,7 +229,9 @@ def test_moving_an_item_to_another_category_moves_it_under_that_heading(editor_c
     item = ordered_items(seed_digest)[0]
     products = Category.objects.get(name="产品与应用发布")
 
-    editor_client.post(change_url(seed_digest), change_form_data(seed_digest, **{str(item.pk): {"category": products.pk, "position": 99}}))
+    editor_client.post(
+        change_url(seed_digest), change_form_data(seed_digest, **{str(item.pk): {"category": products.pk, "position": 99}})
+    )
 
     assert [i.title for i in ordered_items(seed_digest) if i.category_id == products.pk][-1] == item.title
 
@@ -328,7 +335,8 @@ def test_categories_are_listed_by_position_with_position_and_active_editable(edi
 
 def test_a_category_added_without_a_slug_gets_a_pinyin_slug(editor_client):
     response = editor_client.post(
-        reverse("admin:digests_category_add"), {"name": "安全与伦理", "slug": "", "position": "9", "description": "", "is_active": "on"}
+        reverse("admin:digests_category_add"),
+        {"name": "安全与伦理", "slug": "", "position": "9", "description": "", "is_active": "on"},
     )
 
     assert response.status_code == 302
@@ -337,7 +345,8 @@ def test_a_category_added_without_a_slug_gets_a_pinyin_slug(editor_client):
 
 def test_a_category_keeps_a_slug_typed_by_the_editor(editor_client):
     editor_client.post(
-        reverse("admin:digests_category_add"), {"name": "安全与伦理", "slug": "safety", "position": "9", "description": "", "is_active": "on"}
+        reverse("admin:digests_category_add"),
+        {"name": "安全与伦理", "slug": "safety", "position": "9", "description": "", "is_active": "on"},
     )
 
     assert Category.objects.get(name="安全与伦理").slug == "safety"

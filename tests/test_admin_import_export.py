@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils.html import escape
 
-from digests.content.services import digest_export, digest_transition
 from digests.content.digest_format import DigestFormatError, digest_parse
+from digests.content.services import digest_export, digest_transition
 from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import BAD_FILES, VALID_FILE, VALID_LINES, digest_bytes
@@ -22,7 +22,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 IMPORT_URL = reverse("admin:digests_digest_import")
 LIST_URL = reverse("admin:digests_digest_changelist")
-
 
 
 def upload(client, data: bytes, *, name: str = "digest.md", replace: bool = False):
@@ -60,7 +59,9 @@ def test_uploading_the_seed_creates_the_digest_and_opens_it(editor_client, edito
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
-def test_a_bad_file_shows_every_problem_with_its_line_like_the_command_and_changes_nothing(case, editor_client, seed_digest, tmp_path):
+def test_a_bad_file_shows_every_problem_with_its_line_like_the_command_and_changes_nothing(
+    case, editor_client, seed_digest, tmp_path
+):
     data, line = BAD_FILES[case]
     with pytest.raises(DigestFormatError) as parsed:
         digest_parse(data)

@@ -82,7 +82,7 @@ def test_hostile_text_is_shown_as_text(editor_client, seed_digest):
         summary='<img src=x onerror="alert(1)">',
         key_points=["<b>bold?</b>"],
         source_name="</a><script>",
-        source_url="https://example.com/?q=<x>&y=\"1\"",
+        source_url='https://example.com/?q=<x>&y="1"',
     )
     seed_digest.intro = "<iframe src=https://evil.example>"
     seed_digest.save()

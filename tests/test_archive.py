@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from digests.models import Digest, Item
 from digests.links import archive_url
+from digests.models import Digest, Item
 from tests.rendering_helpers import parse_html, seed_parsed, visible_text
 
 

@@ -13,15 +13,14 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from digests.content.services import digest_transition
 from digests.content.digest_format import DigestFormatError, digest_parse
+from digests.content.services import digest_transition
 from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import BAD_FILES, VALID_FILE, VALID_LINES, digest_bytes
 
 # These tests read labels and messages: English, so translations cannot change them.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
-
 
 
 def row_counts() -> tuple[int, int, int]:

@@ -6,10 +6,10 @@ import pytest
 from django.core import mail, signing
 from django.test import Client
 
+from digests.links import reader_token
 from digests.models import Consent, Subscriber, Suppression
 from digests.readers.privacy import address_hash, ip_hash, subscriber_erase
 from digests.readers.signup import subscriber_signup
-from digests.links import reader_token
 from tests.readers_support import categories, eager_celery, make_reader, on_commit  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -63,7 +63,7 @@ def test_the_compose_file_has_the_whole_stack():
 def test_every_depends_on_names_a_service_that_exists_with_a_valid_condition():
     for name, service in SERVICES.items():
         depends = service.get("depends_on", {})
-        for target, spec in (depends.items() if isinstance(depends, dict) else ((d, {}) for d in depends)):
+        for target, spec in depends.items() if isinstance(depends, dict) else ((d, {}) for d in depends):
             assert target in SERVICES, f"{name} depends on unknown service {target}"
             condition = spec.get("condition", "service_started")
             assert condition in ("service_started", "service_healthy", "service_completed_successfully")
@@ -265,8 +265,6 @@ def test_docker_compose_itself_accepts_the_file(tmp_path):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
 
-    result = subprocess.run(
-        [*compose_client(), "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([*compose_client(), "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stderr

@@ -3,10 +3,10 @@
 import pytest
 from django.core import mail
 
+from digests.content.digest_format import digest_parse
 from digests.content.services import digest_import
 from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
-from digests.content.digest_format import digest_parse
 from digests.models import Delivery, Subscriber
 from tests.feedback_fixtures import (  # noqa: F401  (fixtures)
     POSTMARK_URL,

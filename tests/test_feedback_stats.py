@@ -21,9 +21,14 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _event(delivery, event_type, *, provider="postmark", n=0, bounce_type="", item=None):
     return DeliveryEvent.objects.create(
-        delivery=delivery, subscriber=delivery.subscriber if delivery else None, provider=provider,
+        delivery=delivery,
+        subscriber=delivery.subscriber if delivery else None,
+        provider=provider,
         event_id=f"{provider}-{event_type}-{delivery.pk if delivery else 'x'}-{n}" if provider != "first-party" else "",
-        event_type=event_type, bounce_type=bounce_type, item=item, occurred_at=timezone.now(),
+        event_type=event_type,
+        bounce_type=bounce_type,
+        item=item,
+        occurred_at=timezone.now(),
     )
 
 
@@ -52,7 +57,9 @@ def seeded_send(seed_digest):
     event_store_first_party(event_type="clicked", subscriber=readers[1], delivery=d[1], item=other, url=other.source_url)
     event_store_first_party(event_type="clicked", subscriber=None, delivery=None, item=first, url=first.source_url)
     _event(d[4], "unsubscribed")
-    Subscriber.objects.filter(pk=readers[5].pk).update(status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now() + datetime.timedelta(minutes=1))
+    Subscriber.objects.filter(pk=readers[5].pk).update(
+        status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now() + datetime.timedelta(minutes=1)
+    )
     return {"digest": seed_digest, "first": first, "other": other}
 
 

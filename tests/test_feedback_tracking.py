@@ -1,20 +1,17 @@
 """First-party click and open tracking: redirects only to the item's own link, never anywhere else."""
 
 import datetime
+import re
 from unittest import mock
 
 import pytest
 from django.core import signing
 from django.urls import reverse
 
-import re
-
-from digests.links import reader_links
+from digests.links import click_token, reader_links, reader_token
+from digests.models import Category, DeliveryEvent, Digest, Item
 from digests.rendering.personalise import email_personalise
 from digests.rendering.render import variant_render
-from digests.links import click_token
-from digests.models import Category, DeliveryEvent, Digest, Item
-from digests.links import reader_token
 from tests.feedback_fixtures import make_delivery, make_reader, next_digest, sent  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +48,11 @@ def test_a_click_redirects_to_the_items_source_and_records_the_reader(client, se
     assert "no-store" in response["Cache-Control"]
     event = DeliveryEvent.objects.get()
     assert (event.event_type, event.provider, event.item, event.subscriber, event.delivery) == (
-        "clicked", "first-party", item, reader, delivery
+        "clicked",
+        "first-party",
+        item,
+        reader,
+        delivery,
     )
 
 
@@ -85,7 +86,9 @@ def test_a_token_for_an_unknown_item_is_a_404(client, seed_digest):
 
 def test_a_token_pairing_a_digest_with_another_digests_item_is_a_404(client, seed_digest, next_digest):
     category = Category.objects.first()
-    other = Item.objects.create(digest=next_digest, category=category, title="t", summary="s", source_url="https://example.org/other")
+    other = Item.objects.create(
+        digest=next_digest, category=category, title="t", summary="s", source_url="https://example.org/other"
+    )
     token = signing.dumps([seed_digest.pk, other.pk], salt="digests.click")
     assert client.get(f"/r/{token}/").status_code == 404
     assert client.get(f"/r/{click_token(next_digest.pk, other.pk)}/").status_code == 302
@@ -170,5 +173,6 @@ def test_the_links_in_a_rendered_email_lead_through_tracking_to_the_source(clien
     pixel_path = re.search(r"https://news\.example\.com(/o/[^\"]+\.gif)", email.html).group(1)
     assert client.get(pixel_path)["Content-Type"] == "image/gif"
     assert sorted(DeliveryEvent.objects.filter(subscriber=reader, delivery=delivery).values_list("event_type", flat=True)) == [
-        "clicked", "opened"
+        "clicked",
+        "opened",
     ]

@@ -44,7 +44,9 @@ def test_a_postmark_hard_bounce_is_stored_against_its_delivery(post_webhook, sen
     assert event.payload["esp_event"]["Type"] == "HardBounce"
 
 
-@pytest.mark.parametrize("auth", [{}, basic_auth("webhook:wrong"), basic_auth("nobody:current-secret")], ids=["none", "wrong-password", "wrong-user"])
+@pytest.mark.parametrize(
+    "auth", [{}, basic_auth("webhook:wrong"), basic_auth("nobody:current-secret")], ids=["none", "wrong-password", "wrong-user"]
+)
 def test_postmark_webhooks_without_valid_basic_auth_are_refused_and_change_nothing(post_webhook, sent, auth):
     response = post_webhook(POSTMARK_URL, postmark_bounce(sent["deliveries"][0]), auth=auth)
     assert response.status_code == 400
@@ -60,8 +62,13 @@ def test_every_configured_secret_is_accepted_so_secrets_can_be_rotated(post_webh
 
 def test_a_signed_mailgun_permanent_failure_is_stored_as_a_hard_bounce(post_webhook, sent):
     delivery = sent["deliveries"][1]
-    data = mailgun_event(delivery, "failed", severity="permanent", reason="bounce",
-                         **{"delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist", "description": ""}})
+    data = mailgun_event(
+        delivery,
+        "failed",
+        severity="permanent",
+        reason="bounce",
+        **{"delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist", "description": ""}},
+    )
     response = post_webhook(MAILGUN_URL, mailgun_signed(data))
     assert response.status_code == 200
     event = DeliveryEvent.objects.get()
@@ -98,7 +105,9 @@ def test_a_repeated_event_is_stored_once(post_webhook, sent):
         assert post_webhook(POSTMARK_URL, delivered).status_code == 200
         assert post_webhook(MAILGUN_URL, signed).status_code == 200
     assert sorted(DeliveryEvent.objects.values_list("provider", "event_type")) == [
-        ("mailgun", "opened"), ("postmark", "bounced"), ("postmark", "delivered")
+        ("mailgun", "opened"),
+        ("postmark", "bounced"),
+        ("postmark", "delivered"),
     ]
 
 

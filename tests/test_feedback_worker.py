@@ -28,7 +28,10 @@ def worker(transactional_db):
     celery = Path(sys.executable).with_name("celery")
     proc = subprocess.Popen(
         [str(celery), "-A", "newsletter", "worker", "-Q", "housekeeping", "--pool=solo", "--concurrency=1", "-l", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     yield proc
     proc.terminate()

@@ -13,8 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from digests.ops.health import beat_status, health_report
-from digests.ops.health import BEAT_TICK_KEY
+from digests.ops.health import BEAT_TICK_KEY, beat_status, health_report
 
 ROOT = Path(__file__).resolve().parents[1]
 

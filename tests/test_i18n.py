@@ -81,7 +81,9 @@ def test_makemessages_finds_no_string_missing_from_the_catalogues(tmp_path):
     shutil.copytree(
         ROOT,
         copy,
-        ignore=lambda folder, names: [n for n in names if (Path(folder) == ROOT and n in skipped) or n == "__pycache__" or n.endswith(".mo")],
+        ignore=lambda folder, names: [
+            n for n in names if (Path(folder) == ROOT and n in skipped) or n == "__pycache__" or n.endswith(".mo")
+        ],
     )
     # Run from the copy so BASE_DIR (and so LOCALE_PATHS) is the copy: the repository's files stay untouched.
     result = subprocess.run(
@@ -104,9 +106,11 @@ def test_makemessages_finds_no_string_missing_from_the_catalogues(tmp_path):
 
 def test_the_compiled_catalogues_are_current():
     """The pages below need the .mo files that `make messages` (part of `make test`) builds from the .po files."""
-    for language, po in CATALOGUES.items():
+    for po in CATALOGUES.values():
         mo = po.with_suffix(".mo")
-        assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, f"{mo} is missing or older than its .po: run `make messages`"
+        assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, (
+            f"{mo} is missing or older than its .po: run `make messages`"
+        )
 
 
 # --- public pages ---------------------------------------------------------------------
@@ -143,7 +147,9 @@ def test_a_reader_who_signs_up_in_english_gets_the_confirmation_email_in_english
 ):
     client.post("/i18n/setlang/", {"language": "en", "next": "/subscribe/"})
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/subscribe/", {"email": "reader@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+        client.post(
+            "/subscribe/", {"email": "reader@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN"
+        )
     assert Subscriber.objects.get(email="reader@example.com").language == "en"
     assert [m.subject for m in mail.outbox] == [f"Confirm your subscription to {SITE}"]
 
@@ -155,7 +161,12 @@ def test_a_reader_who_signs_up_in_english_gets_the_confirmation_email_in_english
 @pytest.mark.parametrize(
     "language, active, subject, phrases",
     [
-        ("en", "zh-hans", f"Confirm your subscription to {SITE}", ["Hello 李雷,", "To start your subscription", "The link works for 7 days."]),
+        (
+            "en",
+            "zh-hans",
+            f"Confirm your subscription to {SITE}",
+            ["Hello 李雷,", "To start your subscription", "The link works for 7 days."],
+        ),
         ("zh-hans", "en", f"请确认订阅《{SITE}》", ["李雷，您好：", "要开始订阅", "链接在 7 天内有效。"]),
     ],
 )
@@ -177,8 +188,28 @@ def test_the_confirmation_email_is_in_the_readers_language_whatever_is_active(la
 @pytest.mark.parametrize(
     "language, active, fixed, html_lang",
     [
-        ("en", "zh-hans", ["In this issue", "(2 items)", "Summary: ", "Key points:", "Source: ", "Manage preferences", "Unsubscribe", "View in browser", "you subscribed to"], "en"),
-        ("zh-hans", "en", ["本期内容", "(2 条)", "说明：", "要点：", "来源出处：", "管理订阅设置", "退订", "在浏览器中查看", "您订阅了"], "zh-Hans"),
+        (
+            "en",
+            "zh-hans",
+            [
+                "In this issue",
+                "(2 items)",
+                "Summary: ",
+                "Key points:",
+                "Source: ",
+                "Manage preferences",
+                "Unsubscribe",
+                "View in browser",
+                "you subscribed to",
+            ],
+            "en",
+        ),
+        (
+            "zh-hans",
+            "en",
+            ["本期内容", "(2 条)", "说明：", "要点：", "来源出处：", "管理订阅设置", "退订", "在浏览器中查看", "您订阅了"],
+            "zh-Hans",
+        ),
     ],
 )
 def test_the_digest_emails_fixed_text_follows_the_language_argument(seed_digest, language, active, fixed, html_lang):

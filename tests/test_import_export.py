@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from digests.content.services import digest_export, digest_import
 from digests.content.digest_format import DigestFormatError, digest_parse
+from digests.content.services import digest_export, digest_import
 from digests.models import Category, Digest, Item
 from tests.conftest import SEED_PATH
 from tests.digest_files import VALID_LINES, digest_bytes
 
 # These tests read labels and messages: English, so translations cannot change them.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
-
 
 
 def import_lines(lines: list[str], **kwargs) -> Digest:

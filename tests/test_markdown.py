@@ -92,8 +92,7 @@ def test_it_reads_every_field_of_a_seed_item(seed_text):
             "旨在通过地方性法规为AI产业的健康、有序发展提供法治保障。"
         ),
         background=(
-            "随着人工智能技术的快速发展，各地政府日益重视通过立法来引导和规范产业发展，"
-            "以抢占新一轮科技革命和产业变革的制高点。"
+            "随着人工智能技术的快速发展，各地政府日益重视通过立法来引导和规范产业发展，以抢占新一轮科技革命和产业变革的制高点。"
         ),
         key_points=(
             "该条例是江苏省2026年拟安排的13件正式立法项目之一。",
@@ -327,8 +326,7 @@ def test_it_reports_a_missing_header_line():
     text = valid_doc().replace(HEADER + "\n\n", "")
 
     assert only_problem(text) == (
-        'line 1: missing header line; expected the first line to be "<title> (YYYY-MM-DD)", '
-        'e.g. "AI 行业动态 (2026-02-06)"'
+        'line 1: missing header line; expected the first line to be "<title> (YYYY-MM-DD)", e.g. "AI 行业动态 (2026-02-06)"'
     )
 
 
@@ -409,9 +407,7 @@ def test_it_reports_a_section_heading_without_a_name():
 def test_it_reports_missing_summary_with_line_number():
     text = valid_doc().replace(SUMMARY + "\n", "")
 
-    assert only_problem(text) == (
-        f'line 5: item "{TITLE}" is missing 说明 (summary); expected a line starting with "说明："'
-    )
+    assert only_problem(text) == (f'line 5: item "{TITLE}" is missing 说明 (summary); expected a line starting with "说明："')
 
 
 def test_it_shortens_long_titles_in_messages():
@@ -531,9 +527,7 @@ def test_a_misplaced_required_field_is_not_also_reported_missing():
 def test_it_reports_a_duplicate_field():
     text = valid_doc().replace(SUMMARY, f"{SUMMARY}\n说明：又一个。")
 
-    assert only_problem(text) == (
-        f'line 7: duplicate 说明 (summary) in item "{TITLE}"; it was already given on line 6'
-    )
+    assert only_problem(text) == (f'line 7: duplicate 说明 (summary) in item "{TITLE}"; it was already given on line 6')
 
 
 def test_it_reports_an_unexpected_line_and_says_what_was_expected():

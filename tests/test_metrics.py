@@ -29,17 +29,18 @@ def ledger(seed_digest):
     outcome = [Delivery.Status.SENT, Delivery.Status.SENT, Delivery.Status.FAILED]
     deliveries = [
         Delivery.objects.create(digest=seed_digest, subscriber=r, variant="1", not_before=timezone.now(), status=s)
-        for r, s in zip(readers, outcome)
+        for r, s in zip(readers, outcome, strict=True)
     ]
     for kind in ["delivered", "delivered", "bounced"]:
-        DeliveryEvent.objects.create(
-            delivery=deliveries[0], provider="postmark", event_type=kind, occurred_at=timezone.now()
-        )
+        DeliveryEvent.objects.create(delivery=deliveries[0], provider="postmark", event_type=kind, occurred_at=timezone.now())
     return deliveries
 
 
 def test_it_counts_emails_sent_and_failed_from_the_ledger(client, ledger, settings):
-    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": {"backend": "anymail.backends.postmark.EmailBackend", "provider": "postmark"}}
+    settings.MAIL_CONNECTIONS = {
+        **settings.MAIL_CONNECTIONS,
+        "bulk": {"backend": "anymail.backends.postmark.EmailBackend", "provider": "postmark"},
+    }
 
     response = client.get("/metrics")
 

@@ -1,11 +1,10 @@
 """The preference centre: categories, time zone, language, unsubscribe, and the data download."""
 
-
 import pytest
 from django.test import Client
 
-from digests.models import Subscriber
 from digests.links import reader_links, reader_token
+from digests.models import Subscriber
 from tests.readers_support import categories, make_reader  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import pytest
 from django.core import signing
 from django.utils import timezone
 
+from digests.links import reader_token
 from digests.models import Consent, Delivery, DeliveryEvent, Digest, Subscriber, Suppression
 from digests.readers.privacy import address_hash, address_is_suppressed, subscriber_data_export, subscriber_erase
-from digests.links import reader_token
 from tests.readers_support import categories, make_reader  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +22,17 @@ def reader(categories):
     Consent.objects.create(subscriber=reader, form="signup+confirm", ip_hash="abc", wording="是的，请发给我。")
     digest = Digest.objects.create(issue_date=datetime.date(2026, 2, 6), title="AI 行业动态 (2026-02-06)")
     delivery = Delivery.objects.create(
-        digest=digest, subscriber=reader, variant="1", not_before=timezone.now(), status="sent", sent_at=timezone.now(), message_id="<m1@example.com>"
+        digest=digest,
+        subscriber=reader,
+        variant="1",
+        not_before=timezone.now(),
+        status="sent",
+        sent_at=timezone.now(),
+        message_id="<m1@example.com>",
     )
-    DeliveryEvent.objects.create(delivery=delivery, subscriber=reader, provider="smtp", event_type="delivered", occurred_at=timezone.now())
+    DeliveryEvent.objects.create(
+        delivery=delivery, subscriber=reader, provider="smtp", event_type="delivered", occurred_at=timezone.now()
+    )
     return reader
 
 

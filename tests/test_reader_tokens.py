@@ -2,8 +2,8 @@
 
 import pytest
 
-from digests.models import Subscriber
 from digests.links import BadToken, reader_links, reader_token
+from digests.models import Subscriber
 from digests.readers.tokens import reader_from_token
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,9 @@ def test_a_token_only_works_for_its_purpose(reader):
         reader_from_token(token, "confirm")
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: "x" + t, lambda t: "", lambda t: "nonsense"])
+@pytest.mark.parametrize(
+    "mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: "x" + t, lambda t: "", lambda t: "nonsense"]
+)
 def test_a_tampered_token_is_rejected(reader, mangle):
     with pytest.raises(BadToken):
         reader_from_token(mangle(reader_token(reader.key, "preferences")), "preferences")

@@ -3,10 +3,9 @@
 import pytest
 from django.test import override_settings
 
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks, archive_url
 from digests.models import Category, Item
-from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.render import RenderedEmail, variant_render
-from digests.links import archive_url
 from tests.rendering_helpers import parse_html, seed_parsed, visible_text
 
 
@@ -91,7 +90,12 @@ def test_the_footer_has_why_preferences_unsubscribe_browser_link_and_address(see
     assert archive_url(seed_digest.issue_date) == "http://127.0.0.1:8000/archive/2026-02-06/"
     assert "you subscribed to AI 行业动态" in footer.text_content()
     assert settings.PUBLISHER_ADDRESS in footer.text_content()
-    for line in (PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest.issue_date), settings.PUBLISHER_ADDRESS):
+    for line in (
+        PLACEHOLDER_LINKS.preferences_url,
+        PLACEHOLDER_LINKS.unsubscribe_url,
+        archive_url(seed_digest.issue_date),
+        settings.PUBLISHER_ADDRESS,
+    ):
         assert line in full.text
 
 
@@ -139,7 +143,12 @@ def test_hostile_editor_text_is_escaped_and_bad_links_are_not_links(seed_digest)
         source_url="javascript:alert(document.cookie)",
     )
     Item.objects.create(
-        digest=seed_digest, category=category, title="数据链接", summary="s", source_name="数据", source_url="data:text/html,<script>x</script>"
+        digest=seed_digest,
+        category=category,
+        title="数据链接",
+        summary="s",
+        source_name="数据",
+        source_url="data:text/html,<script>x</script>",
     )
     rendered = variant_render(seed_digest, frozenset({category.pk}))
     document = parse_html(rendered.html)

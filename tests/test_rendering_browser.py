@@ -6,6 +6,7 @@ from digests.rendering.render import variant_render
 
 pytestmark = pytest.mark.e2e
 
+
 @pytest.fixture
 def browser(email_file, chromium):
     return chromium

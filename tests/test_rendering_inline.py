@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.models import Category, Item
 from digests.rendering import premail
 from digests.rendering.inline import premailer_calls, variant_inlined, variants_forget
-from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.personalise import email_personalise
 from digests.rendering.premail import PREMAILER_OPTIONS, html_inline
 from digests.rendering.render import variant_render
@@ -29,7 +29,19 @@ def _cold_cache():
 def test_styles_are_inlined_on_the_elements_and_only_media_rules_stay_in_style(seed_digest):
     rendered = variant_render(seed_digest)
     document = parse_html(rendered.html)
-    for css_class in ("container", "masthead", "section-title", "item", "item-title", "item-field", "item-label", "item-point", "item-link", "footer", "footer-link"):
+    for css_class in (
+        "container",
+        "masthead",
+        "section-title",
+        "item",
+        "item-title",
+        "item-field",
+        "item-label",
+        "item-point",
+        "item-link",
+        "footer",
+        "footer-link",
+    ):
         elements = document.find_class(css_class)
         assert elements, css_class
         assert all(element.get("style") for element in elements), css_class
@@ -92,7 +104,9 @@ p {{ color: #123456; }}</style></head><body><p>正文</p></body></html>"""
 
 def test_inlining_prints_nothing_even_for_mso_properties(seed_digest, capfd):
     capfd.readouterr()
-    html_inline("<html><head><style>p { mso-line-height-rule: exactly; mso-hide: all; colr: red; }</style></head><body><p>x</p></body></html>")
+    html_inline(
+        "<html><head><style>p { mso-line-height-rule: exactly; mso-hide: all; colr: red; }</style></head><body><p>x</p></body></html>"
+    )
     variant_render(seed_digest)
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
@@ -185,7 +199,7 @@ def test_very_long_paragraphs_are_folded_without_changing_what_is_shown(seed_dig
     assert html_part(rendered)["Content-Transfer-Encoding"] == "8bit"
     shown = parse_html(rendered.html).find_class("item-field")[0].text_content()
     assert "".join(shown.split()) == "说明：" + "长" * 2000 + "tail" + "word" * 400
-    assert "点" * 1500 == "".join(parse_html(rendered.html).find_class("item-point")[0].text_content().split())
+    assert "".join(parse_html(rendered.html).find_class("item-point")[0].text_content().split()) == "点" * 1500
 
 
 def test_placeholders_survive_inlining_untouched(seed_digest):

@@ -65,9 +65,7 @@ def test_malformed_values_name_their_variable(monkeypatch):
 
 def test_the_process_refuses_to_start_with_a_bad_setting(tmp_path):
     env = {**os.environ, "TIME_ZONE": "Nowhere/Land", "VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "TIME_ZONE='Nowhere/Land' is invalid" in result.stderr
 

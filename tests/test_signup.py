@@ -48,7 +48,9 @@ def test_a_new_address_becomes_pending_and_gets_one_confirmation_email(client, o
     assert "example.com" not in message.body.split("/confirm/")[1].split()[0]
 
 
-def test_the_confirmation_email_is_sent_only_after_the_signup_commits(client, django_capture_on_commit_callbacks, eager_celery, categories):
+def test_the_confirmation_email_is_sent_only_after_the_signup_commits(
+    client, django_capture_on_commit_callbacks, eager_celery, categories
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         client.post(URL, {"email": "later@example.com", "categories": [categories[0].pk]})
         assert mail.outbox == []
@@ -59,7 +61,9 @@ def test_the_confirmation_email_is_sent_only_after_the_signup_commits(client, dj
 
 def test_the_page_language_becomes_the_readers_language(client, on_commit, categories):
     post(client, on_commit, email="en@example.com", categories=[categories[0].pk])
-    on_commit(client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    on_commit(
+        client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    )
     assert Subscriber.objects.get(email="en@example.com").language == "en"
     assert Subscriber.objects.get(email="zh@example.com").language == "zh-hans"
 
@@ -248,7 +252,9 @@ def test_signup_works_without_any_category_defined(client, on_commit):
 def test_the_pages_speak_chinese_to_chinese_browsers(client, on_commit, categories):
     form = client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
     assert '<html lang="zh-hans">' in form and "电子邮件地址" in form and "订阅" in form
-    done = on_commit(client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    done = on_commit(
+        client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
     assert "请查收邮件" in done.content.decode()
     error = on_commit(client.post, URL, {"email": "a@b", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert "@ 后面的域名需要包含点" in error.content.decode()
@@ -264,8 +270,12 @@ def test_a_malformed_rate_setting_stops_start_up():
 
     env = {**os.environ, "SIGNUP_RATE_PER_IP": "lots"}
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=Path(__file__).resolve().parents[1], env=env,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "SIGNUP_RATE_PER_IP='lots' is invalid: write it as N/s, N/m, N/h or N/d" in result.stderr
@@ -274,7 +284,13 @@ def test_a_malformed_rate_setting_stops_start_up():
 def test_behind_a_proxy_the_configured_header_names_the_client(client, on_commit, categories, settings):
     settings.CLIENT_IP_HEADER = "X-Real-IP"
     settings.SIGNUP_RATE_PER_IP = "1/h"
-    first = on_commit(client.post, URL, {"email": "p1@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1")
-    second = on_commit(client.post, URL, {"email": "p2@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.2")
-    third = on_commit(client.post, URL, {"email": "p3@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1")
+    first = on_commit(
+        client.post, URL, {"email": "p1@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1"
+    )
+    second = on_commit(
+        client.post, URL, {"email": "p2@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.2"
+    )
+    third = on_commit(
+        client.post, URL, {"email": "p3@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1"
+    )
     assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)

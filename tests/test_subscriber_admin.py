@@ -86,7 +86,9 @@ def test_the_erase_action_asks_first_then_keeps_only_a_hash(admin_client, reader
     assert Suppression.objects.filter(reason="erased").count() == 1
 
 
-def test_the_confirmation_action_mails_pending_readers_only(admin_client, readers, django_capture_on_commit_callbacks, eager_celery):
+def test_the_confirmation_action_mails_pending_readers_only(
+    admin_client, readers, django_capture_on_commit_callbacks, eager_celery
+):
     with django_capture_on_commit_callbacks(execute=True):
         action(admin_client, "send_confirmation", [readers["pending"], readers["active"], readers["gone"]])
     assert [m.to for m in mail.outbox] == [["pending@example.com"]]
@@ -100,16 +102,29 @@ def test_the_status_cannot_be_edited_directly(admin_client, readers):
 def test_adding_a_subscriber_normalises_the_address_and_refuses_duplicates(admin_client, readers, categories):
     response = admin_client.post(
         f"{LIST}add/",
-        {"email": "New@Example.COM", "name": "", "categories": [categories[0].pk], "timezone": "", "language": "en",
-         "consents-TOTAL_FORMS": "0", "consents-INITIAL_FORMS": "0"},
+        {
+            "email": "New@Example.COM",
+            "name": "",
+            "categories": [categories[0].pk],
+            "timezone": "",
+            "language": "en",
+            "consents-TOTAL_FORMS": "0",
+            "consents-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302
     added = Subscriber.objects.get(email="New@example.com")
     assert added.source == Subscriber.Source.ADMIN and added.status == S.PENDING
     response = admin_client.post(
         f"{LIST}add/",
-        {"email": "ACTIVE@example.com", "categories": [categories[0].pk], "timezone": "", "language": "en",
-         "consents-TOTAL_FORMS": "0", "consents-INITIAL_FORMS": "0"},
+        {
+            "email": "ACTIVE@example.com",
+            "categories": [categories[0].pk],
+            "timezone": "",
+            "language": "en",
+            "consents-TOTAL_FORMS": "0",
+            "consents-INITIAL_FORMS": "0",
+        },
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 200 and "already exists" in response.content.decode()

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from digests.models import Delivery, Digest, Subscriber
 from digests.links import reader_links, reader_token
+from digests.models import Delivery, Digest, Subscriber
 from tests.readers_support import make_reader
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,9 @@ def test_other_forms_still_need_csrf(reader):
 def test_a_tampered_or_foreign_token_gives_a_friendly_404_and_changes_nothing(client, reader):
     token = reader_token(reader.key, "unsubscribe")
     for bad in (token[:-1] + ("x" if token[-1] != "x" else "y"), reader_token(reader.key, "preferences"), "nope"):
-        response = client.post(f"/unsubscribe/{bad}/", ONE_CLICK, content_type="application/x-www-form-urlencoded", HTTP_ACCEPT_LANGUAGE="en")
+        response = client.post(
+            f"/unsubscribe/{bad}/", ONE_CLICK, content_type="application/x-www-form-urlencoded", HTTP_ACCEPT_LANGUAGE="en"
+        )
         assert response.status_code == 404 and "This link does not work" in response.content.decode()
         assert client.get(f"/unsubscribe/{bad}/").status_code == 404
     reader.refresh_from_db()

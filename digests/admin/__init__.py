@@ -1,11 +1,13 @@
-from digests.admin import digests  # noqa: F401  (registers the editorial admin)
-from digests.admin import feedback  # noqa: F401  (delivery events, statistics pages)
-from digests.admin import readers  # noqa: F401  (registers the subscriber admin)
-
 from django.conf import settings
 from django.contrib import admin
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+
+from digests.admin import (
+    digests,  # noqa: F401  (registers the editorial admin)
+    feedback,  # noqa: F401  (delivery events, statistics pages)
+    readers,  # noqa: F401  (registers the subscriber admin)
+)
 
 
 def _header() -> str:

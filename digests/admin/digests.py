@@ -20,14 +20,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext, gettext_lazy as _, ngettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
-from digests.admin.feedback import DigestStatsAdminMixin
-from digests.admin.sending import DigestSendingAdminMixin
 from digests.admin.digest_forms import ItemForm, MarkdownImportForm
+from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.preview import preview_html
-from digests.content.services import digest_export, digest_import
+from digests.admin.sending import DigestSendingAdminMixin
 from digests.content.digest_format import DigestFormatError, digest_parse
+from digests.content.services import digest_export, digest_import
 from digests.models import Category, Digest, Item
 from digests.rendering.presend import digest_check
 
@@ -81,7 +82,10 @@ class ItemInline(admin.StackedInline):
     extra = 0
     template = "admin/digests/digest/item_inline.html"
     fieldsets = [
-        (None, {"fields": [("category", "position"), "title", "summary", "background", "key_points", ("source_name", "source_url")]}),
+        (
+            None,
+            {"fields": [("category", "position"), "title", "summary", "background", "key_points", ("source_name", "source_url")]},
+        ),
     ]
 
     class Media:
@@ -92,7 +96,21 @@ class ItemInline(admin.StackedInline):
         if _editable(obj):
             return self.fieldsets
         # A read-only digest shows key points as a list rather than as the stored JSON.
-        return [(None, {"fields": [("category", "position"), "title", "summary", "background", "key_point_list", ("source_name", "source_url")]})]
+        return [
+            (
+                None,
+                {
+                    "fields": [
+                        ("category", "position"),
+                        "title",
+                        "summary",
+                        "background",
+                        "key_point_list",
+                        ("source_name", "source_url"),
+                    ]
+                },
+            )
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if _editable(obj) else ["key_point_list"]
@@ -102,7 +120,12 @@ class ItemInline(admin.StackedInline):
         return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((point,) for point in item.key_points)))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("category").order_by("category__position", "category_id", "position", "id")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("category")
+            .order_by("category__position", "category_id", "position", "id")
+        )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -147,7 +170,10 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
     actions = ["export_markdown"]
     fieldsets = [
         (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
-        (pgettext_lazy("digest admin fieldset", "Sending"), {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]}),
+        (
+            pgettext_lazy("digest admin fieldset", "Sending"),
+            {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]},
+        ),
         (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     # Status only moves through digests.content.digest_transition, never by editing the field.

@@ -32,7 +32,16 @@ from digests.models import DeliveryEvent, Subscriber
 class DeliveryEventAdmin(admin.ModelAdmin):
     """Read-only: events are evidence of what a provider said, never edited."""
 
-    list_display = ["occurred_at", "event_type", "bounce_type", "provider", "subscriber", "delivery_digest", "item", "description_short"]
+    list_display = [
+        "occurred_at",
+        "event_type",
+        "bounce_type",
+        "provider",
+        "subscriber",
+        "delivery_digest",
+        "item",
+        "description_short",
+    ]
     list_filter = ["event_type", "bounce_type", "provider", "occurred_at"]
     search_fields = ["subscriber__email", "event_id", "description", "url"]
     list_select_related = ["subscriber", "delivery__digest", "item"]
@@ -100,7 +109,9 @@ def lift_bounce_suppression(modeladmin, request, queryset):
     if lifted:
         modeladmin.message_user(
             request,
-            ngettext("Bounce suppression lifted for %(count)d reader.", "Bounce suppression lifted for %(count)d readers.", lifted)
+            ngettext(
+                "Bounce suppression lifted for %(count)d reader.", "Bounce suppression lifted for %(count)d readers.", lifted
+            )
             % {"count": lifted},
             messages.SUCCESS,
         )

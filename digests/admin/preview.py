@@ -26,7 +26,9 @@ def digest_sections(digest: Digest) -> list[PreviewSection]:
     return sections
 
 
-def preview_html(digest: Digest, category_ids: frozenset[int] | None = None, *, text: bool = False, language: str | None = None) -> str:
+def preview_html(
+    digest: Digest, category_ids: frozenset[int] | None = None, *, text: bool = False, language: str | None = None
+) -> str:
     """A complete HTML page showing the digest as a reader of ``category_ids`` gets it.
 
     This is the one place the admin preview gets its HTML from: the real email
@@ -40,7 +42,5 @@ def preview_html(digest: Digest, category_ids: frozenset[int] | None = None, *, 
     # The page around the text (its lang, the item labels) is in the email's language too.
     with language_override(language):
         if rendered is None:
-            return render_to_string(
-                "admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)}
-            )
+            return render_to_string("admin/digests/digest/preview.html", {"digest": digest, "sections": digest_sections(digest)})
         return render_to_string("admin/digests/digest/preview_text.html", {"digest": digest, "text": rendered.text})

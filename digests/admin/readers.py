@@ -19,8 +19,8 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
 from digests.models import Consent, Subscriber, Suppression
@@ -89,7 +89,17 @@ class ConsentInline(admin.TabularInline):
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberAdminForm
-    list_display = ["email", "name", "status", "category_list", "source", "language", "created_at", "confirmed_at", "unsubscribed_at"]
+    list_display = [
+        "email",
+        "name",
+        "status",
+        "category_list",
+        "source",
+        "language",
+        "created_at",
+        "confirmed_at",
+        "unsubscribed_at",
+    ]
     list_filter = ["status", "categories", "source", "language"]
     search_fields = ["email", "name"]
     date_hierarchy = "created_at"
@@ -98,12 +108,34 @@ class SubscriberAdmin(admin.ModelAdmin):
     actions = ["unsubscribe_selected", "send_confirmation", lift_bounce_suppression, "export_selected", "erase_selected"]
     change_list_template = "admin/digests/subscriber/change_list.html"
     readonly_fields = [
-        "status", "source", "created_at", "updated_at", "confirmed_at", "unsubscribed_at",
-        "confirmation_sent_at", "suppressed_at", "suppression_reason", "soft_bounces", "suppression",
+        "status",
+        "source",
+        "created_at",
+        "updated_at",
+        "confirmed_at",
+        "unsubscribed_at",
+        "confirmation_sent_at",
+        "suppressed_at",
+        "suppression_reason",
+        "soft_bounces",
+        "suppression",
     ]
     fieldsets = [
         (None, {"fields": ["email", "name", "categories", "timezone", "language"]}),
-        (_("Status"), {"fields": ["status", "source", "created_at", "updated_at", "confirmed_at", "unsubscribed_at", "confirmation_sent_at"]}),
+        (
+            _("Status"),
+            {
+                "fields": [
+                    "status",
+                    "source",
+                    "created_at",
+                    "updated_at",
+                    "confirmed_at",
+                    "unsubscribed_at",
+                    "confirmation_sent_at",
+                ]
+            },
+        ),
         (_("Suppression"), {"fields": ["suppression", "suppressed_at", "suppression_reason", "soft_bounces"]}),
     ]
     formfield_overrides = {models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
@@ -186,9 +218,12 @@ class SubscriberAdmin(admin.ModelAdmin):
                 count += 1
             self.message_user(
                 request,
-                ngettext("%d subscriber erased; the address is kept only as a hash so it cannot be re-imported.",
-                         "%d subscribers erased; the addresses are kept only as hashes so they cannot be re-imported.",
-                         count) % count,
+                ngettext(
+                    "%d subscriber erased; the address is kept only as a hash so it cannot be re-imported.",
+                    "%d subscribers erased; the addresses are kept only as hashes so they cannot be re-imported.",
+                    count,
+                )
+                % count,
                 messages.SUCCESS,
             )
             return None

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from digests import queue
 from digests.content.services import TransitionError
 from digests.delivery.progress import digest_progress
 from digests.delivery.schedule import (
@@ -34,7 +35,6 @@ from digests.delivery.schedule import (
     digest_schedule,
     digest_start,
 )
-from digests import queue
 from digests.models import Category, Digest, Item, Subscriber
 from digests.queue import enqueue
 
@@ -50,8 +50,11 @@ class ScheduleForm(forms.Form):
 
 class TestSendForm(forms.Form):
     categories = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Variant (categories)"), queryset=Category.objects.none(), required=False,
-        widget=forms.CheckboxSelectMultiple, help_text=gettext_lazy("None ticked: every category."),
+        label=gettext_lazy("Variant (categories)"),
+        queryset=Category.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("None ticked: every category."),
     )
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=Subscriber.Language.choices)
 
@@ -76,7 +79,11 @@ class DigestSendingAdminMixin:
         info = self.opts.app_label, self.opts.model_name
         own = [
             path("<int:digest_id>/sending/", self.admin_site.admin_view(self.sending_view), name="%s_%s_sending" % info),
-            path("<int:digest_id>/sending/progress.json", self.admin_site.admin_view(self.progress_view), name="%s_%s_progress" % info),
+            path(
+                "<int:digest_id>/sending/progress.json",
+                self.admin_site.admin_view(self.progress_view),
+                name="%s_%s_progress" % info,
+            ),
             path(
                 "<int:digest_id>/sending/<str:action>/",
                 self.admin_site.admin_view(self.sending_action_view),
@@ -122,7 +129,9 @@ class DigestSendingAdminMixin:
             "original": digest,
             "title": _("Sending: %(digest)s") % {"digest": digest},
             "progress": digest_progress(digest),
-            "schedule_form": ScheduleForm(initial={"send_at": default_at.replace(tzinfo=None), "allow_stale": digest.allow_stale}),
+            "schedule_form": ScheduleForm(
+                initial={"send_at": default_at.replace(tzinfo=None), "allow_stale": digest.allow_stale}
+            ),
             "test_form": TestSendForm(digest=digest, initial={"language": Subscriber.Language.ZH_HANS}),
             "problems": _pre_send_errors(digest),
             "progress_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_progress", args=[digest.pk]),
@@ -182,7 +191,10 @@ class DigestSendingAdminMixin:
     def _action_send_now(self, request, digest: Digest) -> str:
         self._refuse_if_problems(digest)
         report = digest_start(digest, immediate=True, allow_stale=bool(request.POST.get("allow_stale")) or digest.allow_stale)
-        return _("Sending started: %(pending)d readers, %(skipped)d skipped.") % {"pending": report.pending, "skipped": report.skipped}
+        return _("Sending started: %(pending)d readers, %(skipped)d skipped.") % {
+            "pending": report.pending,
+            "skipped": report.skipped,
+        }
 
     def _action_test(self, request, digest: Digest) -> str:
         form = TestSendForm(request.POST, digest=digest)

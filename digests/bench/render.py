@@ -6,11 +6,11 @@ import itertools
 import time
 from dataclasses import dataclass
 
-from digests.models import Digest
-from digests.rendering.sections import digest_content
-from digests.rendering.inline import premailer_calls, variant_inlined, variants_forget
 from digests.links import ReaderLinks
+from digests.models import Digest
+from digests.rendering.inline import premailer_calls, variant_inlined, variants_forget
 from digests.rendering.personalise import email_personalise
+from digests.rendering.sections import digest_content
 
 
 @dataclass(frozen=True)

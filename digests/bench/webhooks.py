@@ -48,15 +48,24 @@ def bench_fixture(*, readers: int) -> Digest:
         raise ValueError(f"A digest dated {BENCH_ISSUE_DATE} exists; remove it (or run bench cleanup) first.")
     now = datetime.datetime.now(datetime.UTC)
     digest = Digest.objects.create(issue_date=BENCH_ISSUE_DATE, title="webhook benchmark", status=Digest.Status.SENT)
-    category, _ = Category.objects.get_or_create(name="webhook benchmark", defaults={"slug": "webhook-benchmark", "is_active": False})
+    category, _ = Category.objects.get_or_create(
+        name="webhook benchmark", defaults={"slug": "webhook-benchmark", "is_active": False}
+    )
     Item.objects.create(digest=digest, category=category, title="bench", summary="bench", source_url="https://example.com/bench")
     subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=f"bench-{i}@{BENCH_DOMAIN}", status=Subscriber.Status.ACTIVE, confirmed_at=now - datetime.timedelta(days=1))
+        Subscriber(
+            email=f"bench-{i}@{BENCH_DOMAIN}", status=Subscriber.Status.ACTIVE, confirmed_at=now - datetime.timedelta(days=1)
+        )
         for i in range(readers)
     )
     Delivery.objects.bulk_create(
         Delivery(
-            digest=digest, subscriber=s, variant="", not_before=now, status=Delivery.Status.SENT, sent_at=now,
+            digest=digest,
+            subscriber=s,
+            variant="",
+            not_before=now,
+            status=Delivery.Status.SENT,
+            sent_at=now,
             provider_message_id=f"bench-{s.pk}",
         )
         for s in subscribers
@@ -82,28 +91,59 @@ def postmark_payload(delivery: Delivery, kind: str, n: int) -> dict:
         "ServerID": 23,
     }
     if kind == "delivered":
-        return {"RecordType": "Delivery", "Recipient": delivery.subscriber.email, "DeliveredAt": at, "Details": "smtp;250 2.0.0 OK", **common}
+        return {
+            "RecordType": "Delivery",
+            "Recipient": delivery.subscriber.email,
+            "DeliveredAt": at,
+            "Details": "smtp;250 2.0.0 OK",
+            **common,
+        }
     if kind == "opened":
-        return {"RecordType": "Open", "FirstOpen": n % 2 == 0, "Recipient": delivery.subscriber.email, "ReceivedAt": at,
-                "Platform": "WebMail", "UserAgent": "Mozilla/5.0", **common}
+        return {
+            "RecordType": "Open",
+            "FirstOpen": n % 2 == 0,
+            "Recipient": delivery.subscriber.email,
+            "ReceivedAt": at,
+            "Platform": "WebMail",
+            "UserAgent": "Mozilla/5.0",
+            **common,
+        }
     if kind == "clicked":
-        return {"RecordType": "Click", "Recipient": delivery.subscriber.email, "ReceivedAt": at, "ClickLocation": "HTML",
-                "OriginalLink": "https://example.com/bench", "Platform": "Desktop", "UserAgent": "Mozilla/5.0", **common}
-    return {"RecordType": "Bounce", "ID": 9_000_000_000 + n, "Type": "SoftBounce", "TypeCode": 4096, "Name": "Soft bounce",
-            "Email": delivery.subscriber.email, "BouncedAt": at, "Description": "Mailbox full", "Details": "452 4.2.2 over quota",
-            "Inactive": False, "CanActivate": True, **common}
+        return {
+            "RecordType": "Click",
+            "Recipient": delivery.subscriber.email,
+            "ReceivedAt": at,
+            "ClickLocation": "HTML",
+            "OriginalLink": "https://example.com/bench",
+            "Platform": "Desktop",
+            "UserAgent": "Mozilla/5.0",
+            **common,
+        }
+    return {
+        "RecordType": "Bounce",
+        "ID": 9_000_000_000 + n,
+        "Type": "SoftBounce",
+        "TypeCode": 4096,
+        "Name": "Soft bounce",
+        "Email": delivery.subscriber.email,
+        "BouncedAt": at,
+        "Description": "Mailbox full",
+        "Details": "452 4.2.2 over quota",
+        "Inactive": False,
+        "CanActivate": True,
+        **common,
+    }
 
 
 def bench_payloads(deliveries: list[Delivery], events: int) -> list[bytes]:
     """``events`` distinct request bodies: mostly deliveries and opens, some clicks and soft bounces."""
     mix = ["delivered"] * 12 + ["opened"] * 5 + ["clicked"] * 2 + ["bounced"]
-    return [
-        json.dumps(postmark_payload(deliveries[n % len(deliveries)], mix[n % len(mix)], n)).encode()
-        for n in range(events)
-    ]
+    return [json.dumps(postmark_payload(deliveries[n % len(deliveries)], mix[n % len(mix)], n)).encode() for n in range(events)]
 
 
-def webhooks_fire(url: str, bodies: list[bytes], *, threads: int = 4, basic_auth: str | None = None, timeout: float = 30) -> BenchResult:
+def webhooks_fire(
+    url: str, bodies: list[bytes], *, threads: int = 4, basic_auth: str | None = None, timeout: float = 30
+) -> BenchResult:
     """POST each body to ``url`` (one event per request) from ``threads`` keep-alive clients."""
     headers = {"Content-Type": "application/json"}
     if basic_auth:

@@ -69,8 +69,7 @@ def _line_start(label: str) -> str:
 
 def empty_file() -> str:
     return _(
-        'the file is empty; expected a header line like "%(example)s" '
-        'followed by "**section**" headings and their items'
+        'the file is empty; expected a header line like "%(example)s" followed by "**section**" headings and their items'
     ) % {"example": _HEADER_EXAMPLE}
 
 
@@ -82,22 +81,18 @@ def missing_header() -> str:
 
 def not_utf8(byte: int, column: int) -> str:
     return _(
-        "this line is not valid UTF-8 (byte 0x%(byte)02x at column %(column)d); "
-        "expected the file to be saved as UTF-8 text"
+        "this line is not valid UTF-8 (byte 0x%(byte)02x at column %(column)d); expected the file to be saved as UTF-8 text"
     ) % {"byte": byte, "column": column}
 
 
 def date_not_iso(text: str) -> str:
-    return _('the header date "%(date)s" is not in YYYY-MM-DD form; expected e.g. "2026-02-06"') % {
-        "date": _preview(text)
-    }
+    return _('the header date "%(date)s" is not in YYYY-MM-DD form; expected e.g. "2026-02-06"') % {"date": _preview(text)}
 
 
 def date_not_real(text: str) -> str:
-    return _(
-        'the header date "%(date)s" is not a real calendar date; '
-        'expected a valid YYYY-MM-DD date, e.g. "2026-02-06"'
-    ) % {"date": text}
+    return _('the header date "%(date)s" is not a real calendar date; expected a valid YYYY-MM-DD date, e.g. "2026-02-06"') % {
+        "date": text
+    }
 
 
 def malformed_header(text: str) -> str:
@@ -114,10 +109,9 @@ def missing_title() -> str:
 
 
 def unbalanced_span() -> str:
-    return _(
-        'the header line has an unbalanced <span> tag; expected "%(example)s", '
-        "optionally wrapped in <span …>…</span>"
-    ) % {"example": _HEADER_EXAMPLE}
+    return _('the header line has an unbalanced <span> tag; expected "%(example)s", optionally wrapped in <span …>…</span>') % {
+        "example": _HEADER_EXAMPLE
+    }
 
 
 def no_sections() -> str:
@@ -144,9 +138,7 @@ def outside_section(title: str) -> str:
 def untitled(label: str | None) -> str:
     """For a field line (``label``) or a bullet (None) with no item title above it."""
     what = _field_name(label) if label else _("bullet point")
-    return _("%(what)s has no item title above it; expected the item title on the line before it") % {
-        "what": what
-    }
+    return _("%(what)s has no item title above it; expected the item title on the line before it") % {"what": what}
 
 
 def _expected_next(draft) -> str:
@@ -217,28 +209,24 @@ def inline_key_points(draft) -> str:
 
 def no_key_points(draft) -> str:
     return _(
-        '要点 (key points) of item "%(title)s" has no bullets; '
-        'expected one or more lines starting with "- " below "要点："'
+        '要点 (key points) of item "%(title)s" has no bullets; expected one or more lines starting with "- " below "要点："'
     ) % {"title": _preview(draft.title.text)}
 
 
 def empty_key_point(draft) -> str:
-    return _('empty key point in item "%(title)s"; expected text after "- "') % {
-        "title": _preview(draft.title.text)
-    }
+    return _('empty key point in item "%(title)s"; expected text after "- "') % {"title": _preview(draft.title.text)}
 
 
 def source_not_link(draft, value: str) -> str:
     return _(
-        '来源出处 (source) of item "%(title)s" is not a Markdown link; '
-        'expected "来源出处：[name](https://…)", got "%(got)s"'
+        '来源出处 (source) of item "%(title)s" is not a Markdown link; expected "来源出处：[name](https://…)", got "%(got)s"'
     ) % {"title": _preview(draft.title.text), "got": _preview(value, _LONG_PREVIEW_LENGTH)}
 
 
 def source_without_name(draft) -> str:
-    return _(
-        '来源出处 (source) of item "%(title)s" has no name; expected "来源出处：[name](https://…)"'
-    ) % {"title": _preview(draft.title.text)}
+    return _('来源出处 (source) of item "%(title)s" has no name; expected "来源出处：[name](https://…)"') % {
+        "title": _preview(draft.title.text)
+    }
 
 
 def bad_url(draft, url: str) -> str:
@@ -250,6 +238,5 @@ def bad_url(draft, url: str) -> str:
 
 def url_without_host(draft, url: str) -> str:
     return _(
-        '来源出处 (source) of item "%(title)s" links to "%(url)s", which has no host; '
-        'expected e.g. "https://example.com/…"'
+        '来源出处 (source) of item "%(title)s" links to "%(url)s", which has no host; expected e.g. "https://example.com/…"'
     ) % {"title": _preview(draft.title.text), "url": _preview(url, _LONG_PREVIEW_LENGTH)}

@@ -10,7 +10,15 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from digests.content.digest_format import DigestFormatError, ParsedDigest, ParsedItem, ParsedSection, Problem, digest_format, digest_parse
+from digests.content.digest_format import (
+    DigestFormatError,
+    ParsedDigest,
+    ParsedItem,
+    ParsedSection,
+    Problem,
+    digest_format,
+    digest_parse,
+)
 from digests.models import Category, Digest, Item
 
 
@@ -134,9 +142,7 @@ def _new_category_problems(sections: tuple[ParsedSection, ...]) -> list[Problem]
         if section.name not in known:
             label = _('section "%(name)s"') % {"name": _shorten(section.name)}
             # The slug is generated from the name on save; only the name can be wrong here.
-            problems += _validation_problems(
-                Category(name=section.name), line=section.line, label=label, exclude=["slug"]
-            )
+            problems += _validation_problems(Category(name=section.name), line=section.line, label=label, exclude=["slug"])
             known.add(section.name)
     return problems
 
@@ -212,13 +218,14 @@ def digest_lookup(date_or_id: str) -> Digest:
     except ValueError:
         issue_date = None
     if issue_date is not None:
-        lookup, missing = {"issue_date": issue_date}, _("A digest for %(date)s does not exist.") % {"date": issue_date.isoformat()}
+        lookup, missing = (
+            {"issue_date": issue_date},
+            _("A digest for %(date)s does not exist.") % {"date": issue_date.isoformat()},
+        )
     elif date_or_id.isdigit():
         lookup, missing = {"pk": int(date_or_id)}, _("A digest with id %(id)s does not exist.") % {"id": date_or_id}
     else:
-        raise Digest.DoesNotExist(
-            _("%(value)r is neither a date (YYYY-MM-DD) nor a digest id.") % {"value": date_or_id}
-        )
+        raise Digest.DoesNotExist(_("%(value)r is neither a date (YYYY-MM-DD) nor a digest id.") % {"value": date_or_id})
     try:
         return Digest.objects.get(**lookup)
     except Digest.DoesNotExist:

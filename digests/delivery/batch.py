@@ -10,12 +10,12 @@ from django.conf import settings
 
 from digests.delivery.journal import journal_expire, journal_forget, journal_write
 from digests.delivery.ledger import deliveries_claim, deliveries_record
-from digests.delivery.outcomes import Code, Outcome
-from digests.delivery.variants import variant_ids
 from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
+from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.transport import Outgoing, transport_needs_bytes, transport_send
-from digests.mail import mail_connection
+from digests.delivery.variants import variant_ids
 from digests.links import reader_links
+from digests.mail import mail_connection
 from digests.models import Delivery, Digest
 from digests.rendering.inline import variant_inlined
 from newsletter.logs import log_fields
@@ -75,11 +75,20 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
             return report
     recorded = deliveries_record(claim, outcomes)
     journal_forget(claim.token)
-    report.sent, report.failed, report.retried, report.retry_at = recorded.sent, recorded.failed, recorded.retried, recorded.retry_at
+    report.sent, report.failed, report.retried, report.retry_at = (
+        recorded.sent,
+        recorded.failed,
+        recorded.retried,
+        recorded.retry_at,
+    )
     _log_outcomes(items, outcomes, fields)
     log.info(
         "digest %s: batch of %d: %d sent, %d failed, %d to retry",
-        digest_id, report.claimed, report.sent, report.failed, report.retried,
+        digest_id,
+        report.claimed,
+        report.sent,
+        report.failed,
+        report.retried,
         extra={**fields, "sent": report.sent, "failed": report.failed, "retried": report.retried},
     )
     return report
@@ -91,7 +100,9 @@ def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:
         if outcome.code in (Code.FAILED, Code.RETRY):
             log.warning(
                 "delivery %s %s: %s",
-                delivery_id, "failed" if outcome.code == Code.FAILED else "will be retried", outcome.error,
+                delivery_id,
+                "failed" if outcome.code == Code.FAILED else "will be retried",
+                outcome.error,
                 extra={**fields, "subscriber_id": readers.get(delivery_id), "delivery_id": delivery_id},
             )
 
@@ -101,7 +112,9 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
     rows = (
         Delivery.objects.filter(pk__in=ids)
         .order_by("pk")
-        .values_list("pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language")
+        .values_list(
+            "pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language"
+        )
     )
     variants: dict[tuple, tuple] = {}
     items = []
@@ -114,7 +127,12 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             variants[vkey] = (rendered, message)
         rendered, message = variants[vkey]
         item = Outgoing(
-            delivery_id=pk, digest_id=digest_id, fields=None, variant=message, rendered=rendered, variant_key=vkey,
+            delivery_id=pk,
+            digest_id=digest_id,
+            fields=None,
+            variant=message,
+            rendered=rendered,
+            variant_key=vkey,
             subscriber_id=subscriber_id,
         )
         if rendered is None:
@@ -126,5 +144,3 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
                 item.error = str(exc)
         items.append(item)
     return items
-
-

@@ -52,7 +52,9 @@ class SnapshotReport:
     skipped: int = 0
 
 
-def deliveries_snapshot(digest: Digest, *, release: Callable[[str], datetime.datetime], chunk_size: int = SNAPSHOT_CHUNK) -> SnapshotReport:
+def deliveries_snapshot(
+    digest: Digest, *, release: Callable[[str], datetime.datetime], chunk_size: int = SNAPSHOT_CHUNK
+) -> SnapshotReport:
     """Insert one ledger row per active reader; readers whose categories have no item are ``skipped``.
 
     ``release(tz_name)`` gives a reader's earliest send time. Readers are read
@@ -174,10 +176,10 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
                 continue
             if outcome.code == Code.SENT:
                 (sent_with_id if outcome.provider_message_id else sent_plain).append(pk)
-            elif outcome.code == Code.FAILED or (
-                outcome.code == Code.RETRY and attempts[pk] >= settings.DELIVERY_MAX_ATTEMPTS
-            ):
-                error = outcome.error if outcome.code == Code.FAILED else f"gave up after {attempts[pk]} attempts: {outcome.error}"
+            elif outcome.code == Code.FAILED or (outcome.code == Code.RETRY and attempts[pk] >= settings.DELIVERY_MAX_ATTEMPTS):
+                error = (
+                    outcome.error if outcome.code == Code.FAILED else f"gave up after {attempts[pk]} attempts: {outcome.error}"
+                )
                 by_error.setdefault(error, []).append(pk)
             else:
                 retries.setdefault((attempts[pk], outcome.error), []).append(pk)
@@ -192,13 +194,17 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
         singles = []
         for message_id, pks in by_message_id.items():
             if len(pks) == 1:
-                singles.append(Delivery(pk=pks[0], status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=message_id))
+                singles.append(
+                    Delivery(pk=pks[0], status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=message_id)
+                )
             else:
                 report.sent += claimed.filter(pk__in=pks).update(
                     status=D.SENT, sent_at=now, last_error="", updated_at=now, provider_message_id=message_id
                 )
         if singles:
-            Delivery.objects.bulk_update(singles, ["status", "sent_at", "last_error", "updated_at", "provider_message_id"], batch_size=500)
+            Delivery.objects.bulk_update(
+                singles, ["status", "sent_at", "last_error", "updated_at", "provider_message_id"], batch_size=500
+            )
             report.sent += len(singles)
         for error, pks in by_error.items():
             report.failed += claimed.filter(pk__in=pks).update(status=D.FAILED, last_error=error[:2000], updated_at=now)
@@ -234,9 +240,7 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
     claims = Delivery.objects.filter(status=D.SENDING).values("claim_token").annotate(n=Count("pk")).order_by()
     for row in claims:
         token = row["claim_token"]
-        ids = tuple(
-            Delivery.objects.filter(claim_token=token, status=D.SENDING).order_by("pk").values_list("pk", flat=True)
-        )
+        ids = tuple(Delivery.objects.filter(claim_token=token, status=D.SENDING).order_by("pk").values_list("pk", flat=True))
         if not ids:
             continue
         journal = journal_read(token) if token else None
@@ -290,7 +294,12 @@ def _settle(claim: Claim, codes: str | None, *, now: datetime.datetime, report: 
             DeliveryEvent.objects.bulk_create(
                 [
                     DeliveryEvent(
-                        delivery_id=pk, subscriber_id=subscriber_id, provider="ledger", event_type="ambiguous", description=why, occurred_at=now
+                        delivery_id=pk,
+                        subscriber_id=subscriber_id,
+                        provider="ledger",
+                        event_type="ambiguous",
+                        description=why,
+                        occurred_at=now,
                     )
                     for pk, subscriber_id in moved
                 ]

@@ -64,7 +64,12 @@ def digest_progress(digest: Digest, *, failures: int = 50, now: datetime.datetim
         eta_seconds=eta,
         percent=round(100 * done / audience, 1) if audience else 0.0,
         failures=[
-            {"email": r["subscriber__email"], "error": r["last_error"], "attempts": r["attempts"], "at": r["updated_at"].isoformat()}
+            {
+                "email": r["subscriber__email"],
+                "error": r["last_error"],
+                "attempts": r["attempts"],
+                "at": r["updated_at"].isoformat(),
+            }
             for r in rows
         ],
     )

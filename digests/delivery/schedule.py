@@ -19,8 +19,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from digests.content.services import TransitionError, digest_transition
 from digests import queue
+from digests.content.services import TransitionError, digest_transition
 from digests.delivery.batch import BatchReport, batch_size
 from digests.delivery.ledger import (
     SnapshotReport,

@@ -7,8 +7,8 @@ from email.utils import make_msgid
 
 from django.utils.translation import gettext, override
 
-from digests.delivery.outcomes import Code
 from digests.delivery.messages import Recipient, ascii_address, sender_domain, variant_message
+from digests.delivery.outcomes import Code
 from digests.delivery.transport import Outgoing, transport_send
 from digests.links import inert_links
 from digests.mail import mail_connection

@@ -30,8 +30,8 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from digests.delivery import retry
-from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.messages import LINK_FIELDS, Recipient, VariantMessage, ascii_address, digest_headers
+from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.throttle import throttle_wait
 from digests.links import PLACEHOLDER_LINKS
 from digests.rendering.personalise import email_personalise
@@ -101,7 +101,7 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
     journal("", busy_for)
     try:
         connection.open()
-    except Exception as exc:  # noqa: BLE001 - every way of not connecting is an outage
+    except Exception as exc:
         return {item.delivery_id: Outcome(Code.OUTAGE, retry.error_text(exc)) for item in items}
     sender = _envelope_from()
     broken: str = ""
@@ -121,7 +121,7 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
             try:
                 connection.connection.sendmail(sender, [item.fields.to], raw)
                 outcome = Outcome(Code.SENT)
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 kind = retry.smtp_error_kind(exc)
                 outcome = Outcome(KIND_CODE[kind], retry.error_text(exc))
                 if kind == retry.OUTAGE:
@@ -130,14 +130,14 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
                     # A refused transaction leaves the session mid-way; start the next one cleanly.
                     try:
                         connection.connection.rset()
-                    except Exception as reset_exc:  # noqa: BLE001
+                    except Exception as reset_exc:
                         broken = retry.error_text(reset_exc)
             outcomes[item.delivery_id] = outcome
             codes.append(outcome.code)
     finally:
         try:
             connection.close()
-        except Exception:  # noqa: BLE001 - closing a dead connection may fail; the outcomes stand
+        except Exception:
             pass
     return outcomes
 
@@ -176,7 +176,7 @@ def _django(connection, items: list[Outgoing], journal: Journal, busy_for: float
             try:
                 connection.send_messages([_RawMessage(item.variant.for_reader(item.fields), item.fields.to)])
                 outcomes[item.delivery_id] = Outcome(Code.SENT)
-            except Exception as exc:  # noqa: BLE001 - a local backend failing is an outage of it
+            except Exception as exc:
                 outcomes[item.delivery_id] = Outcome(Code.OUTAGE, retry.error_text(exc))
         codes.append(outcomes[item.delivery_id].code)
     return outcomes
@@ -301,7 +301,9 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
             journal(progress(), busy_for)
             if syntax and len(group) > 1:
                 result = _anymail_batch(connection, group, syntax=syntax, provider=provider)
-                permanent = [pk for pk, outcome in result.items() if outcome.code == Code.FAILED and not outcome.provider_message_id]
+                permanent = [
+                    pk for pk, outcome in result.items() if outcome.code == Code.FAILED and not outcome.provider_message_id
+                ]
                 if len(permanent) == len(group):
                     # A whole batch refused (e.g. one malformed address makes Mailgun
                     # answer 400): send each reader alone to find the culprit.
@@ -322,12 +324,16 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
 def _anymail_single(connection, item: Outgoing, *, provider: str) -> dict[int, Outcome]:
     personal = email_personalise(item.rendered, item.fields.links)
     message = _anymail_message(
-        item, to=[item.fields.to], html=personal.html, text=personal.text, headers=_common_headers(item) | _reader_headers(item.fields)
+        item,
+        to=[item.fields.to],
+        html=personal.html,
+        text=personal.text,
+        headers=_common_headers(item) | _reader_headers(item.fields),
     )
     message.metadata = _metadata(item)
     try:
         connection.send_messages([message])
-    except Exception as exc:  # noqa: BLE001 - classified
+    except Exception as exc:
         return _anymail_error_outcomes(exc, [item])
     return _status_outcomes(message, [item], provider)
 
@@ -355,6 +361,6 @@ def _anymail_batch(connection, group: list[Outgoing], *, syntax: str, provider: 
     message.merge_metadata = {item.fields.to: _metadata(item) for item in group}
     try:
         connection.send_messages([message])
-    except Exception as exc:  # noqa: BLE001 - classified
+    except Exception as exc:
         return _anymail_error_outcomes(exc, group)
     return _status_outcomes(message, group, provider)

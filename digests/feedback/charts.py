@@ -60,9 +60,7 @@ def funnel_svg(stats: DigestStats) -> str:
         (_("Complaints"), stats.complained),
         (_("Unsubscribes"), stats.unsubscribed),
     ]
-    return bar_chart_svg(
-        _("Delivery funnel"), bars, note=_("Opens are approximate: privacy proxies pre-fetch images.")
-    )
+    return bar_chart_svg(_("Delivery funnel"), bars, note=_("Opens are approximate: privacy proxies pre-fetch images."))
 
 
 def category_clicks_svg(rows: Sequence[ClickCount]) -> str:
@@ -103,7 +101,5 @@ def growth_svg(days: Sequence[GrowthDay], *, width: int = 760, height: int = 280
                 f'fill="{BAR_COLOURS[s_index]}"><title>{day.day.isoformat()} {escape(name)}: {value}</title></rect>'
             )
         if d_index % label_every == 0:
-            body.append(
-                f'<text x="{x0:.1f}" y="{base_y + 16}" font-size="11">{day.day.strftime("%m-%d")}</text>'
-            )
+            body.append(f'<text x="{x0:.1f}" y="{base_y + 16}" font-size="11">{day.day.strftime("%m-%d")}</text>')
     return _svg(width, height, title, body)

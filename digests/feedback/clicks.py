@@ -78,7 +78,9 @@ def open_record(*, ref: str) -> None:
         return
     subscriber, signed_at = reader
     delivery = (
-        Delivery.objects.filter(subscriber=subscriber, sent_at__isnull=False, created_at__lte=signed_at + datetime.timedelta(seconds=5))
+        Delivery.objects.filter(
+            subscriber=subscriber, sent_at__isnull=False, created_at__lte=signed_at + datetime.timedelta(seconds=5)
+        )
         .order_by("-created_at")
         .first()
     )

@@ -94,7 +94,10 @@ def event_store_from_provider(*, event, esp_name: str) -> DeliveryEvent | None:
     if delivery is None:
         log.warning(
             "%s %s event for no known delivery (message id %r, metadata %r): ignored",
-            esp_name, event.event_type, event.message_id, event.metadata,
+            esp_name,
+            event.event_type,
+            event.message_id,
+            event.metadata,
         )
         return None
     raw = _jsonable(event.esp_event)
@@ -125,9 +128,7 @@ def _store(*, provider: str, event_id: str, fields: dict) -> DeliveryEvent:
 
 def event_pk(row: DeliveryEvent) -> int | None:
     """The id of the stored row for ``row``'s (provider, event id), whichever copy got in first."""
-    return (
-        DeliveryEvent.objects.filter(provider=row.provider, event_id=row.event_id).values_list("pk", flat=True).first()
-    )
+    return DeliveryEvent.objects.filter(provider=row.provider, event_id=row.event_id).values_list("pk", flat=True).first()
 
 
 def event_store_first_party(

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-
 from django.utils.translation import gettext_lazy as _
 
 from digests.models import Delivery, DeliveryEvent, Digest, Subscriber
@@ -172,7 +171,9 @@ def digest_category_clicks(digest: Digest) -> list[ClickCount]:
         if item.category not in categories:
             categories.append(item.category)
     return [
-        ClickCount(label=category.name, unique_readers=counts.get(category.pk, (0, 0))[0], clicks=counts.get(category.pk, (0, 0))[1])
+        ClickCount(
+            label=category.name, unique_readers=counts.get(category.pk, (0, 0))[0], clicks=counts.get(category.pk, (0, 0))[1]
+        )
         for category in categories
     ]
 

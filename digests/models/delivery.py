@@ -18,9 +18,7 @@ class Delivery(models.Model):
         SUPPRESSED = "suppressed", _("Suppressed")
 
     digest = models.ForeignKey(Digest, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="deliveries")
-    subscriber = models.ForeignKey(
-        Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="deliveries"
-    )
+    subscriber = models.ForeignKey(Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="deliveries")
     variant = models.CharField(_("variant"), max_length=500, help_text=_("The category ids this reader gets, sorted."))
     not_before = models.DateTimeField(_("earliest send time"), db_index=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)

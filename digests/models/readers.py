@@ -65,7 +65,9 @@ class Consent(models.Model):
     subscriber = models.ForeignKey(Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="consents")
     created_at = models.DateTimeField(_("given at"), auto_now_add=True)
     form = models.CharField(_("form"), max_length=50, help_text=_("signup, confirmation, preferences, import…"))
-    ip_hash = models.CharField(_("IP address hash"), max_length=64, blank=True, help_text=_("Keyed hash; the address is not stored."))
+    ip_hash = models.CharField(
+        _("IP address hash"), max_length=64, blank=True, help_text=_("Keyed hash; the address is not stored.")
+    )
     wording = models.TextField(_("wording shown"))
 
     class Meta:

@@ -102,8 +102,7 @@ def health_report() -> dict:
     notes = []
     if report["broker_transport"] in DEVELOPMENT_TRANSPORTS:
         notes.append(
-            f"The Celery broker is {report['broker_transport']}:// (development, one machine only); "
-            "use redis:// in production."
+            f"The Celery broker is {report['broker_transport']}:// (development, one machine only); use redis:// in production."
         )
     if "sqlite" in settings.DATABASES["default"]["ENGINE"]:
         notes.append("The database is SQLite (development only); use PostgreSQL in production.")

@@ -69,9 +69,7 @@ class NewsletterCollector(Collector):
         provider = mail_provider("bulk")
         by_status = dict(Delivery.objects.values_list("status").annotate(n=Count("id")).order_by())
 
-        sent = CounterMetricFamily(
-            "newsletter_emails_sent", "Digest emails accepted by the mail provider.", labels=["provider"]
-        )
+        sent = CounterMetricFamily("newsletter_emails_sent", "Digest emails accepted by the mail provider.", labels=["provider"])
         sent.add_metric([provider], by_status.get(Delivery.Status.SENT, 0))
         yield sent
         failed = CounterMetricFamily(
@@ -80,9 +78,7 @@ class NewsletterCollector(Collector):
         failed.add_metric([provider], by_status.get(Delivery.Status.FAILED, 0))
         yield failed
 
-        deliveries = GaugeMetricFamily(
-            "newsletter_deliveries", "Delivery ledger rows by status.", labels=["provider", "status"]
-        )
+        deliveries = GaugeMetricFamily("newsletter_deliveries", "Delivery ledger rows by status.", labels=["provider", "status"])
         for status in Delivery.Status.values:
             deliveries.add_metric([provider, status], by_status.get(status, 0))
         yield deliveries
@@ -123,9 +119,9 @@ def metrics_exposition() -> bytes:
 def metrics_access_allowed(*, remote_addr: str, authorization: str) -> bool:
     """True for a client in METRICS_ALLOWED_IPS, or one that presents ``Bearer METRICS_TOKEN``."""
     token = settings.METRICS_TOKEN
-    if token and authorization.startswith("Bearer "):
-        if hmac.compare_digest(authorization.removeprefix("Bearer ").strip().encode(), token.encode()):
-            return True
+    presented = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+    if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
+        return True
     try:
         address = ipaddress.ip_address(remote_addr)
     except ValueError:

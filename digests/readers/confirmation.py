@@ -18,12 +18,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from digests import queue
+from digests.links import reader_url
 from digests.mail import mail_connection
 from digests.models import Consent, Subscriber
+from digests.queue import enqueue
 from digests.readers.privacy import address_unsuppress, ip_hash
 from digests.readers.status import subscriber_transition
-from digests.links import reader_url
-from digests.queue import enqueue
 
 S = Subscriber.Status
 RESEND_AFTER = datetime.timedelta(hours=1)

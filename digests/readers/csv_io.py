@@ -118,7 +118,9 @@ def subscribers_import(data: bytes, *, confirmed: bool = False) -> ImportReport:
     except csv.Error as exc:
         raise CsvImportError(_("line 1: the header is not valid CSV (%(error)s)") % {"error": exc}) from None
     if not header:
-        raise CsvImportError(_("The file is empty: the first line must name the columns (%(columns)s).") % {"columns": ",".join(COLUMNS)})
+        raise CsvImportError(
+            _("The file is empty: the first line must name the columns (%(columns)s).") % {"columns": ",".join(COLUMNS)}
+        )
     header = [h.strip().lower() for h in header]
     if "email" not in header:
         raise CsvImportError(
@@ -143,9 +145,15 @@ def subscribers_import(data: bytes, *, confirmed: bool = False) -> ImportReport:
             continue
         raw_email = (fields[header.index("email")] if len(fields) > header.index("email") else "").strip()
         if len(fields) > len(header):
-            report.errors.append(RowNote(line, raw_email[:254], _("%(found)d fields, but the header names %(expected)d") % {"found": len(fields), "expected": len(header)}))
+            report.errors.append(
+                RowNote(
+                    line,
+                    raw_email[:254],
+                    _("%(found)d fields, but the header names %(expected)d") % {"found": len(fields), "expected": len(header)},
+                )
+            )
             continue
-        values = dict(zip(header, fields))
+        values = dict(zip(header, fields, strict=False))  # short rows leave the last columns empty
         try:
             row = _parse_row(values, categories_by_slug=categories_by_slug, default_categories=default_categories)
         except ValidationError as exc:

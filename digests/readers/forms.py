@@ -34,7 +34,13 @@ class SignupForm(forms.Form):
         label=_("Email address"),
         strip=False,
         widget=forms.TextInput(
-            attrs={"inputmode": "email", "autocomplete": "email", "maxlength": MAX_ADDRESS, "spellcheck": "false", "autocapitalize": "off"}
+            attrs={
+                "inputmode": "email",
+                "autocomplete": "email",
+                "maxlength": MAX_ADDRESS,
+                "spellcheck": "false",
+                "autocapitalize": "off",
+            }
         ),
         error_messages={"required": _("Enter your email address.")},
     )
@@ -92,4 +98,3 @@ class PreferencesForm(forms.Form):
                 _("Choose at least one category, or unsubscribe below if you want no more emails."), code="no_category"
             )
         return chosen
-

@@ -51,9 +51,7 @@ def email_normalise(raw: str) -> str:
             params={"max": MAX_ADDRESS},
         )
     if value.count("@") != 1:
-        raise ValidationError(
-            _("Enter an address with exactly one @, such as name@example.com."), code="at_sign"
-        )
+        raise ValidationError(_("Enter an address with exactly one @, such as name@example.com."), code="at_sign")
     local, domain = value.split("@")
     _check_local(local)
     domain = _domain_normalise(domain)
@@ -97,9 +95,7 @@ def _domain_normalise(domain: str) -> str:
     if domain.endswith("."):
         domain = domain[:-1]  # the DNS root dot is legal but never needed
     if "." not in domain:
-        raise ValidationError(
-            _("The domain after the @ needs a dot, such as example.com."), code="domain_no_dot"
-        )
+        raise ValidationError(_("The domain after the @ needs a dot, such as example.com."), code="domain_no_dot")
     try:
         # IDNA 2003 as shipped with Python: lower-cases and punycodes each label.
         ascii_domain = domain.encode("idna").decode("ascii").lower()

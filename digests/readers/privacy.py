@@ -52,9 +52,9 @@ def subscriber_erase(subscriber: Subscriber, *, reason: str = "erased") -> None:
 
     Suppression.objects.get_or_create(email_hash=address_hash(subscriber.email), defaults={"reason": reason})
     # The admin history names objects by their str(), i.e. the address.
-    LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
-    ).update(object_repr=erased_repr(subscriber.pk), change_message="")
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)).update(
+        object_repr=erased_repr(subscriber.pk), change_message=""
+    )
     # Deliveries, their events and consent records cascade with the subscriber.
     subscriber.delete()
 
@@ -66,9 +66,7 @@ def erased_repr(pk: int) -> str:
 
 def subscriber_data_export(subscriber: Subscriber) -> dict:
     """Everything stored about ``subscriber``, as JSON-ready data (what "download my data" returns)."""
-    deliveries = (
-        Delivery.objects.filter(subscriber=subscriber).select_related("digest").order_by("created_at")
-    )
+    deliveries = Delivery.objects.filter(subscriber=subscriber).select_related("digest").order_by("created_at")
     return {
         "profile": {
             "email": subscriber.email,
@@ -84,9 +82,7 @@ def subscriber_data_export(subscriber: Subscriber) -> dict:
             "suppressed_at": _iso(subscriber.suppressed_at),
             "suppression_reason": subscriber.suppression_reason,
         },
-        "categories": [
-            {"slug": c.slug, "name": c.name} for c in subscriber.categories.order_by("position", "id")
-        ],
+        "categories": [{"slug": c.slug, "name": c.name} for c in subscriber.categories.order_by("position", "id")],
         "consent_records": [
             {"given_at": _iso(c.created_at), "form": c.form, "ip_hash": c.ip_hash, "wording": c.wording}
             for c in subscriber.consents.order_by("created_at")

@@ -29,11 +29,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 
-from digests.models import Digest
-from digests.rendering.sections import digest_content
 from digests.links import PLACEHOLDER_LINKS
+from digests.models import Digest
 from digests.rendering.premail import premailer_calls
 from digests.rendering.render import RenderedEmail, variant_render
+from digests.rendering.sections import digest_content
 
 __all__ = ["premailer_calls", "variant_inlined", "variants_forget"]
 
@@ -106,9 +106,7 @@ def _shared_variant(digest: Digest, category_ids, language, key: tuple) -> Rende
         time.sleep(POLL_SECONDS)
 
 
-def variant_inlined(
-    digest: Digest, category_ids: frozenset[int] | None, *, language: str | None = None
-) -> RenderedEmail | None:
+def variant_inlined(digest: Digest, category_ids: frozenset[int] | None, *, language: str | None = None) -> RenderedEmail | None:
     """The variant rendered with PLACEHOLDER_LINKS and inlined, computed at most once across all processes.
 
     Keyed by digest id, its update time and content fingerprint, the category
@@ -125,7 +123,7 @@ def variant_inlined(
             return cached
     try:
         rendered = _shared_variant(digest, category_ids, language, key)
-    except Exception:  # noqa: BLE001 - a cache outage must not stop a send
+    except Exception:
         log.warning("digest %s: the shared variant cache failed; rendering in this process", digest.pk, exc_info=True)
         rendered = variant_render(digest, category_ids, PLACEHOLDER_LINKS, language=language)
     with _lock:
@@ -141,5 +139,5 @@ def variants_forget() -> None:
         _cache.clear()
     try:
         cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:  # noqa: BLE001 - nothing shared to forget when the cache is down
+    except Exception:
         log.warning("could not reset the shared variant cache", exc_info=True)

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from digests.models import Category, Digest
-from digests.rendering.sections import digest_content
 from digests.rendering.inline import variant_inlined
 from digests.rendering.render import digest_subject
+from digests.rendering.sections import digest_content
 from digests.rendering.size import email_html_sent_size
 
 ERROR = "error"
@@ -103,7 +103,9 @@ def digest_check(digest: Digest) -> list[CheckProblem]:
                 CheckProblem(
                     ERROR,
                     "too_big",
-                    _("The full email is %(size)d bytes once encoded, over the budget of %(budget)d bytes (Gmail clips long emails).")
+                    _(
+                        "The full email is %(size)d bytes once encoded, over the budget of %(budget)d bytes (Gmail clips long emails)."
+                    )
                     % {"size": size, "budget": settings.EMAIL_SIZE_BUDGET_BYTES},
                 )
             )

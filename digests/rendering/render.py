@@ -14,13 +14,11 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from digests.links import PLACEHOLDER_LINKS, ReaderLinks, archive_url, click_url, open_pixel_url, site_url
 from digests.models import Digest
-from digests.rendering.sections import DigestContent, ItemContent, SectionContent, digest_content
 from digests.rendering.lines import text_wrap
-from digests.links import PLACEHOLDER_LINKS, ReaderLinks
 from digests.rendering.premail import html_inline
-from digests.links import click_url, open_pixel_url
-from digests.links import archive_url, site_url
+from digests.rendering.sections import DigestContent, ItemContent, SectionContent, digest_content
 
 PREHEADER_MAX_CHARS = 90
 

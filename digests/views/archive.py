@@ -12,10 +12,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 
-from digests.models import Digest
-from digests.rendering.sections import digest_content
-from digests.rendering.render import content_context, digest_subject, variant_preheader
 from digests.links import archive_url, site_url
+from digests.models import Digest
+from digests.rendering.render import content_context, digest_subject, variant_preheader
+from digests.rendering.sections import digest_content
 
 ARCHIVE_PAGE_SIZE = 20
 # A digest is public from the moment its send starts (sending, paused, sent):

@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
-from digests.views.archive import archive_digests
-from digests.models import Category, Digest
-from digests.rendering.sections import digest_content
-from digests.rendering.render import content_context, digest_subject, variant_preheader
 from digests.links import archive_url, site_url
+from digests.models import Category, Digest
+from digests.rendering.render import content_context, digest_subject, variant_preheader
+from digests.rendering.sections import digest_content
+from digests.views.archive import archive_digests
 
 FEED_SIZE = 30
 
@@ -32,7 +32,11 @@ class ContentAtomFeed(Atom1Feed):
 
 
 def _digest_time(digest: Digest) -> datetime.datetime:
-    return digest.send_finished_at or digest.send_started_at or timezone.make_aware(datetime.datetime.combine(digest.issue_date, datetime.time()))
+    return (
+        digest.send_finished_at
+        or digest.send_started_at
+        or timezone.make_aware(datetime.datetime.combine(digest.issue_date, datetime.time()))
+    )
 
 
 def _category_of(digest: Digest) -> Category | None:

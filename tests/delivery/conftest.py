@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-
 ROOT = Path(__file__).resolve().parents[2]
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
@@ -118,11 +117,30 @@ class Worker:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         hostname = f"test{time.monotonic_ns()}@%h"
         command = [
-            sys.executable, "-m", "celery", "-A", "newsletter", "worker", "-Q", "bulk,transactional,housekeeping",
-            "--pool", "prefork", "-c", "2", "--loglevel", "INFO", "-n", hostname, "--without-gossip", "--without-mingle",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "newsletter",
+            "worker",
+            "-Q",
+            "bulk,transactional,housekeeping",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--loglevel",
+            "INFO",
+            "-n",
+            hostname,
+            "--without-gossip",
+            "--without-mingle",
         ]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log, "ab"),  # noqa: SIM115  (the worker writes to it until stopped), stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -212,10 +230,11 @@ def make_readers(n: int, *, categories, digest_categories, seed: int = 7):
         picks.append(chosen)
     created = Subscriber.objects.bulk_create(subscribers, batch_size=1000)
     through.objects.bulk_create(
-        [through(subscriber_id=s.pk, category_id=c.pk) for s, chosen in zip(created, picks) for c in chosen], batch_size=2000
+        [through(subscriber_id=s.pk, category_id=c.pk) for s, chosen in zip(created, picks, strict=True) for c in chosen],
+        batch_size=2000,
     )
     eligible = set()
-    for s, chosen in zip(created, picks):
+    for s, chosen in zip(created, picks, strict=True):
         if s.status != S.ACTIVE:
             continue
         if not chosen or any(c.pk in digest_categories for c in chosen):

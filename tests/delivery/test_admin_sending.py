@@ -73,7 +73,9 @@ def test_pause_then_resume_then_cancel(publisher_client, seed_digest, readers):
     assert LogEntry.objects.filter(object_id=str(seed_digest.pk)).count() == 3
 
 
-def test_a_test_copy_of_a_variant_goes_to_the_publishers_own_address(publisher_client, seed_digest, eager, django_capture_on_commit_callbacks):
+def test_a_test_copy_of_a_variant_goes_to_the_publishers_own_address(
+    publisher_client, seed_digest, eager, django_capture_on_commit_callbacks
+):
     category = seed_digest.items.first().category
     with django_capture_on_commit_callbacks(execute=True):
         publisher_client.post(_url(seed_digest, "test"), {"categories": [category.pk], "language": "zh-hans"})

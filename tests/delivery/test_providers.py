@@ -4,11 +4,11 @@ import json
 
 import pytest
 
+from digests.bench.provider_stub import ProviderStub
 from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
 from digests.models import Delivery, Subscriber
 from newsletter.env import email_url_parse
-from digests.bench.provider_stub import ProviderStub
 
 pytestmark = pytest.mark.django_db
 
@@ -134,4 +134,6 @@ def test_the_benchmarks_mailgun_stub_counts_every_recipient_of_a_real_batch_call
     finally:
         stub.close()
     assert (stub.requests, stub.recipients) == (1, len(readers))
-    assert set(Delivery.objects.filter(digest=seed_digest).values_list("status", "provider_message_id")) == {("sent", "<bench.1@stub.invalid>")}
+    assert set(Delivery.objects.filter(digest=seed_digest).values_list("status", "provider_message_id")) == {
+        ("sent", "<bench.1@stub.invalid>")
+    }

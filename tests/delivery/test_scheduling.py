@@ -24,13 +24,17 @@ ISSUE_MORNING = datetime.datetime(2026, 2, 6, 7, 30, tzinfo=SHANGHAI)
 @pytest.fixture
 def readers(db):
     return {
-        tz or "site": Subscriber.objects.create(email=f"{tz or 'site'}@example.org".replace("/", "."), status="active", timezone=tz)
+        tz or "site": Subscriber.objects.create(
+            email=f"{tz or 'site'}@example.org".replace("/", "."), status="active", timezone=tz
+        )
         for tz in ("", "Asia/Tokyo", "Europe/Berlin", "America/New_York")
     }
 
 
 def _not_before(digest):
-    return {d.subscriber.timezone or "site": d.not_before for d in Delivery.objects.filter(digest=digest).select_related("subscriber")}
+    return {
+        d.subscriber.timezone or "site": d.not_before for d in Delivery.objects.filter(digest=digest).select_related("subscriber")
+    }
 
 
 @pytest.mark.django_db

@@ -16,7 +16,9 @@ def readers(seed_digest):
     return [Subscriber.objects.create(email=f"reader{i}@example.org", status="active") for i in range(4)]
 
 
-def test_refused_recipients_fail_with_the_servers_reply_and_deferred_ones_wait(seed_digest, readers, smtp_bulk, https_site, settings):
+def test_refused_recipients_fail_with_the_servers_reply_and_deferred_ones_wait(
+    seed_digest, readers, smtp_bulk, https_site, settings
+):
     settings.DELIVERY_RETRY_BASE_SECONDS = 60
     smtp_bulk.refuse = {"reader1@example.org": "550 5.1.1 No such user", "reader2@example.org": "451 4.2.0 Greylisted"}
     digest_start(seed_digest, immediate=True, allow_stale=True)
@@ -43,7 +45,10 @@ def test_a_deferred_recipient_fails_after_the_maximum_attempts(seed_digest, read
 
 
 def test_an_unreachable_server_keeps_every_delivery_waiting(seed_digest, readers, settings, https_site):
-    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", f"smtp://127.0.0.1:{free_port()}?timeout=1")}
+    settings.MAIL_CONNECTIONS = {
+        **settings.MAIL_CONNECTIONS,
+        "bulk": email_url_parse("EMAIL_URL", f"smtp://127.0.0.1:{free_port()}?timeout=1"),
+    }
     digest_start(seed_digest, immediate=True, allow_stale=True)
     report = deliveries_send_batch(seed_digest.pk)
     assert report.retried == 4 and report.sent == report.failed == 0

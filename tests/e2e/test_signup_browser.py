@@ -174,4 +174,3 @@ def _journey(live_server, settings, smtp_inbox, page):
     reader.refresh_from_db()
     assert reader.status == Subscriber.Status.UNSUBSCRIBED and reader.unsubscribed_at is not None
     assert len(smtp_inbox.messages) == 1
-

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from digests.bench.render import render_bench
 from digests.content.services import digest_lookup
 from digests.models import Digest
-from digests.bench.render import render_bench
 
 
 class Command(BaseCommand):

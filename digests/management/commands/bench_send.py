@@ -77,8 +77,8 @@ class Command(BaseCommand):
         connections["default"].settings_dict["NAME"] = name
 
     def _populate(self, n: int, variant_count: int) -> int:
-        from digests.content.services import digest_import
         from digests.content.digest_format import digest_parse
+        from digests.content.services import digest_import
         from digests.models import Category, Subscriber
 
         digest = digest_import(digest_parse(SEED.read_bytes()))
@@ -96,7 +96,11 @@ class Command(BaseCommand):
                 [Subscriber(email=f"bench{i}@example.org", status="active") for i in range(start, min(n, start + step))]
             )
             through.objects.bulk_create(
-                [through(subscriber_id=s.pk, category_id=c) for i, s in enumerate(chunk) for c in combos[(start + i) % len(combos)]]
+                [
+                    through(subscriber_id=s.pk, category_id=c)
+                    for i, s in enumerate(chunk)
+                    for c in combos[(start + i) % len(combos)]
+                ]
             )
         return digest.pk
 
@@ -125,9 +129,29 @@ class Command(BaseCommand):
         elif to.startswith("anymail://"):
             raise CommandError("the provider-batch benchmark stubs Mailgun only: use --to anymail://mailgun")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "newsletter", "worker", "-Q", "bulk", "--pool", "prefork",
-             "-c", str(concurrency), "--loglevel", "WARNING", "-n", f"bench{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
-            cwd=settings.BASE_DIR, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "newsletter",
+                "worker",
+                "-Q",
+                "bulk",
+                "--pool",
+                "prefork",
+                "-c",
+                str(concurrency),
+                "--loglevel",
+                "WARNING",
+                "-n",
+                f"bench{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            start_new_session=True,
         )
         try:
             from newsletter.celery import app
@@ -138,7 +162,11 @@ class Command(BaseCommand):
             started = time.monotonic()
             start = subprocess.run(
                 [sys.executable, "manage.py", "send_digest", str(digest_id), "--now", "--allow-stale"],
-                cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=True,
+                cwd=settings.BASE_DIR,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             snapshot_seconds = time.monotonic() - started
             peak = 0

@@ -31,9 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--events", type=int, default=10_000)
         parser.add_argument("--threads", type=int, default=4, help="Concurrent HTTP clients (default 4).")
         parser.add_argument("--readers", type=int, default=1000, help="Deliveries the events are spread over.")
-        parser.add_argument(
-            "--url", default="", help="Base URL of a running server. Default: start gunicorn on a free port."
-        )
+        parser.add_argument("--url", default="", help="Base URL of a running server. Default: start gunicorn on a free port.")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes when the command starts one.")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark rows for inspection.")
 
@@ -77,7 +75,18 @@ class Command(BaseCommand):
         # gunicorn, as in production: runserver's thread per connection measures runserver, not us.
         gunicorn = Path(sys.executable).with_name("gunicorn")
         server = subprocess.Popen(
-            [str(gunicorn), "newsletter.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(self.workers), "-k", "gthread", "--threads", "4"],
+            [
+                str(gunicorn),
+                "newsletter.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                str(self.workers),
+                "-k",
+                "gthread",
+                "--threads",
+                "4",
+            ],
             cwd=settings.BASE_DIR,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.DEVNULL,

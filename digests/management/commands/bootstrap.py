@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from digests.content.services import digest_import
 from digests.content.digest_format import digest_parse
+from digests.content.services import digest_import
 from digests.models import Category, Digest
 
 DEMO_READERS = [

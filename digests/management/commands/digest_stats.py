@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.feedback.statistics import digest_category_clicks, digest_item_clicks, digest_stats
 from digests.feedback.table import text_table
+from digests.management.arguments import add_digest_argument, digest_from_argument
 
 
 class Command(BaseCommand):
@@ -24,7 +24,15 @@ class Command(BaseCommand):
         )
         out.append(_("Opens are approximate: privacy proxies pre-fetch images and some mail apps block them."))
         categories = digest_category_clicks(found)
-        out += ["", text_table((_("Category"), _("Unique readers"), _("Clicks")), [(c.label, c.unique_readers, c.clicks) for c in categories])]
+        out += [
+            "",
+            text_table(
+                (_("Category"), _("Unique readers"), _("Clicks")), [(c.label, c.unique_readers, c.clicks) for c in categories]
+            ),
+        ]
         items = digest_item_clicks(found)
-        out += ["", text_table((_("Item"), _("Unique readers"), _("Clicks")), [(i.label, i.unique_readers, i.clicks) for i in items])]
+        out += [
+            "",
+            text_table((_("Item"), _("Unique readers"), _("Clicks")), [(i.label, i.unique_readers, i.clicks) for i in items]),
+        ]
         self.stdout.write("\n".join(out))

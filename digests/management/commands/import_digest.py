@@ -3,10 +3,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from digests.content.services import digest_import
 from digests.content.digest_format import DigestFormatError, digest_parse
+from digests.content.services import digest_import
 
 
 class Command(BaseCommand):
@@ -32,7 +33,11 @@ class Command(BaseCommand):
         admin_url = settings.SITE_URL + reverse("admin:digests_digest_change", args=[digest.pk])
         count = digest.items.count()
         self.stdout.write(
-            ngettext("Imported digest %(id)s: %(digest)s with %(count)d item", "Imported digest %(id)s: %(digest)s with %(count)d items", count)
+            ngettext(
+                "Imported digest %(id)s: %(digest)s with %(count)d item",
+                "Imported digest %(id)s: %(digest)s with %(count)d items",
+                count,
+            )
             % {"id": digest.pk, "digest": digest, "count": count}
         )
         self.stdout.write(f"id: {digest.pk}")

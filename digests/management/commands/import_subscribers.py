@@ -1,7 +1,8 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from digests.readers.csv_io import CsvImportError, subscribers_import
 
@@ -15,9 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
-        parser.add_argument(
-            "--confirmed", action="store_true", help="The readers opted in elsewhere: import them as active."
-        )
+        parser.add_argument("--confirmed", action="store_true", help="The readers opted in elsewhere: import them as active.")
 
     def handle(self, *args, file: Path, confirmed: bool, **options):
         try:
@@ -34,7 +33,9 @@ class Command(BaseCommand):
             self.stdout.write(_("skipped %(note)s") % {"note": note})
         self.stdout.write(
             self.style.SUCCESS(
-                _("%(created)d imported, %(skipped)d skipped, %(errors)d with errors; %(confirmations)d confirmation emails queued.")
+                _(
+                    "%(created)d imported, %(skipped)d skipped, %(errors)d with errors; %(confirmations)d confirmation emails queued."
+                )
                 % {
                     "created": len(report.created),
                     "skipped": len(report.skipped),
@@ -47,7 +48,11 @@ class Command(BaseCommand):
             # Good rows are in; a non-zero exit still tells scripts to look at the bad ones.
             count = len(report.errors)
             raise CommandError(
-                ngettext("%(count)d row could not be imported (listed above).", "%(count)d rows could not be imported (listed above).", count)
+                ngettext(
+                    "%(count)d row could not be imported (listed above).",
+                    "%(count)d rows could not be imported (listed above).",
+                    count,
+                )
                 % {"count": count},
                 returncode=2,
             )

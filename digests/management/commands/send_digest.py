@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from digests.content.services import TransitionError
-from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.delivery.schedule import StaleDigest, digest_schedule, digest_start
+from digests.management.arguments import add_digest_argument, digest_from_argument
 
 
 class Command(BaseCommand):
@@ -18,7 +18,9 @@ class Command(BaseCommand):
         try:
             if now:
                 report = digest_start(found, immediate=True, allow_stale=allow_stale or found.allow_stale)
-                self.stdout.write(f"Sending {found}: {report.pending} readers, {report.skipped} skipped (no items in their categories).")
+                self.stdout.write(
+                    f"Sending {found}: {report.pending} readers, {report.skipped} skipped (no items in their categories)."
+                )
             else:
                 digest_schedule(found, at=found.scheduled_at, allow_stale=allow_stale)
                 self.stdout.write(f"Scheduled {found} for {found.scheduled_at.isoformat()}.")

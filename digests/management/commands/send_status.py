@@ -2,8 +2,8 @@ import json as jsonlib
 
 from django.core.management.base import BaseCommand
 
-from digests.management.arguments import add_digest_argument, digest_from_argument
 from digests.delivery.progress import digest_progress
+from digests.management.arguments import add_digest_argument, digest_from_argument
 
 
 class Command(BaseCommand):
