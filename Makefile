@@ -1,13 +1,14 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+:
 #   make run    install, migrate, load the demo digest, start web + worker + beat
 #   make test   install and run the whole test suite
+#   make lint   ruff (lint and format check) and the import contracts (pyproject.toml)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export DJANGO_SETTINGS_MODULE := newsletter.settings
 
-.PHONY: install messages run test migrate demo worker beat web clean
+.PHONY: install messages run test lint migrate demo worker beat web clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required (found %s)" % sys.version.split()[0]'
@@ -37,6 +38,11 @@ run: demo
 
 test: install messages
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf var .pytest_cache

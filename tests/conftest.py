@@ -1,9 +1,13 @@
+"""Fixtures for tests of several stages. A stage's own fixtures live in its folder's conftest.py.
+
+Test modules never import fixtures; plain helpers and data are in tests/helpers/.
+"""
+
 import os
-from pathlib import Path
 
 import pytest
 
-SEED_PATH = Path(__file__).resolve().parents[1] / "digests" / "fixtures" / "ai-digest-2026-02-06.md"
+from tests.helpers.digest_files import SEED_PATH
 
 
 def pytest_sessionstart(session):
@@ -100,34 +104,41 @@ def english(settings):
         yield
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Debian's Chromium, headless, with nothing that reaches for the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+@pytest.fixture
+def categories(db):
+    from digests.models import Category
+
+    return [
+        Category.objects.create(name="模型与研究", slug="research", position=1),
+        Category.objects.create(name="产品", slug="products", position=2),
+        Category.objects.create(name="政策与监管", slug="policy", position=3),
+    ]
 
 
 @pytest.fixture
-def chromium(monkeypatch):
-    """A headless Chromium (Playwright's sync API), skipped with a reason when it is not installed."""
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
+def eager_propagates():
+    """Whether a task run by ``eager_celery`` raises its error in the caller; a stage's conftest may say otherwise."""
+    return True
 
-    # Playwright's sync API runs an event loop in this thread; the test's own
-    # ORM calls are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # ORM calls made while Playwright's loop runs get their own connection
-        # in a context-local slot; close it here, inside that context, or
-        # PostgreSQL refuses to drop the test database at the end.
-        connections.close_all()
+
+@pytest.fixture
+def eager_celery(eager_propagates):
+    """Tasks run in-process when queued, so their mail lands in django.core.mail.outbox."""
+    from newsletter.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = eager_propagates
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks, eager_celery):
+    """Run on_commit callbacks (the queued confirmation tasks) as a real commit would."""
+
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run

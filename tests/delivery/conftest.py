@@ -1,39 +1,24 @@
-"""Fixtures for the delivery tests: a real SMTP server, a real Celery worker, synthetic readers."""
+"""Fixtures for the delivery tests: a real SMTP server and a real Celery worker."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import ROOT
+from tests.helpers.services import free_port, services_available
+
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def services_available() -> bool:
-    return "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.CELERY_BROKER_URL.startswith("redis")
-
-
-needs_services = pytest.mark.skipif(
-    not services_available(), reason="needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL) for a real worker"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Inbox:
@@ -140,7 +125,9 @@ class Worker:
             command,
             cwd=ROOT,
             env=self.env,
-            stdout=open(self.log, "ab"),  # noqa: SIM115  (the worker writes to it until stopped), stderr=subprocess.STDOUT, start_new_session=True
+            stdout=open(self.log, "ab"),  # noqa: SIM115  (the worker writes to it until stopped)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -201,53 +188,3 @@ def worker(worker_env):
     yield make
     for w in started:
         w.stop()
-
-
-def make_readers(n: int, *, categories, digest_categories, seed: int = 7):
-    """``n`` readers: most active with overlapping category sets, some pending, unsubscribed, or off-topic.
-
-    Returns the set of addresses that must receive the digest exactly once.
-    """
-    import random
-
-    from digests.models import Subscriber
-
-    rng = random.Random(seed)
-    S = Subscriber.Status
-    through = Subscriber.categories.through
-    zones = ["", "Asia/Shanghai", "Europe/Berlin", "America/New_York"]
-    subscribers, picks = [], []
-    for i in range(n):
-        roll = rng.random()
-        status = S.PENDING if roll < 0.05 else S.UNSUBSCRIBED if roll < 0.10 else S.ACTIVE
-        if rng.random() < 0.1:
-            chosen = []  # no choice: every category
-        elif rng.random() < 0.08:
-            chosen = [c for c in categories if c.pk not in digest_categories]  # nothing in today's digest
-        else:
-            chosen = rng.sample(categories, rng.randint(1, min(3, len(categories))))
-        subscribers.append(Subscriber(email=f"reader{i}@example.org", status=status, timezone=rng.choice(zones)))
-        picks.append(chosen)
-    created = Subscriber.objects.bulk_create(subscribers, batch_size=1000)
-    through.objects.bulk_create(
-        [through(subscriber_id=s.pk, category_id=c.pk) for s, chosen in zip(created, picks, strict=True) for c in chosen],
-        batch_size=2000,
-    )
-    eligible = set()
-    for s, chosen in zip(created, picks, strict=True):
-        if s.status != S.ACTIVE:
-            continue
-        if not chosen or any(c.pk in digest_categories for c in chosen):
-            eligible.add(s.email)
-    return eligible
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, tick=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if tick:
-            tick()
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False

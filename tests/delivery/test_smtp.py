@@ -6,7 +6,7 @@ from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
 from digests.models import Delivery, Subscriber
 from newsletter.env import email_url_parse
-from tests.delivery.conftest import free_port
+from tests.helpers.services import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ import pytest
 from digests.delivery.ledger import deliveries_counts, deliveries_sweep_stuck
 from digests.delivery.schedule import digest_pause, digest_resume, digest_start, digests_dispatch_due
 from digests.models import Category, Delivery, DeliveryEvent, Digest, Item
-from tests.delivery.conftest import make_readers, needs_services, wait_for
+from tests.helpers.readers import make_readers
+from tests.helpers.services import needs_services, wait_for
 
 pytestmark = [needs_services, pytest.mark.django_db(transaction=True)]
 

@@ -7,11 +7,12 @@ button → preference centre → unsubscribe, checking the database after each s
 import email
 import email.policy
 import re
-import socket
 import threading
 import time
 
 import pytest
+
+from tests.helpers.services import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +41,6 @@ class Inbox:
                     raise AssertionError(f"expected {count} emails, got {len(self.messages)}")
                 self._arrived.wait(remaining)
             return self.messages[count - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -77,18 +72,8 @@ def browser_page(chromium):
     context.close()
 
 
-@pytest.fixture
-def eager_tasks():
-    from newsletter.celery import app
-
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
-
-
 def test_a_reader_signs_up_confirms_changes_categories_and_unsubscribes(
-    transactional_db, live_server, settings, smtp_inbox, browser_page, eager_tasks
+    transactional_db, live_server, settings, smtp_inbox, browser_page, eager_celery
 ):
     from django.db import connections
 

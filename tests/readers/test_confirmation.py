@@ -1,0 +1,182 @@
+"""Double opt-in: the emailed link shows a button, the POST activates and records consent."""
+
+import re
+
+import pytest
+from django.core import mail, signing
+from django.test import Client
+
+from digests.links import reader_token
+from digests.models import Consent, Subscriber, Suppression
+from digests.readers.privacy import address_hash, ip_hash, subscriber_erase
+from digests.readers.signup import subscriber_signup
+from tests.helpers.readers import make_reader
+
+pytestmark = pytest.mark.django_db
+S = Subscriber.Status
+
+
+def confirm_path_from(message) -> str:
+    url = re.search(r"https?://\S+/confirm/\S+/", message.body).group(0)
+    assert url in message.alternatives[0].content
+    return "/" + url.split("/", 3)[3]
+
+
+@pytest.fixture
+def pending(on_commit, categories):
+    on_commit(subscriber_signup, email="new@example.com", name="李雷", categories=categories[:2], language="en")
+    return Subscriber.objects.get(email="new@example.com")
+
+
+def test_the_email_is_multipart_in_the_readers_language_with_a_signed_link(pending, settings):
+    message = mail.outbox[0]
+    assert message.subject == f"Confirm your subscription to {settings.SITE_NAME}"
+    assert message.alternatives[0].mimetype == "text/html"
+    assert message.extra_headers["Auto-Submitted"] == "auto-generated"
+    assert "李雷" in message.body
+    path = confirm_path_from(message)
+    assert "new@example.com" not in path and f"/{pending.pk}/" not in path
+    assert f"{settings.CONFIRMATION_MAX_AGE_DAYS} days" in message.body
+
+
+def test_the_email_is_sent_through_the_transactional_connection(on_commit, categories, settings):
+    settings.MAIL_CONNECTIONS = {
+        "bulk": {"backend": "django.core.mail.backends.dummy.EmailBackend"},
+        "transactional": {"backend": "django.core.mail.backends.locmem.EmailBackend"},
+    }
+    on_commit(subscriber_signup, email="t@example.com", categories=categories, language="zh-hans")
+    assert len(mail.outbox) == 1
+
+
+def test_opening_the_link_shows_a_button_and_changes_nothing(client, pending):
+    response = client.get(confirm_path_from(mail.outbox[0]), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Confirm my subscription" in body and 'method="post"' in body
+    pending.refresh_from_db()
+    assert pending.status == S.PENDING and not Consent.objects.exists()
+
+
+def test_pressing_the_button_activates_records_consent_and_shows_the_categories(client, pending, categories):
+    path = confirm_path_from(mail.outbox[0])
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    response = client.post(path, HTTP_ACCEPT_LANGUAGE="en", REMOTE_ADDR="203.0.113.7")
+    assert response.status_code == 200
+    pending.refresh_from_db()
+    assert pending.status == S.ACTIVE and pending.confirmed_at is not None
+    consent = Consent.objects.get(subscriber=pending)
+    assert consent.form == "signup+confirm"
+    assert consent.wording in page
+    assert consent.ip_hash == ip_hash("203.0.113.7") and "203.0.113.7" not in consent.ip_hash
+    body = response.content.decode()
+    assert categories[0].name in body and categories[1].name in body and categories[2].name not in body
+    assert re.search(r'href="/preferences/[^"]+/"', body)
+
+
+def test_the_confirm_post_needs_a_csrf_token(pending):
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(confirm_path_from(mail.outbox[0]))
+    assert response.status_code == 403
+    pending.refresh_from_db()
+    assert pending.status == S.PENDING
+
+
+def test_confirming_twice_is_harmless(client, pending):
+    path = confirm_path_from(mail.outbox[0])
+    client.post(path)
+    second = client.post(path)
+    assert second.status_code == 200
+    assert Consent.objects.count() == 1
+
+
+def test_the_ip_hash_is_keyed_with_the_secret_key(settings):
+    first = ip_hash("198.51.100.1")
+    settings.SECRET_KEY = "another-secret-key-that-is-long-enough-0123456789"
+    assert ip_hash("198.51.100.1") != first
+
+
+def test_a_tampered_token_gives_a_friendly_404(client, pending):
+    path = confirm_path_from(mail.outbox[0])
+    token = path.split("/")[2]
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "garbage", reader_token(pending.key, "unsubscribe")):
+        response = client.get(f"/confirm/{bad}/", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 404
+        assert "This link does not work" in response.content.decode()
+        assert client.post(f"/confirm/{bad}/").status_code == 404
+    pending.refresh_from_db()
+    assert pending.status == S.PENDING
+
+
+def test_an_expired_link_gives_a_friendly_404(client, pending, settings, monkeypatch):
+    path = confirm_path_from(mail.outbox[0])
+    now = signing.time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now + settings.CONFIRMATION_MAX_AGE_DAYS * 86400 + 5)
+    response = client.post(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404 and "This link does not work" in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == S.PENDING
+
+
+def test_the_link_is_still_valid_just_before_it_expires(client, pending, settings, monkeypatch):
+    path = confirm_path_from(mail.outbox[0])
+    now = signing.time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now + settings.CONFIRMATION_MAX_AGE_DAYS * 86400 - 60)
+    assert client.post(path).status_code == 200
+    pending.refresh_from_db()
+    assert pending.status == S.ACTIVE
+
+
+def test_an_old_link_does_not_bring_back_a_reader_who_unsubscribed(client, pending):
+    from digests.readers.unsubscribe import subscriber_unsubscribe
+
+    path = confirm_path_from(mail.outbox[0])
+    subscriber_unsubscribe(pending)
+    assert client.post(path).status_code == 404
+    pending.refresh_from_db()
+    assert pending.status == S.UNSUBSCRIBED
+
+
+def test_the_task_sends_nothing_to_a_reader_who_is_no_longer_pending(categories):
+    from digests.tasks import send_transactional_confirmation
+
+    reader = make_reader("gone@example.com", status=S.UNSUBSCRIBED)
+    send_transactional_confirmation.apply(args=[reader.pk])
+    assert mail.outbox == []
+
+
+def test_the_task_is_routed_to_the_transactional_queue():
+    from newsletter.celery import app
+
+    route = app.amqp.router.route({}, "digests.tasks.send_transactional_confirmation")
+    assert route["queue"].name == "transactional"
+
+
+def test_an_erased_address_can_come_back_only_through_double_opt_in(client, on_commit, categories):
+    reader = make_reader("erased@example.com")
+    subscriber_erase(reader)
+    assert Suppression.objects.filter(email_hash=address_hash("erased@example.com")).exists()
+    on_commit(subscriber_signup, email="erased@example.com", categories=categories, language="en")
+    returning = Subscriber.objects.get(email="erased@example.com")
+    assert returning.status == S.PENDING
+    client.post(confirm_path_from(mail.outbox[0]))
+    returning.refresh_from_db()
+    assert returning.status == S.ACTIVE
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_the_transactional_queue_sends_the_confirmation(client, categories):
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from newsletter.celery import app
+
+    app.control.purge()
+    with start_worker(app, queues=["transactional"], pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        client.post("/subscribe/", {"email": "worker@example.com", "categories": [categories[0].pk]})
+        deadline = time.monotonic() + 20
+        while not mail.outbox and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert [m.to for m in mail.outbox] == [["worker@example.com"]]
+    assert "/confirm/" in mail.outbox[0].body

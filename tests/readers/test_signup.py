@@ -1,0 +1,296 @@
+"""Signing up: strict validation, the same answer for everyone, honeypot, rate limits."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from digests.models import Subscriber
+from digests.readers.normalise import email_normalise
+from digests.readers.signup import SignupOutcome, subscriber_signup
+from tests.helpers.paths import ROOT
+from tests.helpers.readers import make_reader, without_csrf
+
+pytestmark = pytest.mark.django_db
+S = Subscriber.Status
+URL = "/subscribe/"
+
+
+def post(client, on_commit, ip="127.0.0.1", **data):
+    data.setdefault("categories", [])
+    return on_commit(client.post, URL, data, REMOTE_ADDR=ip, HTTP_ACCEPT_LANGUAGE="en")
+
+
+def test_the_form_offers_every_active_category_checked(client, categories):
+    categories[2].is_active = False
+    categories[2].save()
+    response = client.get(reverse("digests:subscribe"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'name="email"' in body and 'name="name"' in body
+    assert body.count('type="checkbox"') == 2
+    assert body.count("checked") == 2
+    assert "政策与监管" not in body
+
+
+def test_a_new_address_becomes_pending_and_gets_one_confirmation_email(client, on_commit, categories):
+    response = post(client, on_commit, email="New.Reader@Example.COM", name="王小明", categories=[categories[0].pk])
+    assert response.status_code == 200
+    assert "Check your inbox" in response.content.decode()
+    reader = Subscriber.objects.get()
+    assert reader.email == "New.Reader@example.com"
+    assert reader.status == S.PENDING and reader.source == Subscriber.Source.SIGNUP
+    assert reader.name == "王小明"
+    assert list(reader.categories.all()) == [categories[0]]
+    assert reader.confirmation_sent_at is not None
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["New.Reader@example.com"]
+    assert "/confirm/" in message.body
+    assert "example.com" not in message.body.split("/confirm/")[1].split()[0]
+
+
+def test_the_confirmation_email_is_sent_only_after_the_signup_commits(
+    client, django_capture_on_commit_callbacks, eager_celery, categories
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(URL, {"email": "later@example.com", "categories": [categories[0].pk]})
+        assert mail.outbox == []
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert len(mail.outbox) == 1
+
+
+def test_the_page_language_becomes_the_readers_language(client, on_commit, categories):
+    post(client, on_commit, email="en@example.com", categories=[categories[0].pk])
+    on_commit(
+        client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    )
+    assert Subscriber.objects.get(email="en@example.com").language == "en"
+    assert Subscriber.objects.get(email="zh@example.com").language == "zh-hans"
+
+
+def _answer(client, on_commit, email, categories):
+    response = post(client, on_commit, email=email, categories=[categories[0].pk])
+    return response.status_code, without_csrf(response.content)
+
+
+@pytest.mark.parametrize("status", [S.PENDING, S.ACTIVE, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED])
+def test_known_and_unknown_addresses_get_the_identical_answer(client, on_commit, categories, status):
+    make_reader("known@example.com", status=status)
+    unknown = _answer(client, on_commit, "unknown@example.com", categories)
+    known = _answer(client, on_commit, "known@example.com", categories)
+    assert known == unknown
+    assert known[0] == 200
+
+
+def test_an_active_reader_signing_up_again_is_left_alone(on_commit, categories):
+    reader = make_reader("active@example.com", categories=categories[:2])
+    outcome = on_commit(subscriber_signup, email="active@example.com", categories=[categories[2]], language="en")
+    assert outcome == SignupOutcome.ALREADY_ACTIVE
+    reader.refresh_from_db()
+    assert reader.status == S.ACTIVE and set(reader.categories.all()) == set(categories[:2])
+    assert mail.outbox == []
+
+
+def test_a_pending_address_gets_at_most_one_confirmation_an_hour(on_commit, categories, settings):
+    settings.SIGNUP_RATE_PER_ADDRESS = "100/h"
+    first = on_commit(subscriber_signup, email="p@example.com", categories=categories, language="zh-hans")
+    second = on_commit(subscriber_signup, email="p@example.com", categories=categories, language="zh-hans")
+    assert (first, second) == (SignupOutcome.CREATED, SignupOutcome.THROTTLED)
+    assert len(mail.outbox) == 1
+    # An hour later another one may go out.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Subscriber.objects.update(confirmation_sent_at=timezone.now() - timedelta(minutes=61))
+    assert on_commit(subscriber_signup, email="p@example.com", categories=categories, language="zh-hans") == SignupOutcome.RESENT
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.parametrize("status", [S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED])
+def test_a_reader_who_left_must_confirm_again(on_commit, categories, status):
+    reader = make_reader("back@example.com", status=status)
+    outcome = on_commit(subscriber_signup, email="BACK@example.com", categories=[categories[1]], language="en")
+    assert outcome == SignupOutcome.REOPENED
+    reader.refresh_from_db()
+    assert reader.status == S.PENDING and reader.confirmed_at is None
+    assert list(reader.categories.all()) == [categories[1]]
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["back@example.com"]
+    assert Subscriber.objects.count() == 1
+
+
+def test_the_honeypot_shows_the_normal_page_and_sends_nothing(client, on_commit, categories):
+    normal = post(client, on_commit, email="human@example.com", categories=[categories[0].pk])
+    bot = post(client, on_commit, email="bot@example.com", categories=[categories[0].pk], website="http://spam.example")
+    assert bot.status_code == normal.status_code == 200
+    assert without_csrf(bot.content) == without_csrf(normal.content)
+    assert not Subscriber.objects.filter(email="bot@example.com").exists()
+    assert [m.to for m in mail.outbox] == [["human@example.com"]]
+
+
+def test_too_many_signups_from_one_ip_get_a_friendly_429(client, on_commit, categories, settings):
+    settings.SIGNUP_RATE_PER_IP = "3/h"
+    codes = [post(client, on_commit, email=f"r{i}@example.com", categories=[categories[0].pk]).status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert Subscriber.objects.count() == 3
+    other_ip = post(client, on_commit, ip="10.0.0.9", email="r9@example.com", categories=[categories[0].pk])
+    assert other_ip.status_code == 200
+
+
+def test_the_429_page_is_friendly_and_says_when_to_retry(client, on_commit, categories, settings):
+    settings.SIGNUP_RATE_PER_IP = "1/m"
+    post(client, on_commit, email="a1@example.com", categories=[categories[0].pk])
+    response = post(client, on_commit, email="a2@example.com", categories=[categories[0].pk])
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert "Too many attempts" in response.content.decode()
+
+
+def test_too_many_signups_for_one_address_answer_the_same_and_send_nothing(client, on_commit, categories, settings):
+    settings.SIGNUP_RATE_PER_ADDRESS = "2/h"
+    make_reader("target@example.com", status=S.UNSUBSCRIBED)
+    answers = set()
+    for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        response = post(client, on_commit, ip=ip, email="target@Example.com", categories=[categories[0].pk])
+        answers.add((response.status_code, without_csrf(response.content)))
+    assert len(answers) == 1 and next(iter(answers))[0] == 200
+    # The first attempt reopened it and mailed; the second was throttled hourly; the rest were not even counted as signups.
+    assert len(mail.outbox) == 1
+
+
+def test_the_rate_limit_setting_must_be_well_formed(client, categories, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.SIGNUP_RATE_PER_IP = "ten per hour"
+    with pytest.raises(ImproperlyConfigured, match="SIGNUP_RATE_PER_IP"):
+        client.post(URL, {"email": "x@example.com"})
+
+
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ("a@b", "needs a dot"),
+        ("no-at-sign.example.com", "exactly one @"),
+        ("two@@example.com", "exactly one @"),
+        ("x" * 5000 + "@example.com", "too long"),
+        ("x" * 5000, "too long"),
+        ("@example.com", "before the @ is missing"),
+        ("someone@", "domain after the @ is missing"),
+        ("some one@example.com", "not allowed"),
+        ("someone@exa_mple.com", "not a valid domain"),
+        ("someone@example.com\r\nBcc: victim@example.org", "one line"),
+        ("", "Enter your email address"),
+    ],
+)
+def test_a_bad_address_gets_a_clear_error_and_nothing_is_stored(client, on_commit, categories, email, message):
+    response = post(client, on_commit, email=email, categories=[categories[0].pk])
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Subscriber.objects.exists() and mail.outbox == []
+
+
+def test_a_5000_character_address_is_rejected_quickly():
+    import time
+
+    from django.core.exceptions import ValidationError
+
+    start = time.perf_counter()
+    for _ in range(1000):
+        with pytest.raises(ValidationError):
+            email_normalise("a" * 5000 + "@" + "b" * 5000)
+        with pytest.raises(ValidationError):
+            email_normalise("a." * 120 + "@example.com")
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("name", ["Eve\r\nBcc: victim@example.org", "Eve\nX-Header: 1", "Eve\rTo: x@example.org", "Eve\x1b"])
+def test_a_name_with_line_breaks_is_rejected(client, on_commit, categories, name):
+    response = post(client, on_commit, email="eve@example.com", name=name, categories=[categories[0].pk])
+    assert "The name must be on one line" in response.content.decode()
+    assert not Subscriber.objects.exists() and mail.outbox == []
+
+
+def test_at_least_one_category_is_needed(client, on_commit, categories):
+    response = post(client, on_commit, email="none@example.com")
+    assert "Choose at least one category" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_an_idn_domain_is_stored_punycoded_and_the_local_part_kept(client, on_commit, categories):
+    post(client, on_commit, email="用户@例子.中国", categories=[categories[0].pk])
+    reader = Subscriber.objects.get()
+    assert reader.email == "用户@xn--fsqu00a.xn--fiqs8s"
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    "raw, stored",
+    [
+        ("  Mixed.Case@EXAMPLE.Com ", "Mixed.Case@example.com"),
+        ("user@Bücher.example", "user@xn--bcher-kva.example"),
+        ("user@example.com.", "user@example.com"),
+        ("o'brien+news@example.co.uk", "o'brien+news@example.co.uk"),
+    ],
+)
+def test_addresses_are_normalised(raw, stored):
+    assert email_normalise(raw) == stored
+
+
+def test_addresses_are_unique_regardless_of_case(client, on_commit, categories, settings):
+    settings.SIGNUP_RATE_PER_ADDRESS = "100/h"
+    post(client, on_commit, email="Same@Example.com", categories=[categories[0].pk])
+    post(client, on_commit, email="same@example.com", categories=[categories[0].pk])
+    post(client, on_commit, email="SAME@EXAMPLE.COM", categories=[categories[0].pk])
+    assert Subscriber.objects.count() == 1
+
+
+def test_signup_works_without_any_category_defined(client, on_commit):
+    post(client, on_commit, email="solo@example.com")
+    assert Subscriber.objects.get().status == S.PENDING
+
+
+def test_the_pages_speak_chinese_to_chinese_browsers(client, on_commit, categories):
+    form = client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in form and "电子邮件地址" in form and "订阅" in form
+    done = on_commit(
+        client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+    assert "请查收邮件" in done.content.decode()
+    error = on_commit(client.post, URL, {"email": "a@b", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "@ 后面的域名需要包含点" in error.content.decode()
+    message = mail.outbox[0]
+    assert message.subject.startswith("请确认订阅") and "您好" in message.body
+
+
+def test_a_malformed_rate_setting_stops_start_up():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SIGNUP_RATE_PER_IP": "lots"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SIGNUP_RATE_PER_IP='lots' is invalid: write it as N/s, N/m, N/h or N/d" in result.stderr
+
+
+def test_behind_a_proxy_the_configured_header_names_the_client(client, on_commit, categories, settings):
+    settings.CLIENT_IP_HEADER = "X-Real-IP"
+    settings.SIGNUP_RATE_PER_IP = "1/h"
+    first = on_commit(
+        client.post, URL, {"email": "p1@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1"
+    )
+    second = on_commit(
+        client.post, URL, {"email": "p2@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.2"
+    )
+    third = on_commit(
+        client.post, URL, {"email": "p3@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1"
+    )
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
