@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.urls import reverse_lazy
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -19,4 +20,4 @@ def _header() -> str:
 admin.site.site_header = lazy(_header, str)()
 admin.site.site_title = lazy(_header, str)()
 admin.site.index_title = _("Digests, readers and sending")
-admin.site.site_url = "/archive/"
+admin.site.site_url = reverse_lazy("digests:archive")

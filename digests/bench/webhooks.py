@@ -19,11 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.urls import reverse
+
 from digests.models import Category, Delivery, Digest, Item, Subscriber
 
 BENCH_DOMAIN = "bench.invalid"
 BENCH_ISSUE_DATE = datetime.date(1970, 1, 1)
-POSTMARK_PATH = "/webhooks/anymail/postmark/tracking/"
+
+
+def postmark_path() -> str:
+    """Where Postmark posts tracking events (anymail's route)."""
+    return reverse("anymail:postmark_tracking_webhook")
 
 
 @dataclass

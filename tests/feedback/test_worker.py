@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from digests.bench.webhooks import POSTMARK_PATH, bench_cleanup, bench_fixture, webhooks_fire
+from digests.bench.webhooks import bench_cleanup, bench_fixture, postmark_path, webhooks_fire
 from digests.models import Delivery, Digest, Subscriber
 from tests.helpers.deliveries import make_delivery
 from tests.helpers.paths import ROOT
@@ -46,7 +46,7 @@ def test_a_hard_bounce_webhook_is_processed_by_the_worker(worker, live_server, s
     tomorrow = Digest.objects.create(issue_date="1970-01-02", title="next")
     pending = make_delivery(tomorrow, reader, status=Delivery.Status.PENDING)
 
-    result = webhooks_fire(live_server.url + POSTMARK_PATH, [json.dumps(postmark_bounce(sent)).encode()], basic_auth=SECRETS[1])
+    result = webhooks_fire(live_server.url + postmark_path(), [json.dumps(postmark_bounce(sent)).encode()], basic_auth=SECRETS[1])
     assert result.statuses == {200: 1}
 
     deadline = time.monotonic() + 60

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from digests.bench.webhooks import POSTMARK_PATH, bench_cleanup, bench_fixture, bench_payloads, webhooks_fire
+from digests.bench.webhooks import bench_cleanup, bench_fixture, bench_payloads, postmark_path, webhooks_fire
 from digests.models import DeliveryEvent
 
 
@@ -52,8 +52,8 @@ class Command(BaseCommand):
                 server, url = self._start_server()
             deliveries = list(digest.deliveries.select_related("subscriber").order_by("pk"))
             bodies = bench_payloads(deliveries, events)
-            self.stdout.write(f"Firing {events} webhook requests at {url}{POSTMARK_PATH} with {threads} clients…")
-            result = webhooks_fire(url.rstrip("/") + POSTMARK_PATH, bodies, threads=threads, basic_auth=secret)
+            self.stdout.write(f"Firing {events} webhook requests at {url}{postmark_path()} with {threads} clients…")
+            result = webhooks_fire(url.rstrip("/") + postmark_path(), bodies, threads=threads, basic_auth=secret)
             stored = DeliveryEvent.objects.filter(delivery__digest=digest).count()
         finally:
             if server:
@@ -96,7 +96,7 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(url + POSTMARK_PATH, timeout=1)
+                urllib.request.urlopen(url + postmark_path(), timeout=1)
             except urllib.error.HTTPError:
                 return server, url  # 405 for GET: the server is up
             except OSError:
