@@ -218,6 +218,8 @@ SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 TRACK_CLICKS = env_bool("TRACK_CLICKS", False)
 TRACK_OPENS = env_bool("TRACK_OPENS", False)
 EMAIL_SIZE_BUDGET_BYTES = env_int("EMAIL_SIZE_BUDGET_BYTES", 60_000, minimum=1000)
+# One cap for a digest file, uploaded in the admin or given to import_digest (1 MiB holds ~1,000 items).
+DIGEST_IMPORT_MAX_BYTES = env_int("DIGEST_IMPORT_MAX_BYTES", 1024 * 1024, minimum=1000)
 
 # --- Security ----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
