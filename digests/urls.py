@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from digests.views import archive, feeds, ops, readers, tracking
+from digests.views import archive, feeds, ops, readers, tracking, webhooks
 
 app_name = "digests"
 
@@ -26,3 +26,9 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),
 ]
+
+
+def webhook_urlpatterns(providers) -> list:
+    """django-anymail's tracking webhook paths of ``providers`` only (mounted at /webhooks/anymail/), each
+    answering a malformed or refused request with 400 and one WARNING line."""
+    return webhooks.tracking_urlpatterns(providers)

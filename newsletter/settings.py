@@ -29,6 +29,7 @@ from newsletter.env import (
     env_rate,
     env_str,
     env_timezone,
+    env_webhook_providers,
     fail,
 )
 from newsletter.logs import logging_config
@@ -173,6 +174,11 @@ MAIL_CONNECTIONS = {
 EMAIL_BACKEND = MAIL_CONNECTIONS["transactional"]["backend"]
 EMAIL_FILE_PATH = MAIL_CONNECTIONS["transactional"].get("file_path", str(VAR_DIR / "outbox"))
 ANYMAIL = env_prefixed("ANYMAIL_")
+# Only these providers' tracking webhooks are mounted under /webhooks/anymail/ (any
+# other provider's path is a 404): by default the providers of the two mail URLs.
+WEBHOOK_PROVIDERS = env_webhook_providers(
+    "WEBHOOK_PROVIDERS", [c["provider"] for c in MAIL_CONNECTIONS.values() if c.get("provider")]
+)
 
 # --- Celery ----------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
