@@ -7,6 +7,7 @@ DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, EMAIL_URL and friends; see README.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "anymail",
+    "axes",
     "digests",
 ]
 
@@ -87,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "newsletter.urls"
@@ -127,6 +131,20 @@ def _cache(url: str) -> dict:
 
 
 CACHES = {"default": _cache(CACHE_URL)}
+
+# Admin login lock-out (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one
+# account, or from one address, that account or address is refused until the cool-off passes
+# or an admin deletes its row under "Access attempts" (or `manage.py axes_reset_username NAME`).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "digests.views.admin_login.admin_locked_out"
+# The same client address as the signup limits (CLIENT_IP_HEADER behind a reverse proxy).
+AXES_CLIENT_IP_CALLABLE = "digests.views.readers.client_ip"
+# Failed attempts are kept (admin "Access failures"); successful logins are not logged again.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
