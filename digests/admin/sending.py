@@ -112,7 +112,7 @@ class DigestSendingAdminMixin:
         progress = digest_progress(digest, failures=0)
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk])
         return format_html(
-            '<a href="{}"><progress max="100" value="{}" style="width:8em"></progress> {}%</a>',
+            '<a href="{}"><progress max="100" value="{}"></progress> {}%</a>',
             url,
             progress.percent,
             progress.percent,
