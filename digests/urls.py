@@ -13,6 +13,7 @@ urlpatterns = [
     path("confirm/<str:token>/", readers.confirm, name="confirm"),
     path("preferences/<str:token>/", readers.preferences, name="preferences"),
     path("preferences/<str:token>/data/", readers.reader_data, name="reader_data"),
+    path("preferences/<str:token>/export/", readers.reader_data_request, name="reader_data_request"),
     path("unsubscribe/<str:token>/", readers.unsubscribe, name="unsubscribe"),
     # The archive and its feeds
     path("archive/", archive.archive, name="archive"),
