@@ -215,8 +215,9 @@ def check_mail_providers(app_configs, **kwargs):
             errors.append(
                 Error(
                     f"The mail provider {provider!r} cannot be used: {problem}",
-                    hint='Install its extra (pip install ".[amazon-ses]", or MAIL_EXTRAS=amazon-ses for the Docker image) '
-                    'and set its ANYMAIL_* keys; README "Connecting a mail provider".',
+                    hint='Install the extra the message names (pip install ".[amazon-ses]" or ".[resend]"; '
+                    "MAIL_EXTRAS=amazon-ses for the Docker image) and set the provider's ANYMAIL_* keys; "
+                    'README "Connecting a mail provider".',
                     id="digests.E002",
                 )
             )

@@ -111,6 +111,7 @@ def test_the_providers_come_from_the_mail_urls_unless_webhook_providers_names_th
 def test_the_amazon_ses_extra_brings_boto3_and_the_docker_build_can_install_it():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert any(dep.startswith("boto3") for dep in project["optional-dependencies"]["amazon-ses"])
+    assert any(dep.startswith("svix") for dep in project["optional-dependencies"]["resend"])
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "ARG MAIL_EXTRAS" in dockerfile and '".[$MAIL_EXTRAS]"' in dockerfile
 
