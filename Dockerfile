@@ -18,11 +18,15 @@ RUN apt-get update \
 
 WORKDIR /app
 
+# Extras some mail providers need, comma-separated (README "Connecting a mail provider"):
+# docker compose build --build-arg MAIL_EXTRAS=amazon-ses
+ARG MAIL_EXTRAS=""
+
 # Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
 COPY pyproject.toml README.md ./
 RUN mkdir -p newsletter digests \
     && touch newsletter/__init__.py digests/__init__.py \
-    && pip install . \
+    && if [ -n "$MAIL_EXTRAS" ]; then pip install ".[$MAIL_EXTRAS]"; else pip install .; fi \
     && pip uninstall -y daily-digest-newsletter \
     && rm -rf newsletter digests build *.egg-info
 

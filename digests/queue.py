@@ -12,6 +12,7 @@ from django.db import transaction
 
 SEND_CONFIRMATION = "digests.tasks.send_transactional_confirmation"
 SEND_DIGEST_TEST = "digests.tasks.send_transactional_digest_test"
+SEND_DATA_EXPORT = "digests.tasks.send_transactional_data_export"
 SEND_BATCH = "digests.tasks.deliveries_send_batch"
 PROCESS_DELIVERY_EVENT = "digests.tasks.process_delivery_event"
 DISPATCH_DUE = "digests.tasks.dispatch_due_digests"

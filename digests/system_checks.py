@@ -184,3 +184,41 @@ def check_beat_schedule(app_configs, **kwargs):
             id="digests.E001",
         )
     ]
+
+
+def _provider_problem(provider: str) -> str | None:
+    """Why anymail cannot send through, or take webhooks from, ``provider`` as installed and configured."""
+    import importlib
+
+    from anymail import urls as anymail_urls
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        importlib.import_module(f"anymail.backends.{provider}")
+        for pattern in anymail_urls.urlpatterns:
+            if pattern.name == f"{provider}_tracking_webhook":
+                pattern.callback.view_class()  # reads the provider's webhook settings, as each request will
+    except (ImproperlyConfigured, ImportError) as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
+@register(Tags.compatibility)
+def check_mail_providers(app_configs, **kwargs):
+    """A configured provider that lacks its package (boto3 for Amazon SES) or a webhook setting fails here, not per request."""
+    providers = {c["provider"] for c in settings.MAIL_CONNECTIONS.values() if c.get("provider")}
+    providers |= set(getattr(settings, "WEBHOOK_PROVIDERS", ()))
+    errors = []
+    for provider in sorted(providers):
+        problem = _provider_problem(provider)
+        if problem:
+            errors.append(
+                Error(
+                    f"The mail provider {provider!r} cannot be used: {problem}",
+                    hint='Install the extra the message names (pip install ".[amazon-ses]" or ".[resend]"; '
+                    "MAIL_EXTRAS=amazon-ses for the Docker image) and set the provider's ANYMAIL_* keys; "
+                    'README "Connecting a mail provider".',
+                    id="digests.E002",
+                )
+            )
+    return errors

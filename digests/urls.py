@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from digests.views import archive, feeds, ops, readers, tracking
+from digests.views import archive, feeds, ops, readers, tracking, webhooks
 
 app_name = "digests"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("confirm/<str:token>/", readers.confirm, name="confirm"),
     path("preferences/<str:token>/", readers.preferences, name="preferences"),
     path("preferences/<str:token>/data/", readers.reader_data, name="reader_data"),
+    path("preferences/<str:token>/export/", readers.reader_data_request, name="reader_data_request"),
     path("unsubscribe/<str:token>/", readers.unsubscribe, name="unsubscribe"),
     # The archive and its feeds
     path("archive/", archive.archive, name="archive"),
@@ -26,3 +27,9 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),
 ]
+
+
+def webhook_urlpatterns(providers) -> list:
+    """django-anymail's tracking webhook paths of ``providers`` only (mounted at /webhooks/anymail/), each
+    answering a malformed or refused request with 400 and one WARNING line."""
+    return webhooks.tracking_urlpatterns(providers)

@@ -190,6 +190,19 @@ def env_prefixed(prefix: str) -> dict[str, str | list[str]]:
     return collected
 
 
+def env_webhook_providers(name: str, default: list[str]) -> list[str]:
+    """Comma-separated anymail provider names (``postmark,mailgun``), each one anymail has a webhook for."""
+    import importlib.util
+
+    providers = []
+    for part in env_list(name, default):
+        provider = part.lower().replace("-", "_")
+        if not provider.isidentifier() or importlib.util.find_spec(f"anymail.webhooks.{provider}") is None:
+            raise fail(name, part, "not a django-anymail provider with webhooks (e.g. postmark, mailgun, amazon_ses)")
+        providers.append(provider)
+    return sorted(set(providers))
+
+
 def env_networks(name: str, default: list[str]) -> list:
     """A comma-separated list of CIDR networks (``10.0.0.0/8,::1/128``); a bare address means just it."""
     import ipaddress

@@ -7,10 +7,12 @@ DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, EMAIL_URL and friends; see README.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from newsletter.env import (
@@ -29,6 +31,7 @@ from newsletter.env import (
     env_rate,
     env_str,
     env_timezone,
+    env_webhook_providers,
     fail,
 )
 from newsletter.logs import logging_config
@@ -73,11 +76,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "anymail",
+    "axes",
+    "csp",
     "digests",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -86,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "newsletter.urls"
@@ -126,6 +134,20 @@ def _cache(url: str) -> dict:
 
 
 CACHES = {"default": _cache(CACHE_URL)}
+
+# Admin login lock-out (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one
+# account, or from one address, that account or address is refused until the cool-off passes
+# or an admin deletes its row under "Access attempts" (or `manage.py axes_reset_username NAME`).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "digests.views.admin_login.admin_locked_out"
+# The same client address as the signup limits (CLIENT_IP_HEADER behind a reverse proxy).
+AXES_CLIENT_IP_CALLABLE = "digests.views.readers.client_ip"
+# Failed attempts are kept (admin "Access failures"); successful logins are not logged again.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,6 +195,11 @@ MAIL_CONNECTIONS = {
 EMAIL_BACKEND = MAIL_CONNECTIONS["transactional"]["backend"]
 EMAIL_FILE_PATH = MAIL_CONNECTIONS["transactional"].get("file_path", str(VAR_DIR / "outbox"))
 ANYMAIL = env_prefixed("ANYMAIL_")
+# Only these providers' tracking webhooks are mounted under /webhooks/anymail/ (any
+# other provider's path is a 404): by default the providers of the two mail URLs.
+WEBHOOK_PROVIDERS = env_webhook_providers(
+    "WEBHOOK_PROVIDERS", [c["provider"] for c in MAIL_CONNECTIONS.values() if c.get("provider")]
+)
 
 # --- Celery ----------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -209,6 +236,8 @@ DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=30)
 DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 30, minimum=0)
 DELIVERY_PARALLEL_BATCHES = env_int("DELIVERY_PARALLEL_BATCHES", 4, minimum=1)
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
+# How long the preference link in an email works; every new email carries a fresh one.
+PREFERENCES_LINK_MAX_AGE_DAYS = env_int("PREFERENCES_LINK_MAX_AGE_DAYS", 60, minimum=1)
 SIGNUP_RATE_PER_IP = env_rate("SIGNUP_RATE_PER_IP", "10/h")
 SIGNUP_RATE_PER_ADDRESS = env_rate("SIGNUP_RATE_PER_ADDRESS", "3/h")
 # Behind a reverse proxy every request comes from the proxy: name the header it
@@ -218,6 +247,8 @@ SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 TRACK_CLICKS = env_bool("TRACK_CLICKS", False)
 TRACK_OPENS = env_bool("TRACK_OPENS", False)
 EMAIL_SIZE_BUDGET_BYTES = env_int("EMAIL_SIZE_BUDGET_BYTES", 60_000, minimum=1000)
+# One cap for a digest file, uploaded in the admin or given to import_digest (1 MiB holds ~1,000 items).
+DIGEST_IMPORT_MAX_BYTES = env_int("DIGEST_IMPORT_MAX_BYTES", 1024 * 1024, minimum=1000)
 
 # --- Security ----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -235,6 +266,26 @@ if SITE_URL.startswith("https://") and not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# Content-Security-Policy on every page and the admin (django-csp): scripts only from our
+# own static files, never inline; <style> blocks only with the per-response nonce
+# (templates write nonce="{{ request.csp_nonce }}"); no style attributes, no plugins, no
+# framing. The admin's email preview sends its own, narrower policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 # includeSubDomains and preload bind every host under the operator's domain to https,
 # for months; that is the operator's decision (the two variables above), not a default.

@@ -5,12 +5,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin.widgets import KeyPointsWidget
+from digests.content.services import digest_file_size_error
 from digests.models import Item
 
 # Bullets an editor may paste from Markdown or a word processor; the list already says "bullet".
 _BULLETS = ("- ", "* ", "• ", "・")
 MAX_KEY_POINT_LENGTH = 500
-MAX_UPLOAD_BYTES = 1024 * 1024
 
 
 class KeyPointsField(forms.Field):
@@ -105,12 +105,9 @@ class MarkdownImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(
-                _("The file is %(size)d bytes; a digest file may be at most %(max)d bytes."),
-                code="too_large",
-                params={"size": upload.size, "max": MAX_UPLOAD_BYTES},
-            )
+        too_large = digest_file_size_error(upload.size)
+        if too_large:
+            raise ValidationError(too_large, code="too_large")
         return upload
 
     def read(self) -> bytes:

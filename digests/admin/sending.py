@@ -32,6 +32,7 @@ from digests.delivery.schedule import (
     digest_cancel,
     digest_pause,
     digest_resume,
+    digest_return_to_draft,
     digest_schedule,
     digest_start,
 )
@@ -111,7 +112,7 @@ class DigestSendingAdminMixin:
         progress = digest_progress(digest, failures=0)
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk])
         return format_html(
-            '<a href="{}"><progress max="100" value="{}" style="width:8em"></progress> {}%</a>',
+            '<a href="{}"><progress max="100" value="{}"></progress> {}%</a>',
             url,
             progress.percent,
             progress.percent,
@@ -141,10 +142,11 @@ class DigestSendingAdminMixin:
                 "pause": digest.status == Digest.Status.SENDING,
                 "resume": digest.status == Digest.Status.PAUSED,
                 "cancel": digest.can_move_to(Digest.Status.CANCELLED),
+                "return_to_draft": digest.status == Digest.Status.SCHEDULED,
             },
             "actions_urls": {
                 name: reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending_action", args=[digest.pk, name])
-                for name in ("schedule", "send_now", "test", "pause", "resume", "cancel")
+                for name in ("schedule", "send_now", "test", "pause", "resume", "cancel", "return_to_draft")
             },
         }
         return TemplateResponse(request, "admin/digests/digest/sending.html", context)
@@ -205,6 +207,10 @@ class DigestSendingAdminMixin:
         ids = [c.pk for c in form.cleaned_data["categories"]] or None
         enqueue(queue.SEND_DIGEST_TEST, digest.pk, ids, form.cleaned_data["language"], request.user.email)
         return _("A test copy is on its way to %(email)s.") % {"email": request.user.email}
+
+    def _action_return_to_draft(self, request, digest: Digest) -> str:
+        digest_return_to_draft(digest)
+        return _("Returned to draft: unscheduled, editors can change it; schedule it again to approve it.")
 
     def _action_pause(self, request, digest: Digest) -> str:
         digest_pause(digest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -53,6 +54,25 @@ def digest_transition(digest: Digest, *, to: str, **fields) -> Digest:
     for name, value in changes.items():
         setattr(digest, name, value)
     return digest
+
+
+PROBLEMS_SHOWN = 50
+
+
+def digest_file_size_error(size: int) -> str | None:
+    """Why a digest file of ``size`` bytes is refused before it is read, or None within DIGEST_IMPORT_MAX_BYTES."""
+    limit = settings.DIGEST_IMPORT_MAX_BYTES
+    if size <= limit:
+        return None
+    return _("The file is %(size)d bytes; a digest file may be at most %(max)d bytes (DIGEST_IMPORT_MAX_BYTES).") % {
+        "size": size,
+        "max": limit,
+    }
+
+
+def problems_shown(problems: list[Problem], *, limit: int = PROBLEMS_SHOWN) -> tuple[list[Problem], int]:
+    """The first ``limit`` problems to print, and how many more there are."""
+    return problems[:limit], max(0, len(problems) - limit)
 
 
 def digest_parse_upload(data: bytes) -> ParsedDigest:

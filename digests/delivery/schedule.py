@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from digests import queue
 from digests.content.services import TransitionError, digest_transition
@@ -102,6 +103,16 @@ def digest_schedule(digest: Digest, *, at: datetime.datetime | None = None, allo
             setattr(digest, name, value)
         return digest
     return digest_transition(digest, to=Digest.Status.SCHEDULED, **changes)
+
+
+def digest_return_to_draft(digest: Digest) -> Digest:
+    """Withdraw a Publisher's approval: a scheduled digest becomes an unscheduled draft that editors can change."""
+    if digest.status != Digest.Status.SCHEDULED:
+        raise TransitionError(
+            gettext("Only a scheduled digest can be returned to draft; this one is “%(status)s”.")
+            % {"status": digest.get_status_display()}
+        )
+    return digest_transition(digest, to=Digest.Status.DRAFT, scheduled_at=None)
 
 
 def digest_start(

@@ -54,7 +54,9 @@ class Digest(models.Model):
         Status.SENT: set(),
         Status.CANCELLED: {Status.DRAFT},
     }
-    EDITABLE = {Status.DRAFT, Status.SCHEDULED, Status.CANCELLED}
+    # Scheduling is a Publisher's approval: from then on nobody edits the digest
+    # until a Publisher returns it to draft (digest_return_to_draft), which unschedules it.
+    EDITABLE = {Status.DRAFT, Status.CANCELLED}
 
     issue_date = models.DateField(_("issue date"), unique=True)
     title = models.CharField(_("title"), max_length=200)

@@ -6,6 +6,7 @@ import zoneinfo
 from collections.abc import Iterable
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import transaction
 
 from digests.models import Category, Subscriber
@@ -18,6 +19,11 @@ EDITABLE = {S.PENDING, S.ACTIVE}
 def timezone_choices() -> tuple[str, ...]:
     """Every IANA time zone name this machine knows, sorted (the preference centre's select)."""
     return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def preferences_link_max_age() -> int:
+    """Seconds a preference link stays valid (PREFERENCES_LINK_MAX_AGE_DAYS); each email carries a fresh one."""
+    return settings.PREFERENCES_LINK_MAX_AGE_DAYS * 86400
 
 
 def timezone_is_valid(name: str) -> bool:

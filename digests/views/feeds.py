@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from digests.links import archive_url, site_url
@@ -86,7 +87,10 @@ class DigestFeed(Feed):
         return max(item.updated_at, _digest_time(item))
 
     def item_description(self, item: Digest) -> str:
-        return variant_preheader(item, _sections(item))
+        # Atom's <summary type="html"> is rendered as HTML by feed readers: the
+        # preheader is plain editor text, so it goes in escaped, like everything
+        # in <content> (the archive's auto-escaped template).
+        return escape(variant_preheader(item, _sections(item)))
 
     def item_extra_kwargs(self, item: Digest) -> dict:
         return {"content": render_to_string("emails/digest_content.html", content_context(item, _sections(item)))}

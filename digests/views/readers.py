@@ -12,17 +12,23 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from digests.links import BadToken, reader_key_from_token, reader_path
 from digests.models import Subscriber
 from digests.readers.confirmation import confirmation_max_age, subscriber_confirm
+from digests.readers.data_export import DATA_LINK_MAX_AGE, data_export_request
 from digests.readers.forms import PreferencesForm, SignupForm
-from digests.readers.preferences import subscriber_preferences_editable, subscriber_update_preferences
+from digests.readers.preferences import (
+    preferences_link_max_age,
+    subscriber_preferences_editable,
+    subscriber_update_preferences,
+)
 from digests.readers.privacy import subscriber_data_export
 from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.signup import subscriber_signup
@@ -31,7 +37,6 @@ from digests.readers.unsubscribe import subscriber_unsubscribe
 from newsletter.env import rate_parse
 
 S = Subscriber.Status
-DATA_LINK_MAX_AGE = 3600  # the download link is made fresh on every visit to the preference centre
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -124,7 +129,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber = reader_from_token(token, "preferences")
+        subscriber = reader_from_token(token, "preferences", max_age=preferences_link_max_age())
     except BadToken:
         return link_invalid(request)
     if not subscriber_preferences_editable(subscriber):
@@ -156,9 +161,23 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             "subscriber": subscriber,
             "saved": saved,
             "unsubscribe_path": reader_path(subscriber.key, "unsubscribe"),
-            "data_path": reader_path(subscriber.key, "data"),
+            "export_path": reverse("digests:reader_data_request", kwargs={"token": token}),
+            "export_sent": request.GET.get("export") == "sent",
         },
     )
+
+
+@never_cache
+@require_POST
+def reader_data_request(request: HttpRequest, token: str) -> HttpResponse:
+    """The preference page's "email me my data": the download link goes to the reader's inbox, never to this page."""
+    try:
+        subscriber = reader_from_token(token, "preferences", max_age=preferences_link_max_age())
+    except BadToken:
+        return link_invalid(request)
+    data_export_request(subscriber)
+    # The same answer whether or not the rate limit let an email go.
+    return redirect(reverse("digests:preferences", kwargs={"token": token}) + "?export=sent")
 
 
 @never_cache

@@ -251,3 +251,42 @@ def test_import_digest_really_exits_non_zero_and_prints_problems_to_stderr(tmp_p
     assert imported.returncode == 0, imported.stderr
     assert "id: 1" in imported.stdout
     assert "admin: http://127.0.0.1:8000/admin/digests/digest/1/change/" in imported.stdout
+
+
+def test_import_refuses_a_file_over_the_upload_cap_at_once(tmp_path, settings, capsys):
+    """Issue 11.9: the command has the admin upload's cap (one setting, DIGEST_IMPORT_MAX_BYTES)."""
+    settings.DIGEST_IMPORT_MAX_BYTES = 2000
+    lines = list(VALID_LINES)
+    while len(digest_bytes(lines)) <= 2000:
+        lines += ["", *VALID_LINES[2:]]  # well-formed: more items of the same section
+    path = tmp_path / "huge.md"
+    path.write_bytes(digest_bytes(lines))
+
+    code, out, err = run_manage("import_digest", str(path), capsys=capsys)
+
+    assert code == 1
+    assert f"is {path.stat().st_size} bytes; a digest file may be at most 2000 bytes (DIGEST_IMPORT_MAX_BYTES)" in err
+    assert row_counts() == (0, 0, 0)
+
+
+def test_the_admin_upload_and_the_command_share_one_cap(admin_client, settings):
+    settings.DIGEST_IMPORT_MAX_BYTES = 100
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("big.md", digest_bytes(VALID_LINES), content_type="text/markdown")
+    response = admin_client.post(reverse("admin:digests_digest_import"), {"file": upload})
+    assert "a digest file may be at most 100 bytes" in response.content.decode()
+    assert row_counts() == (0, 0, 0)
+
+
+def test_import_prints_at_most_fifty_problems_then_how_many_more(tmp_path, capsys):
+    path = tmp_path / "binary.md"
+    path.write_bytes(b"AI \xe8\xa1\x8c (2026-02-06)\n" + b"\n".join(b"\x00\x01 junk %d" % n for n in range(300)))
+
+    code, _out, err = run_manage("import_digest", str(path), capsys=capsys)
+
+    assert code == 1
+    problem_lines = [line for line in err.splitlines() if line.startswith(f"{path}:")]
+    assert len(problem_lines) == 50
+    assert err.rstrip().splitlines()[-1].startswith("… and ") and err.rstrip().endswith("more problems.")
+    assert row_counts() == (0, 0, 0)

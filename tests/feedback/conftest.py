@@ -10,13 +10,15 @@ import pytest
 from digests.models import Delivery, Digest
 from tests.helpers.deliveries import make_delivery
 from tests.helpers.readers import make_reader
-from tests.helpers.webhooks import MAILGUN_KEY, SECRETS, basic_auth
+from tests.helpers.webhooks import MAILGUN_KEY, SECRETS, basic_auth, webhook_routes
 
 
 @pytest.fixture
 def webhook_settings(settings):
+    """Postmark and Mailgun configured: their tracking webhooks are mounted, with a secret and a signing key."""
     settings.ANYMAIL = {"WEBHOOK_SECRET": list(SECRETS), "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
-    return settings
+    with webhook_routes("mailgun", "postmark"):
+        yield settings
 
 
 @pytest.fixture

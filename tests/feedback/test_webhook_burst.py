@@ -11,8 +11,7 @@ from tests.helpers.webhooks import SECRETS
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_burst_of_500_webhook_requests_is_absorbed_without_errors_or_duplicates(live_server, settings, eager_celery):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": list(SECRETS)}
+def test_a_burst_of_500_webhook_requests_is_absorbed_without_errors_or_duplicates(live_server, webhook_settings, eager_celery):
     digest = bench_fixture(readers=50)
     deliveries = list(digest.deliveries.select_related("subscriber").order_by("pk"))
     unique = bench_payloads(deliveries, 400)
@@ -33,8 +32,7 @@ def test_a_burst_of_500_webhook_requests_is_absorbed_without_errors_or_duplicate
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_burst_without_credentials_is_refused_and_stores_nothing(live_server, settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": list(SECRETS)}
+def test_the_burst_without_credentials_is_refused_and_stores_nothing(live_server, webhook_settings):
     digest = bench_fixture(readers=5)
     bodies = bench_payloads(list(digest.deliveries.select_related("subscriber")), 20)
     result = webhooks_fire(live_server.url + postmark_path(), bodies, threads=1, basic_auth="webhook:guess")

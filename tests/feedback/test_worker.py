@@ -38,8 +38,7 @@ def worker(transactional_db):
     proc.wait(timeout=20)
 
 
-def test_a_hard_bounce_webhook_is_processed_by_the_worker(worker, live_server, settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": list(SECRETS)}
+def test_a_hard_bounce_webhook_is_processed_by_the_worker(worker, live_server, webhook_settings):
     digest = bench_fixture(readers=2)
     sent = digest.deliveries.select_related("subscriber").first()
     reader = sent.subscriber

@@ -8,12 +8,16 @@ Mailgun's signed JSON "event-data" webhooks) as anymail's own tests use them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import hmac
+import importlib
 import json
 import time
 
+from django.test import override_settings
+from django.urls import clear_url_caches
 from django.utils import timezone
 
 from digests.models import Delivery
@@ -22,6 +26,22 @@ SECRETS = ["old-user:old-secret", "webhook:current-secret"]
 MAILGUN_KEY = "mailgun-webhook-signing-key"
 POSTMARK_URL = "/webhooks/anymail/postmark/tracking/"
 MAILGUN_URL = "/webhooks/anymail/mailgun/tracking/"
+
+
+def _remount() -> None:
+    import newsletter.urls
+
+    importlib.reload(newsletter.urls)
+    clear_url_caches()
+
+
+@contextlib.contextmanager
+def webhook_routes(*providers: str):
+    """The URLconf as it is built when WEBHOOK_PROVIDERS names ``providers`` (routes are built at start-up)."""
+    with override_settings(WEBHOOK_PROVIDERS=list(providers)):
+        _remount()
+        yield
+    _remount()
 
 
 def basic_auth(secret: str = SECRETS[1]) -> dict:

@@ -142,3 +142,16 @@ def test_the_beat_schedule_check_runs_without_deploy():
 
     assert checks.check_beat_schedule in registry.registry.get_checks(include_deployment_checks=False)
     assert checks.check_site_url not in registry.registry.get_checks(include_deployment_checks=False)
+
+
+def test_a_configured_provider_without_its_webhook_key_fails_the_check_instead_of_500s(tmp_path):
+    result = check_deploy(tmp_path, WEBHOOK_PROVIDERS="postmark,mailgun")
+
+    assert result.returncode != 0
+    assert "digests.E002" in result.stderr and "'mailgun'" in result.stderr and "WEBHOOK_SIGNING_KEY" in result.stderr
+
+
+def test_check_deploy_is_clean_with_amazon_ses_once_its_extra_is_installed(tmp_path):
+    result = check_deploy(tmp_path, EMAIL_URL="anymail://amazon_ses", ANYMAIL_POSTMARK_SERVER_TOKEN=None)
+
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -29,7 +29,7 @@ def test_the_link_in_every_email_opens_the_page_with_the_current_choices(client,
     assert body.count('type="checkbox"') == 3
     assert body.count("checked") == 1
     assert 'name="timezone"' in body and "Asia/Shanghai" in body and 'name="language"' in body
-    assert "/unsubscribe/" in body and "/data/" in body
+    assert "/unsubscribe/" in body and "/export/" in body
 
 
 def test_a_reader_changes_categories_timezone_and_language(client, reader, categories):

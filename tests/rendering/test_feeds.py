@@ -67,3 +67,45 @@ def test_hostile_text_stays_text_in_the_feed(client, sent_seed):
     feed = _parse(client, "/feed/")
     content = feed.entries[0].content[0].value
     assert "<script>" not in content and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in content
+
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"><a href="#" onclick="alert(3)">x</a>'
+
+
+@pytest.mark.parametrize("url", ["/feed/", "category"])
+def test_hostile_titles_summaries_and_key_points_never_become_markup_in_the_raw_atom_xml(client, sent_seed, url):
+    """Issue 11.5: a feed reader renders <summary type="html"> and <content type="html"> as HTML."""
+    from xml.etree import ElementTree
+
+    item = Item.objects.filter(digest=sent_seed).first()
+    Item.objects.filter(pk=item.pk).update(
+        title=HOSTILE, summary=HOSTILE, background=HOSTILE, key_points=[HOSTILE, "ok"], source_name=HOSTILE
+    )
+    Digest.objects.filter(pk=sent_seed.pk).update(preheader="")
+    if url == "category":
+        url = f"/feed/{item.category.slug}/"
+    raw = client.get(url).content
+    atom = "{http://www.w3.org/2005/Atom}"
+    entries = ElementTree.fromstring(raw).findall(f"{atom}entry")
+    assert entries
+    html_parts = [node.text for entry in entries for node in entry if node.get("type") == "html"]
+    assert len(html_parts) == 2 * len(entries)  # a summary and a content per entry
+    assert any("alert(1)" in part for part in html_parts if part)
+    for part in html_parts:
+        # Parse what a feed reader would render: no element may be a script or carry an on* handler.
+        elements = _html_elements(part or "")
+        assert not [tag for tag, _attrs in elements if tag == "script"]
+        assert not [(tag, name) for tag, attrs in elements for name, _value in attrs if name.lower().startswith("on")]
+
+
+def _html_elements(markup: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, attrs))
+
+    Collector().feed(markup)
+    return found

@@ -88,7 +88,7 @@ class Command(BaseCommand):
                 "4",
             ],
             cwd=settings.BASE_DIR,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "WEBHOOK_PROVIDERS": "postmark"},  # the payloads are Postmark's
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from digests.content.digest_format import DigestFormatError, digest_parse
-from digests.content.services import digest_import
+from digests.content.services import digest_file_size_error, digest_import, problems_shown
 
 
 class Command(BaseCommand):
@@ -19,17 +19,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: Path, replace: bool, **options):
         try:
+            too_large = digest_file_size_error(path.stat().st_size)
+            if too_large:
+                raise CommandError(f"{path}: {too_large}")
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(_("%(path)s: cannot read file (%(error)s)") % {"path": path, "error": exc.strerror}) from None
         try:
             digest = digest_import(digest_parse(data), replace=replace)
         except DigestFormatError as exc:
-            raise CommandError(
-                _("%(path)s: not imported, nothing changed.") % {"path": path}
-                + "\n"
-                + "\n".join(f"{path}:{p.line}: {p.message}" for p in exc.problems)
-            ) from None
+            shown, more = problems_shown(exc.problems)
+            lines = [_("%(path)s: not imported, nothing changed.") % {"path": path}]
+            lines += [f"{path}:{p.line}: {p.message}" for p in shown]
+            if more:
+                lines.append(ngettext("… and %(n)d more problem.", "… and %(n)d more problems.", more) % {"n": more})
+            raise CommandError("\n".join(lines)) from None
         admin_url = settings.SITE_URL + reverse("admin:digests_digest_change", args=[digest.pk])
         count = digest.items.count()
         self.stdout.write(

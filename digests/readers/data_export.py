@@ -1,0 +1,79 @@
+"""A reader's data export, sent to their inbox: asked for on the preference page, downloaded within a day.
+
+The export (email, consent records, deliveries) is never served from a
+preference link, which lives for weeks in old emails: the reader asks for it,
+and a download link valid for ``DATA_LINK_MAX_AGE`` seconds goes to the
+address on file, so only its owner can open it.
+"""
+
+from __future__ import annotations
+
+from email.utils import make_msgid, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from digests import queue
+from digests.links import reader_url
+from digests.mail import mail_connection
+from digests.models import Subscriber
+from digests.queue import enqueue
+from digests.readers.preferences import subscriber_preferences_editable
+from digests.readers.ratelimit import rate_limit_allows
+
+DATA_LINK_MAX_AGE = 24 * 3600  # the emailed download link works for one day
+# A reader (or someone holding their preference link) cannot flood the inbox with exports.
+DATA_EXPORT_RATE = "3/d"
+
+
+def data_export_request(subscriber: Subscriber) -> bool:
+    """Email ``subscriber`` a one-day download link for their data; False when not sent (rate limit, not on the list)."""
+    if not subscriber_preferences_editable(subscriber):
+        return False
+    if not rate_limit_allows("data-export", subscriber.key.hex, DATA_EXPORT_RATE):
+        return False
+    data_export_mail_owed(subscriber.pk)
+    return True
+
+
+def data_export_mail_owed(subscriber_id: int) -> None:
+    """Hand the data-export email to the transactional mail path: the one place to switch to a transactional outbox."""
+    enqueue(queue.SEND_DATA_EXPORT, subscriber_id)
+
+
+def data_export_message(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The email with ``subscriber``'s download link, in their language."""
+    context = {
+        "site_name": settings.SITE_NAME,
+        "name": subscriber.name,
+        "download_url": reader_url(subscriber.key, "data"),
+        "max_age_hours": DATA_LINK_MAX_AGE // 3600,
+        "publisher_address": settings.PUBLISHER_ADDRESS,
+    }
+    with translation.override(subscriber.language or settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string("emails/data-export-subject.txt", context).split())
+        text = render_to_string("emails/data-export.txt", context)
+        html = render_to_string("emails/data-export.html", context)
+    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        headers={"Auto-Submitted": "auto-generated", "Message-ID": make_msgid(domain=from_domain)},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def data_export_send(subscriber_id: int) -> bool:
+    """Send the download-link email over the transactional connection; False when the reader is gone."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return False
+    message = data_export_message(subscriber)
+    message.connection = mail_connection("transactional")
+    message.send()
+    return True
