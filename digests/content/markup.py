@@ -8,6 +8,7 @@ closed, stays literal text (and is escaped when rendered).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -76,8 +77,13 @@ def _link_at(text: str, index: int) -> tuple[Link, int] | None:
     return Link(label=label, url=url), end + 1
 
 
+_SPECIAL = re.compile(r"[`*\[]")
+
+
 def markup_parse(text: str, *, in_bold: bool = False) -> tuple:
     """``text`` as a tuple of Text, Code, Bold and Link nodes; unclosed markup stays Text."""
+    if not _SPECIAL.search(text):
+        return (Text(text),) if text else ()
     nodes: list = []
     literal: list[str] = []
     index = 0
@@ -110,8 +116,11 @@ def markup_parse(text: str, *, in_bold: bool = False) -> tuple:
                 nodes.append(found[0])
                 index = found[1]
                 continue
-        literal.append(char)
-        index += 1
+        # Plain text up to the next character that could open markup.
+        found = _SPECIAL.search(text, index + 1)
+        end = found.start() if found else len(text)
+        literal.append(text[index:end])
+        index = end
     flush()
     return tuple(nodes)
 
