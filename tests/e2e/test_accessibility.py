@@ -94,3 +94,13 @@ def test_the_check_would_catch_the_old_accent_on_text(seed_digest, settings, req
     html = variant_render(seed_digest).html
     chromium = request.getfixturevalue("chromium")
     assert "color-contrast" in [v["id"] for v in _violations(chromium, html)]
+
+
+def test_the_issue_page_is_the_emails_design_and_fits_a_phone(pages, request):
+    chromium = request.getfixturevalue("chromium")
+    page = chromium.new_page(viewport={"width": 375, "height": 800})
+    page.set_content(pages["issue page"][1], wait_until="load")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.locator("h1").inner_text() == "AI 行业动态"
+    assert page.locator(".lt").inner_text() == "江苏省拟立法促进人工智能产业发展"
+    page.close()
