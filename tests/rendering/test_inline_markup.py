@@ -5,7 +5,7 @@ from django.test import override_settings
 
 from digests.content.markup import Bold, Code, Link, Text, markup_parse, markup_unbalanced
 from digests.links import ReaderLinks
-from digests.models import Item
+from digests.models import Digest, Item
 from digests.rendering.markup import markup_html, markup_text
 from digests.rendering.render import IMAGE_HEIGHT, IMAGE_WIDTH, variant_render
 from tests.helpers.html import parse_html, visible_text
@@ -114,3 +114,25 @@ def test_a_forged_link_number_is_a_404(hard_digest, client):
     item = Item.objects.get(digest=hard_digest, title__startswith="某公司")
     assert client.get(f"/r/{click_token(hard_digest.pk, item.pk, 2)}/").status_code == 302
     assert client.get(f"/r/{click_token(hard_digest.pk, item.pk, 3)}/").status_code == 404
+
+
+def test_hostile_image_urls_and_alt_texts_never_reach_the_markup(seed_digest):
+    item = Item.objects.filter(digest=seed_digest).order_by("category__position", "position").first()
+    hostile = {
+        "javascript:alert(1)": False,
+        'https://img.example.com/a.png" onerror="alert(1)': False,
+        "data:image/png;base64,AAAA": False,
+        "https://img.example.com/ok.png?a=1&b=2": True,
+    }
+    for url, shown in hostile.items():
+        # Stored behind the validators' back, as a bad import or API client might.
+        Item.objects.filter(pk=item.pk).update(image_url=url, image_alt='"><script>alert(2)</script>')
+        rendered = variant_render(Digest.objects.get(pk=seed_digest.pk))
+        document = parse_html(rendered.html)
+        images = [img for img in document.xpath("//img") if "onerror" in (img.get("src") or "") or img.get("src") == url]
+        assert not document.xpath("//body//script|//*[@onerror]")
+        assert bool(images) is shown, url
+        if shown:
+            assert images[0].get("alt") == '"><script>alert(2)</script>'
+            assert 'src="https://img.example.com/ok.png?a=1&amp;b=2"' in rendered.html
+        assert "javascript:" not in rendered.html and "data:image" not in rendered.html

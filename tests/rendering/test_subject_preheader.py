@@ -57,7 +57,7 @@ def test_a_hostile_summary_is_cut_at_a_character_boundary_and_escaped_whole(seed
     assert rendered.preheader.startswith("提示注入 <script>alert('x')</script> & &amp; 长")
     shown = parse_html(rendered.html).find_class("ph")[0].text_content()
     assert shown.startswith(rendered.preheader)  # the browser reads back exactly the text: nothing cut mid-escape
-    assert "<script>" not in rendered.html.split("</head>")[1].split('class="ph"')[1][:400].replace("&lt;script&gt;", "")
+    assert "<script>" not in rendered.html
 
 
 @pytest.mark.parametrize(
