@@ -32,6 +32,8 @@ from digests.content.ordering import section_rank
 from digests.content.services import digest_export, digest_import
 from digests.models import Category, Digest, Item
 from digests.rendering.presend import digest_check
+from digests.rendering.render import digest_subject, variant_preheader
+from digests.rendering.sections import digest_content
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
 # The preview shows editor-written content: no scripts, no requests except images and styles inline.
@@ -322,6 +324,8 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
             "original": digest,
             "title": gettext("Preview: %(digest)s") % {"digest": digest},
             "problems": digest_check(digest),
+            "subject": digest_subject(digest),
+            "preheader": variant_preheader(digest, digest_content(digest).sections),
             "categories": Category.objects.filter(items__digest=digest).distinct().order_by("position", "id"),
             "chosen": chosen,
             "language": request.GET.get("language", ""),
