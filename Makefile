@@ -36,7 +36,11 @@ demo: migrate
 run: demo
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=$${DEBUG:-true} $(VENV)/bin/honcho --procfile Procfile start
 
-test: install messages
+# The browser tests' checkers (axe-core, doiuse-email) come from package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+test: install messages node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

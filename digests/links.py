@@ -145,25 +145,27 @@ def inert_links() -> ReaderLinks:
 # --- Tracking links ---------------------------------------------------------------------------
 
 
-def click_token(digest_id: int, item_id: int) -> str:
-    """A signed token naming (digest, item) for the click redirect."""
-    return signing.dumps([digest_id, item_id], salt=CLICK_SALT)
+def click_token(digest_id: int, item_id: int, link: int = 0) -> str:
+    """A signed token naming (digest, item) for the click redirect to the item's source, or with
+    ``link`` (1, 2, …) to that inline link of the item's text."""
+    value = [digest_id, item_id] if not link else [digest_id, item_id, link]
+    return signing.dumps(value, salt=CLICK_SALT)
 
 
-def click_target(token: str) -> tuple[int, int]:
-    """The (digest id, item id) a click token names; raises UnknownLink otherwise."""
+def click_target(token: str) -> tuple[int, int, int]:
+    """The (digest id, item id, inline link number or 0 for the source) a click token names; raises UnknownLink otherwise."""
     try:
         value = signing.loads(token, salt=CLICK_SALT)
     except signing.BadSignature:
         raise UnknownLink(token) from None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+    if not (isinstance(value, list) and len(value) in (2, 3) and all(type(v) is int for v in value)):
         raise UnknownLink(token)
-    return value[0], value[1]
+    return value[0], value[1], value[2] if len(value) == 3 else 0
 
 
-def click_url(digest_id: int, item_id: int, reader_ref: str) -> str:
+def click_url(digest_id: int, item_id: int, reader_ref: str, link: int = 0) -> str:
     """SITE_URL/r/<item token>/?r=<reader_ref>."""
-    return site_url(_token_path("digests:click", click_token(digest_id, item_id)) + f"?r={reader_ref}")
+    return site_url(_token_path("digests:click", click_token(digest_id, item_id, link)) + f"?r={reader_ref}")
 
 
 def open_pixel_url(reader_ref: str) -> str:

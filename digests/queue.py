@@ -11,6 +11,7 @@ from celery import current_app
 from django.db import transaction
 
 SEND_CONFIRMATION = "digests.tasks.send_transactional_confirmation"
+SEND_WELCOME = "digests.tasks.send_transactional_welcome"
 SEND_DIGEST_TEST = "digests.tasks.send_transactional_digest_test"
 SEND_DATA_EXPORT = "digests.tasks.send_transactional_data_export"
 SEND_BATCH = "digests.tasks.deliveries_send_batch"

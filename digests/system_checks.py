@@ -7,6 +7,7 @@ digest is ever sent.
 
 from __future__ import annotations
 
+import re
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -167,6 +168,41 @@ def check_shared_services(app_configs, **kwargs):
             id="digests.W007",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def check_footer_identity(app_configs, **kwargs):
+    """Every digest footer names the publisher and a physical postal address (CAN-SPAM)."""
+    if settings.DEBUG:
+        return []
+    problems = []
+    if not settings.PUBLISHER_POSTAL_ADDRESS.strip():
+        problems.append(
+            Warning(
+                "PUBLISHER_POSTAL_ADDRESS is empty: commercial email must show the sender's physical postal address "
+                "(CAN-SPAM), and readers trust a newsletter that says who sends it.",
+                hint="Set PUBLISHER_POSTAL_ADDRESS to a street address or a registered post box.",
+                id="digests.W011",
+            )
+        )
+    reserved = sorted(
+        {
+            domain
+            for domain in re.findall(r"[\w.-]+@([\w.-]+)|https?://([\w.-]+)", settings.PUBLISHER_ADDRESS)
+            for domain in domain
+            if domain and _undeliverable(domain.lower().rstrip("."))
+        }
+    )
+    if reserved:
+        problems.append(
+            Warning(
+                f"PUBLISHER_ADDRESS {settings.PUBLISHER_ADDRESS!r} names {', '.join(reserved)}, a reserved domain "
+                "that never receives mail: the footer tells readers to write to an address that does not exist.",
+                hint="Set PUBLISHER_ADDRESS to the publisher's name and a real contact on the sending domain.",
+                id="digests.W012",
+            )
+        )
+    return problems
 
 
 @register(Tags.compatibility)

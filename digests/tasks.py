@@ -21,6 +21,7 @@ from digests.feedback.suppression import delivery_event_process_by_pk
 from digests.ops.health import beat_tick
 from digests.readers.confirmation import confirmation_send
 from digests.readers.data_export import data_export_send
+from digests.readers.welcome import welcome_send
 from digests.rendering.inline import premailer_calls
 
 # The hard time limit stays well inside the lease: when the sweeper finds a
@@ -66,6 +67,19 @@ def send_transactional_confirmation(subscriber_id: int):
 def send_transactional_data_export(subscriber_id: int):
     """Email a reader the one-day download link of their data (transactional queue)."""
     data_export_send(subscriber_id)
+
+
+@shared_task(
+    name=queue.SEND_WELCOME,
+    ignore_result=True,
+    autoretry_for=(OSError, AnymailAPIError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def send_transactional_welcome(subscriber_id: int):
+    """Send a newly confirmed reader their welcome email, once per subscription (transactional queue)."""
+    welcome_send(subscriber_id)
 
 
 @shared_task(

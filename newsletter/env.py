@@ -248,3 +248,29 @@ def env_clock(name: str, default: str) -> str:
     if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
         raise fail(name, value, "expected a time of day as HH:MM, e.g. 07:30")
     return value
+
+
+def env_color(name: str, default: str) -> str:
+    """A CSS colour written #rrggbb, e.g. #1677ff."""
+    value = env_str(name, default).lower()
+    if not (len(value) == 7 and value[0] == "#" and all(c in "0123456789abcdef" for c in value[1:])):
+        raise fail(name, value, "expected a colour as #rrggbb, e.g. #1677ff")
+    return value
+
+
+def env_https_url_or_empty(name: str) -> str:
+    """An absolute https URL (an image mail clients load), or empty."""
+    value = env_str(name)
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(c in value for c in " \"'<>"):
+        raise fail(name, value, "expected an absolute https URL such as https://news.example.com/logo.png, or nothing")
+    return value
+
+
+def env_one_line(name: str, default: str = "") -> str:
+    value = env_str(name, default)
+    if "\n" in value or "\r" in value:
+        raise fail(name, value, "must be one line")
+    return value

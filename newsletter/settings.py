@@ -19,14 +19,17 @@ from newsletter.env import (
     env_bool,
     env_choice,
     env_clock,
+    env_color,
     env_database,
     env_email,
     env_email_url,
     env_float,
     env_http_url,
+    env_https_url_or_empty,
     env_int,
     env_list,
     env_networks,
+    env_one_line,
     env_prefixed,
     env_rate,
     env_str,
@@ -184,6 +187,18 @@ DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "AI 行业动态 <digest@ne
 SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 REPLY_TO_EMAIL = env_str("REPLY_TO_EMAIL")
 PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "AI 行业动态编辑部 · editors@newsletter.localhost")
+# The publisher's physical mailing address, shown in every digest footer (CAN-SPAM requires one).
+PUBLISHER_POSTAL_ADDRESS = env_one_line("PUBLISHER_POSTAL_ADDRESS")
+
+# --- Brand (the email's masthead; shown to editors in the admin preview) -------
+BRAND_LOGO_URL = env_https_url_or_empty("BRAND_LOGO_URL")
+BRAND_LOGO_WIDTH = env_int("BRAND_LOGO_WIDTH", 120, minimum=1)
+BRAND_LOGO_HEIGHT = env_int("BRAND_LOGO_HEIGHT", 32, minimum=1)
+BRAND_LOGO_ALT = env_one_line("BRAND_LOGO_ALT", SITE_NAME)
+# Decoration and large display text; the darker shade colours text and links (WCAG AA on white).
+BRAND_ACCENT_COLOR = env_color("BRAND_ACCENT_COLOR", "#1677ff")
+BRAND_ACCENT_TEXT_COLOR = env_color("BRAND_ACCENT_TEXT_COLOR", "#0958d9")
+BRAND_TAGLINE = env_one_line("BRAND_TAGLINE", "每天早上，一封读懂 AI 行业")
 
 # Bulk digests and transactional mail (confirmations) have separate connections
 # so they can use different providers and a big send never delays a confirmation.
@@ -246,9 +261,13 @@ CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 TRACK_CLICKS = env_bool("TRACK_CLICKS", False)
 TRACK_OPENS = env_bool("TRACK_OPENS", False)
+# The whole message as sent, headers and both parts (Gmail clips at about 102 KB).
 EMAIL_SIZE_BUDGET_BYTES = env_int("EMAIL_SIZE_BUDGET_BYTES", 60_000, minimum=1000)
 # One cap for a digest file, uploaded in the admin or given to import_digest (1 MiB holds ~1,000 items).
 DIGEST_IMPORT_MAX_BYTES = env_int("DIGEST_IMPORT_MAX_BYTES", 1024 * 1024, minimum=1000)
+# 8bit where the server accepts 8BITMIME (every large provider does; quoted-printable
+# is then used only for a server that does not), or always quoted-printable.
+EMAIL_BODY_ENCODING = env_choice("EMAIL_BODY_ENCODING", "8bit", ("8bit", "quoted-printable"))
 
 # --- Security ----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

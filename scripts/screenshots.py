@@ -114,11 +114,15 @@ def main() -> int:
         facts = site_facts(env)
 
         email_html = None
+        emails: dict[str, Path] = {}
         if facts["render_digest"]:
-            email_html = var_dir / "email.html"
-            result = manage(env, "render_digest", facts["date"], "--language", "zh-hans", "--output", str(email_html))
-            if result.returncode:
-                raise SystemExit(f"manage.py render_digest failed:\n{result.stderr}")
+            for language in ("zh-hans", "en"):
+                emails[language] = var_dir / f"email-{language}.html"
+                result = manage(env, "render_digest", facts["date"], "--language", language, "--output", str(emails[language]))
+                if result.returncode:
+                    raise SystemExit(f"manage.py render_digest failed:\n{result.stderr}")
+            email_html = emails["zh-hans"]
+        welcome_html = welcome_email(env, var_dir)
 
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -156,6 +160,19 @@ def main() -> int:
                 if email_html:
                     email.goto(email_html.as_uri())
                     saved.append(shot(email, options.out / "email.png"))
+                    # The design at a desktop's and a phone's width, light and dark, Chinese and English labels.
+                    for language, path in emails.items():
+                        for width in (600, 375):
+                            for scheme in ("light", "dark"):
+                                page = browser.new_page(viewport={"width": width, "height": 1300}, color_scheme=scheme)
+                                page.goto(path.as_uri())
+                                saved.append(shot(page, options.out / f"email-{language}-{width}-{scheme}.png"))
+                                page.close()
+                if welcome_html:
+                    page = browser.new_page(viewport={"width": 600, "height": 1100})
+                    page.goto(welcome_html.as_uri())
+                    saved.append(shot(page, options.out / "welcome.png"))
+                    page.close()
                 elif facts["preview"]:
                     admin.goto(base + facts["preview"])
                     saved.append(shot(admin, options.out / "email.png"))
@@ -169,6 +186,34 @@ def main() -> int:
     for path in saved:
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
     return 0
+
+
+WELCOME_SCRIPT = """
+from pathlib import Path
+from digests.content.services import digest_transition
+from digests.models import Category, Digest, Subscriber
+from digests.readers.welcome import welcome_message
+digest = Digest.objects.order_by("-issue_date").first()
+for status in ("sending", "sent"):
+    if digest.can_move_to(status):
+        digest_transition(digest, to=status)
+reader, _ = Subscriber.objects.get_or_create(
+    email="reader@example.com", defaults={"status": "active", "name": "李雷", "language": "zh-hans", "timezone": "Asia/Shanghai"}
+)
+reader.categories.set(Category.objects.filter(name__in=["政策与监管", "投融资与并购"]))
+Path(OUT).write_text(welcome_message(reader).alternatives[0].content, encoding="utf-8")
+"""
+
+
+def welcome_email(env: dict[str, str], var_dir: Path) -> Path | None:
+    """The welcome email a new reader of two categories gets (the throw-away site's digest marked sent)."""
+    if not (ROOT / "digests" / "readers" / "welcome.py").exists():
+        return None
+    out = var_dir / "welcome.html"
+    result = manage(env, "shell", "-c", f"OUT = {str(out)!r}\n" + WELCOME_SCRIPT)
+    if result.returncode:
+        raise SystemExit(f"rendering the welcome email failed:\n{result.stderr}")
+    return out
 
 
 def shot(page, path: Path) -> Path:

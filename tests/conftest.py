@@ -61,6 +61,16 @@ def seed_digest(db, seed_bytes):
     return digest_import(digest_parse(seed_bytes))
 
 
+@pytest.fixture
+def hard_digest(seed_digest):
+    """The harder issue of 2026-02-07, imported after the seed (so its section order is new)."""
+    from digests.content.digest_format import digest_parse
+    from digests.content.services import digest_import
+    from tests.helpers.digest_files import HARD_PATH
+
+    return digest_import(digest_parse(HARD_PATH.read_bytes()))
+
+
 def _staff(django_user_model, username, group=None):
     from django.contrib.auth.models import Group
 

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from digests.admin.widgets import KeyPointsWidget
 from digests.content.services import digest_file_size_error
-from digests.models import Item
+from digests.content.ordering import section_rank
+from digests.models import Category, Digest, Item
 
 # Bullets an editor may paste from Markdown or a word processor; the list already says "bullet".
 _BULLETS = ("- ", "* ", "• ", "・")
@@ -79,15 +80,83 @@ class ItemForm(forms.ModelForm):
         widget=forms.URLInput(attrs={"class": "vURLField"}),
     )
 
+    image_url = forms.URLField(
+        label=_("image link"),
+        max_length=1000,
+        required=False,
+        assume_scheme="https",
+        help_text=_("Optional. An https:// image shown 536 pixels wide above the summary; never in the plain-text part."),
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
+    )
+
     class Meta:
         model = Item
-        fields = ["category", "position", "title", "summary", "background", "key_points", "source_name", "source_url"]
+        fields = [
+            "category",
+            "position",
+            "title",
+            "summary",
+            "background",
+            "key_points",
+            "source_name",
+            "source_url",
+            "image_url",
+            "image_alt",
+        ]
         widgets = {
             "position": forms.NumberInput(attrs={"class": "vIntegerField item-position", "min": 0}),
             "summary": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
             "background": forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField"}),
         }
         help_texts = {"position": _("Order within the category: lower numbers come first.")}
+
+
+class DigestForm(forms.ModelForm):
+    """The digest's own fields, its lead story (one of its items) and the order of its sections."""
+
+    section_order_names = forms.CharField(
+        label=_("section order"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "class": "vLargeTextField"}),
+        help_text=_(
+            "The categories of this issue, one per line, in the order the email shows them. "
+            "Categories left out follow in their usual order."
+        ),
+    )
+
+    class Meta:
+        model = Digest
+        fields = ["issue_date", "title", "subject", "preheader", "intro", "lead_item"]
+        widgets = {"intro": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        digest = self.instance if self.instance.pk else None
+        if "lead_item" in self.fields:
+            self.fields["lead_item"].queryset = (
+                Item.objects.filter(digest=digest).order_by("category__position", "category_id", "position", "id")
+                if digest
+                else Item.objects.none()
+            )
+        if digest is not None and "section_order_names" in self.fields:
+            used = Category.objects.filter(items__digest=digest).distinct()
+            ordered = sorted(used, key=section_rank(digest.section_order))
+            self.fields["section_order_names"].initial = "\n".join(category.name for category in ordered)
+
+    def clean_section_order_names(self) -> list[int]:
+        names = [line.strip() for line in self.cleaned_data.get("section_order_names", "").splitlines() if line.strip()]
+        found = dict(Category.objects.filter(name__in=names).values_list("name", "pk"))
+        unknown = [name for name in names if name not in found]
+        if unknown:
+            raise ValidationError(
+                _("No category is called %(names)s."), code="unknown_category", params={"names": "、".join(unknown)}
+            )
+        return list(dict.fromkeys(found[name] for name in names))
+
+    def save(self, commit=True):
+        if "section_order_names" in self.cleaned_data and self.cleaned_data["section_order_names"]:
+            self.instance.section_order = self.cleaned_data["section_order_names"]
+        return super().save(commit=commit)
 
 
 class MarkdownImportForm(forms.Form):

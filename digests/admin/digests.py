@@ -23,14 +23,17 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from digests.admin.digest_forms import ItemForm, MarkdownImportForm
+from digests.admin.digest_forms import DigestForm, ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.preview import preview_html
 from digests.admin.sending import DigestSendingAdminMixin
 from digests.content.digest_format import DigestFormatError, digest_parse
+from digests.content.ordering import section_rank
 from digests.content.services import digest_export, digest_import
 from digests.models import Category, Digest, Item
 from digests.rendering.presend import digest_check
+from digests.rendering.render import digest_subject, variant_preheader
+from digests.rendering.sections import digest_content
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
 # The preview shows editor-written content: no scripts, no requests except images and styles inline.
@@ -84,7 +87,17 @@ class ItemInline(admin.StackedInline):
     fieldsets = [
         (
             None,
-            {"fields": [("category", "position"), "title", "summary", "background", "key_points", ("source_name", "source_url")]},
+            {
+                "fields": [
+                    ("category", "position"),
+                    "title",
+                    "summary",
+                    "background",
+                    "key_points",
+                    ("source_name", "source_url"),
+                    ("image_url", "image_alt"),
+                ]
+            },
         ),
     ]
 
@@ -107,6 +120,7 @@ class ItemInline(admin.StackedInline):
                         "background",
                         "key_point_list",
                         ("source_name", "source_url"),
+                        ("image_url", "image_alt"),
                     ]
                 },
             )
@@ -168,8 +182,19 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
     list_select_related = ["author"]
     inlines = [ItemInline]
     actions = ["export_markdown"]
+    form = DigestForm
     fieldsets = [
-        (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
+        (None, {"fields": ["issue_date", "title", "intro"]}),
+        (
+            _("The email"),
+            {
+                "fields": ["subject", "preheader", "lead_item", "section_order_names", "brand"],
+                "description": _(
+                    "Left empty, the subject and preheader are generated from the lead story; "
+                    "the preview shows the result and the checks."
+                ),
+            },
+        ),
         (
             pgettext_lazy("digest admin fieldset", "Sending"),
             {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]},
@@ -177,11 +202,33 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
         (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     # Status only moves through digests.content.digest_transition, never by editing the field.
-    always_readonly = ["status", "send_started_at", "send_finished_at", "author", "created_at", "updated_at"]
+    always_readonly = ["status", "send_started_at", "send_finished_at", "author", "created_at", "updated_at", "brand"]
     send_fields = ["scheduled_at", "allow_stale"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(item_count=Count("items", distinct=True))
+
+    @admin.display(description=_("section order"))
+    def section_order_names(self, digest: Digest) -> str:
+        """The read-only form of the section order (a digest that is sending or sent)."""
+        used = Category.objects.filter(items__digest=digest).distinct()
+        return " → ".join(category.name for category in sorted(used, key=section_rank(digest.section_order)))
+
+    @admin.display(description=_("brand"))
+    def brand(self, digest: Digest | None = None) -> str:
+        """The brand settings the email uses (set by the operator in the environment), for editors to see."""
+        return format_html(
+            '{} · {} <span style="display:inline-block;width:1em;height:1em;vertical-align:-2px;background:{}"></span> {} · '
+            '{} <span style="color:{}">{}</span> · {}',
+            settings.SITE_NAME,
+            _("accent"),
+            settings.BRAND_ACCENT_COLOR,
+            settings.BRAND_ACCENT_COLOR,
+            _("text and links"),
+            settings.BRAND_ACCENT_TEXT_COLOR,
+            settings.BRAND_ACCENT_TEXT_COLOR,
+            _("logo: %(url)s") % {"url": settings.BRAND_LOGO_URL} if settings.BRAND_LOGO_URL else _("no logo"),
+        ) + format_html("<br>{}", settings.BRAND_TAGLINE)
 
     @admin.display(description=_("items"), ordering="item_count")
     def item_count(self, digest: Digest) -> int:
@@ -277,6 +324,8 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
             "original": digest,
             "title": gettext("Preview: %(digest)s") % {"digest": digest},
             "problems": digest_check(digest),
+            "subject": digest_subject(digest),
+            "preheader": variant_preheader(digest, digest_content(digest).sections),
             "categories": Category.objects.filter(items__digest=digest).distinct().order_by("position", "id"),
             "chosen": chosen,
             "language": request.GET.get("language", ""),

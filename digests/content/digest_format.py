@@ -5,6 +5,10 @@ A digest file looks like this (a full example is
 
     <span style="color:#1677ff;font-size:18px;font-weight:bold;">AI 行业动态 (2026-02-06)</span>
 
+    邮件主题：…                       (optional, the issue's subject line)
+    预览文本：…                       (optional, the preheader)
+    导语：…                           (optional, the introduction)
+
     **政策与监管**
 
     江苏省拟立法促进人工智能产业发展
@@ -14,6 +18,7 @@ A digest file looks like this (a full example is
     - 该条例是……
     - 立法目的在于……
     来源出处：[扬子晚报](https://www.yzwb.net/…)
+    图片：![alt text](https://…)      (optional)
 
     （next item, next **section**, …）
 
@@ -34,7 +39,19 @@ from urllib.parse import urlsplit
 
 from digests.content import format_errors as msg
 from digests.content.format_errors import DigestFormatError, Problem
-from digests.content.format_fields import BACKGROUND, FIELD_ORDER, KEY_POINTS, REQUIRED_FIELDS, SOURCE, SUMMARY
+from digests.content.format_fields import (
+    BACKGROUND,
+    DIGEST_FIELDS,
+    FIELD_ORDER,
+    IMAGE,
+    INTRO,
+    KEY_POINTS,
+    PREHEADER,
+    REQUIRED_FIELDS,
+    SOURCE,
+    SUBJECT,
+    SUMMARY,
+)
 
 __all__ = [
     "BACKGROUND",
@@ -80,6 +97,8 @@ class ParsedItem:
     source_name: str
     source_url: str
     line: int  # 1-based line of the item title
+    image_url: str = ""
+    image_alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,9 @@ class ParsedDigest:
     title: str
     issue_date: datetime.date
     sections: tuple[ParsedSection, ...]
+    subject: str = ""
+    preheader: str = ""
+    intro: str = ""
 
 
 # --------------------------------------------------------------------------
@@ -131,11 +153,19 @@ def digest_parse(source: str | bytes) -> ParsedDigest:
     else:
         title, issue_date, problems = "", None, [Problem(first.number, msg.missing_header())]
         body = lines[first.number - 1 :]
+    body, fields, field_problems = _digest_fields(body)
     sections, body_problems = _parse_body(body)
-    problems = sorted(problems + body_problems, key=lambda problem: problem.line)
+    problems = sorted(problems + field_problems + body_problems, key=lambda problem: problem.line)
     if problems or issue_date is None:
         raise DigestFormatError(problems)
-    return ParsedDigest(title=title, issue_date=issue_date, sections=sections)
+    return ParsedDigest(
+        title=title,
+        issue_date=issue_date,
+        sections=sections,
+        subject=fields.get(SUBJECT, ""),
+        preheader=fields.get(PREHEADER, ""),
+        intro=fields.get(INTRO, ""),
+    )
 
 
 def digest_format(digest: ParsedDigest) -> str:
@@ -150,6 +180,10 @@ def digest_format(digest: ParsedDigest) -> str:
     result would no longer parse back to the same digest.
     """
     lines = [_format_header(digest)]
+    issue_fields = [(SUBJECT, digest.subject), (PREHEADER, digest.preheader), (INTRO, digest.intro)]
+    issue_lines = [f"{label}：{value}" for label, value in issue_fields if value]
+    if issue_lines:
+        lines += ["", *issue_lines]
     for section in digest.sections:
         lines += ["", f"**{section.name}**"]
         for item in section.items:
@@ -176,6 +210,8 @@ def _format_item(item: ParsedItem) -> list[str]:
     lines.append(f"{KEY_POINTS}：")
     lines += [f"- {point}" for point in item.key_points]
     lines.append(f"{SOURCE}：[{item.source_name}]({item.source_url})")
+    if item.image_url:
+        lines.append(f"{IMAGE}：![{item.image_alt}]({item.image_url})")
     return lines
 
 
@@ -302,6 +338,45 @@ def _looks_like_iso_date(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------
+# Issue-wide fields (邮件主题, 预览文本, 导语) between the header and the first section
+
+
+def _digest_field(line: _Line) -> tuple[str, str] | None:
+    if line.kind is not _Kind.TEXT:
+        return None
+    for label in DIGEST_FIELDS:
+        rest = line.text[len(label) :].lstrip() if line.text.startswith(label) else ""
+        if rest[:1] in _COLONS and rest:
+            return label, rest[1:].strip()
+    return None
+
+
+def _digest_fields(lines: list[_Line]) -> tuple[list[_Line], dict[str, str], list[Problem]]:
+    """The issue-wide fields before the first section heading, and the lines left for the body."""
+    fields: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    problems: list[Problem] = []
+    rest: list[_Line] = []
+    for index, line in enumerate(lines):
+        if line.kind is _Kind.HEADING:
+            rest += lines[index:]
+            break
+        found = _digest_field(line)
+        if found is None:
+            rest.append(line)
+            continue
+        label, value = found
+        if label in seen:
+            problems.append(Problem(line.number, msg.duplicate_digest_field(label, seen[label])))
+        elif not value:
+            problems.append(Problem(line.number, msg.empty_digest_field(label)))
+        seen.setdefault(label, line.number)
+        fields.setdefault(label, value)
+        rest.append(_Line(line.number, _Kind.BLANK, ""))
+    return rest, fields, problems
+
+
+# --------------------------------------------------------------------------
 # Sections and blocks
 
 
@@ -380,6 +455,7 @@ class _ItemDraft:
     fields: dict[str, _Line] = field(default_factory=dict)
     key_points: list[str] = field(default_factory=list)
     source: tuple[str, str] | None = None
+    image: tuple[str, str] = ("", "")
     position: int = -1  # index in FIELD_ORDER of the last field read
     misplaced: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
@@ -446,6 +522,8 @@ def _check_field_value(draft: _ItemDraft, line: _Line) -> list[Problem]:
     if line.label == SOURCE:
         draft.source, problems = _parse_source(draft, line)
         return problems
+    if line.label == IMAGE:
+        return _parse_image(draft, line)
     if line.label == KEY_POINTS:
         if line.value:
             return [Problem(line.number, msg.inline_key_points(draft))]
@@ -469,6 +547,19 @@ def _parse_source(draft: _ItemDraft, line: _Line) -> tuple[tuple[str, str] | Non
     if url_message:
         problems.append(Problem(line.number, url_message))
     return (None if problems else (name, url)), problems
+
+
+def _parse_image(draft: _ItemDraft, line: _Line) -> list[Problem]:
+    value = line.value
+    split_at = value.find("](")
+    if not (value.startswith("![") and value.endswith(")") and split_at > 0):
+        return [Problem(line.number, msg.image_not_link(draft, value))]
+    alt = value[2:split_at].strip()
+    url = value[split_at + 2 : -1].strip()
+    if _url_problem(draft, url):
+        return [Problem(line.number, msg.bad_image_url(draft, url))]
+    draft.image = (alt, url)
+    return []
 
 
 def _url_problem(draft: _ItemDraft, url: str) -> str | None:
@@ -510,5 +601,7 @@ def _finish(draft: _ItemDraft) -> tuple[ParsedItem | None, list[Problem]]:
         source_name=draft.source[0],
         source_url=draft.source[1],
         line=title_line,
+        image_alt=draft.image[0],
+        image_url=draft.image[1],
     )
     return item, []

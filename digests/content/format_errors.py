@@ -13,7 +13,18 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from digests.content.format_fields import BACKGROUND, FIELD_ORDER, KEY_POINTS, REQUIRED_FIELDS, SOURCE, SUMMARY
+from digests.content.format_fields import (
+    BACKGROUND,
+    FIELD_ORDER,
+    IMAGE,
+    INTRO,
+    KEY_POINTS,
+    PREHEADER,
+    REQUIRED_FIELDS,
+    SOURCE,
+    SUBJECT,
+    SUMMARY,
+)
 
 _PREVIEW_LENGTH = 20
 _LONG_PREVIEW_LENGTH = 60  # for quoted lines and URLs, which need more context
@@ -57,6 +68,10 @@ def _field_name(label: str) -> str:
         BACKGROUND: _("background"),
         KEY_POINTS: _("key points"),
         SOURCE: _("source"),
+        IMAGE: _("image"),
+        SUBJECT: _("subject"),
+        PREHEADER: _("preheader"),
+        INTRO: _("introduction"),
     }
     meaning = str(meanings[label])
     # In Chinese the gloss would repeat the label.
@@ -144,6 +159,9 @@ def untitled(label: str | None) -> str:
 def _expected_next(draft) -> str:
     """What may come next after the fields read so far, e.g. '"背景：" or "要点："'."""
     options = []
+    if draft.position >= FIELD_ORDER.index(SOURCE):
+        # Only the optional 图片 may follow the source; say what is usual.
+        return _("a blank line before the next item")
     if draft.position == FIELD_ORDER.index(KEY_POINTS):
         options.append(_('a bullet starting with "- "'))
     for label in FIELD_ORDER[draft.position + 1 :]:
@@ -240,3 +258,24 @@ def url_without_host(draft, url: str) -> str:
     return _(
         '来源出处 (source) of item "%(title)s" links to "%(url)s", which has no host; expected e.g. "https://example.com/…"'
     ) % {"title": _preview(draft.title.text), "url": _preview(url, _LONG_PREVIEW_LENGTH)}
+
+
+def image_not_link(draft, value: str) -> str:
+    return _(
+        '图片 (image) of item "%(title)s" is not a Markdown image; expected "图片：![alt text](https://…)", got "%(got)s"'
+    ) % {"title": _preview(draft.title.text), "got": _preview(value, _LONG_PREVIEW_LENGTH)}
+
+
+def bad_image_url(draft, url: str) -> str:
+    return _('图片 (image) of item "%(title)s" links to "%(url)s"; expected an http:// or https:// URL with a host') % {
+        "title": _preview(draft.title.text),
+        "url": _preview(url, _LONG_PREVIEW_LENGTH),
+    }
+
+
+def duplicate_digest_field(label: str, first: int) -> str:
+    return _("duplicate %(field)s; it was already given on line %(first)d") % {"field": _field_name(label), "first": first}
+
+
+def empty_digest_field(label: str) -> str:
+    return _("%(field)s is empty; expected text after %(start)s") % {"field": _field_name(label), "start": _line_start(label)}

@@ -4,5 +4,13 @@ SUMMARY = "说明"
 BACKGROUND = "背景"
 KEY_POINTS = "要点"
 SOURCE = "来源出处"
-FIELD_ORDER = (SUMMARY, BACKGROUND, KEY_POINTS, SOURCE)
+# Optional, after the source: 图片：![alt text](https://…)
+IMAGE = "图片"
+FIELD_ORDER = (SUMMARY, BACKGROUND, KEY_POINTS, SOURCE, IMAGE)
 REQUIRED_FIELDS = (SUMMARY, KEY_POINTS, SOURCE)
+
+# Optional issue-wide lines between the header and the first section, in this order.
+SUBJECT = "邮件主题"
+PREHEADER = "预览文本"
+INTRO = "导语"
+DIGEST_FIELDS = (SUBJECT, PREHEADER, INTRO)

@@ -20,6 +20,7 @@ from digests.content.digest_format import (
     digest_format,
     digest_parse,
 )
+from digests.content.ordering import items_by_section
 from digests.models import Category, Digest, Item
 
 
@@ -112,7 +113,13 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
             ]
         )
     digest = existing or Digest(issue_date=parsed.issue_date)
+    # The one place a digest's file-borne fields are set (the admin upload, the
+    # command and any API import come through here).
     digest.title = parsed.title
+    digest.subject = parsed.subject
+    digest.preheader = parsed.preheader
+    digest.intro = parsed.intro
+    digest.lead_item = None
     if author is not None and digest.author_id is None:
         digest.author = author
 
@@ -132,6 +139,9 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
     if existing:
         digest.items.all().delete()
     categories = _categories_for(parsed.sections)
+    # The file's order of sections is this issue's order.
+    digest.section_order = [categories[section.name].pk for section in parsed.sections]
+    digest.save(update_fields=["section_order"])
     for section, item in items:
         item.digest = digest
         item.category = categories[section.name]
@@ -192,33 +202,43 @@ def _item_from(parsed: ParsedItem, *, digest: Digest, category: Category | None,
         key_points=list(parsed.key_points),
         source_name=parsed.source_name,
         source_url=parsed.source_url,
+        image_url=parsed.image_url,
+        image_alt=parsed.image_alt,
     )
 
 
 def digest_to_parsed(digest: Digest) -> ParsedDigest:
-    """The digest's content as the Markdown module's structure, sections in category order."""
-    sections: list[ParsedSection] = []
-    current: Category | None = None
-    bucket: list[ParsedItem] = []
-    for item in digest.items.select_related("category").order_by("category__position", "category_id", "position", "id"):
-        if current is not None and item.category_id != current.pk:
-            sections.append(ParsedSection(name=current.name, items=tuple(bucket), line=0))
-            bucket = []
-        current = item.category
-        bucket.append(
-            ParsedItem(
-                title=_one_line(item.title),
-                summary=_one_line(item.summary),
-                background=_one_line(item.background),
-                key_points=tuple(_one_line(point) for point in item.key_points if point.strip()),
-                source_name=_one_line(item.source_name),
-                source_url=item.source_url,
-                line=0,
-            )
+    """The digest's content as the text format's structure, sections in the issue's own order."""
+    items = digest.items.select_related("category").order_by("position", "id")
+    sections = [
+        ParsedSection(
+            name=category.name,
+            items=tuple(
+                ParsedItem(
+                    title=_one_line(item.title),
+                    summary=_one_line(item.summary),
+                    background=_one_line(item.background),
+                    key_points=tuple(_one_line(point) for point in item.key_points if point.strip()),
+                    source_name=_one_line(item.source_name),
+                    source_url=item.source_url,
+                    line=0,
+                    image_url=item.image_url,
+                    image_alt=_one_line(item.image_alt),
+                )
+                for item in bucket
+            ),
+            line=0,
         )
-    if current is not None:
-        sections.append(ParsedSection(name=current.name, items=tuple(bucket), line=0))
-    return ParsedDigest(title=digest.title, issue_date=digest.issue_date, sections=tuple(sections))
+        for category, bucket in items_by_section(items, digest.section_order)
+    ]
+    return ParsedDigest(
+        title=digest.title,
+        issue_date=digest.issue_date,
+        sections=tuple(sections),
+        subject=_one_line(digest.subject),
+        preheader=_one_line(digest.preheader),
+        intro=_one_line(digest.intro),
+    )
 
 
 def _one_line(text: str) -> str:

@@ -104,7 +104,13 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
     except Exception as exc:
         return {item.delivery_id: Outcome(Code.OUTAGE, retry.error_text(exc)) for item in items}
     sender = _envelope_from()
+    # 8bit bodies need the server's 8BITMIME; without it each variant's quoted-printable copy goes.
     broken: str = ""
+    try:
+        connection.connection.ehlo_or_helo_if_needed()
+        eight_bit_ok = connection.connection.has_extn("8bitmime")
+    except Exception as exc:
+        broken, eight_bit_ok = retry.error_text(exc), False
     try:
         for index, item in enumerate(items):
             if broken:
@@ -116,10 +122,16 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
                 continue
             if index % THROTTLE_CHUNK == 0:
                 throttle_wait(min(THROTTLE_CHUNK, len(items) - index))
-            raw = item.variant.for_reader(item.fields)
+            variant, options = item.variant, []
+            if variant.eight_bit:
+                if eight_bit_ok:
+                    options = ["BODY=8BITMIME"]
+                else:
+                    variant = variant.fallback
+            raw = variant.for_reader(item.fields)
             journal("".join(codes), busy_for)
             try:
-                connection.connection.sendmail(sender, [item.fields.to], raw)
+                connection.connection.sendmail(sender, [item.fields.to], raw, mail_options=options)
                 outcome = Outcome(Code.SENT)
             except Exception as exc:
                 kind = retry.smtp_error_kind(exc)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 
+from digests.content.markup import item_link_targets
 from digests.feedback.events import event_store_first_party
 from digests.links import BadToken, UnknownLink, click_target, reader_key_from_token, reader_token_signed_at
 from digests.models import Delivery, Item, Subscriber
@@ -24,13 +25,26 @@ from digests.models import Delivery, Item, Subscriber
 REPEAT_WINDOW_SECONDS = 600
 
 
-def item_from_click_token(token: str) -> Item:
-    """The item a valid click token names, if it has an http(s) source; raises UnknownLink otherwise."""
-    digest_id, item_id = click_target(token)
+def click_destination(token: str) -> tuple[Item, str]:
+    """The item a valid click token names and where the click goes: the item's own source link, or
+    one of the inline links in its text; raises UnknownLink otherwise (never an open redirect)."""
+    digest_id, item_id, link = click_target(token)
     item = Item.objects.filter(pk=item_id, digest_id=digest_id).first()
-    if item is None or urlsplit(item.source_url).scheme not in ("http", "https"):
+    if item is None:
         raise UnknownLink(token)
-    return item
+    if link:
+        targets = item_link_targets(item)
+        url = targets[link - 1] if link <= len(targets) else ""
+    else:
+        url = item.source_url
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise UnknownLink(token)
+    return item, url
+
+
+def item_from_click_token(token: str) -> Item:
+    """The item a valid click token names, if its link is http(s); raises UnknownLink otherwise."""
+    return click_destination(token)[0]
 
 
 def _reader_ref(ref: str | None) -> tuple[Subscriber, datetime.datetime] | None:
@@ -51,17 +65,18 @@ def _first_in_window(key: str) -> bool:
     return cache.add(key, 1, timeout=REPEAT_WINDOW_SECONDS)
 
 
-def click_record(*, item: Item, ref: str | None, client_key: str) -> None:
+def click_record(*, item: Item, ref: str | None, client_key: str, url: str | None = None) -> None:
     """Record a click on ``item`` (when click tracking is on) for the reader ``ref`` names, if any."""
     if not settings.TRACK_CLICKS:
         return
     reader = _reader_ref(ref)
     subscriber = reader[0] if reader else None
     who = f"s{subscriber.pk}" if subscriber else f"c{client_key}"
-    if not _first_in_window(f"feedback:click:{item.pk}:{who}"):
+    url = url or item.source_url
+    if not _first_in_window(f"feedback:click:{item.pk}:{url}:{who}"):
         return
     delivery = Delivery.objects.filter(digest_id=item.digest_id, subscriber=subscriber).first() if subscriber else None
-    event_store_first_party(event_type="clicked", subscriber=subscriber, delivery=delivery, item=item, url=item.source_url)
+    event_store_first_party(event_type="clicked", subscriber=subscriber, delivery=delivery, item=item, url=url)
 
 
 def open_record(*, ref: str) -> None:

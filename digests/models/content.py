@@ -63,7 +63,27 @@ class Digest(models.Model):
     preheader = models.CharField(
         _("preheader"), max_length=200, blank=True, help_text=_("Preview text shown by mail apps after the subject.")
     )
-    intro = models.TextField(_("introduction"), blank=True)
+    intro = models.TextField(
+        _("导语 introduction"), blank=True, help_text=_("A short opening paragraph shown under the masthead.")
+    )
+    subject = models.CharField(
+        _("subject"),
+        max_length=200,
+        blank=True,
+        help_text=_("The email's subject line. Left empty, it is made from the publication's name and the lead story."),
+    )
+    lead_item = models.ForeignKey(
+        "Item",
+        verbose_name=_("lead story"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Shown first and larger. Left empty, the first item leads."),
+    )
+    # Category ids in the order this issue shows its sections (the imported file's
+    # order); categories missing from the list follow in their global order.
+    section_order = models.JSONField(_("section order"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     scheduled_at = models.DateTimeField(_("send time"), null=True, blank=True)
     allow_stale = models.BooleanField(
@@ -104,6 +124,16 @@ class Item(models.Model):
     key_points = models.JSONField(_("要点 key points"), default=list, blank=True)
     source_name = models.CharField(_("source name"), max_length=200, blank=True)
     source_url = models.URLField(_("source link"), max_length=1000, blank=True, validators=[http_url_validator])
+    image_url = models.URLField(
+        _("image link"),
+        max_length=1000,
+        blank=True,
+        validators=[http_url_validator],
+        help_text=_("Optional. An https:// image shown 536 pixels wide above the summary; never in the plain-text part."),
+    )
+    image_alt = models.CharField(
+        _("image description"), max_length=300, blank=True, help_text=_("What the image shows, for readers who cannot see it.")
+    )
 
     class Meta:
         ordering = ["category__position", "category_id", "position", "id"]

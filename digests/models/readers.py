@@ -39,6 +39,8 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
+    # The welcome goes once per subscription: when this is older than confirmed_at.
+    welcome_sent_at = models.DateTimeField(_("welcome sent"), null=True, blank=True)
     suppressed_at = models.DateTimeField(_("suppressed"), null=True, blank=True)
     suppression_reason = models.TextField(_("suppression reason"), blank=True)
     soft_bounces = models.PositiveSmallIntegerField(

@@ -109,4 +109,6 @@ def subscriber_confirm(subscriber: Subscriber, *, ip: str | None, form: str, wor
         if changed:
             Consent.objects.create(subscriber=subscriber, form=form, ip_hash=ip_hash(ip), wording=wording)
             address_unsuppress(subscriber.email)
+            # A new subscription: welcome the reader once this commits.
+            enqueue(queue.SEND_WELCOME, subscriber.pk)
     return changed

@@ -13,6 +13,9 @@ import re
 from wcwidth import wcswidth, wcwidth
 
 HTML_LINE_LIMIT = 900  # bytes, safely under RFC 5322's 998
+SMTP_LINE_LIMIT = 998  # bytes, RFC 5322
+# Room kept on a line for each reader link filled in after the check (a signed URL, escaped).
+SLOT_ALLOWANCE = 300
 TEXT_WIDTH = 76  # columns
 
 # Characters a line should not start with (CJK closing punctuation and friends).
@@ -100,6 +103,15 @@ def html_fold_lines(html: str, limit: int = HTML_LINE_LIMIT) -> str:
     for line in html.split("\n"):
         out.extend(_fold_html_line(line, limit) if _byte_len(line) > limit else [line])
     return "\n".join(out)
+
+
+def body_fits_8bit(text: str, *, slots_per_line=lambda line: 0) -> bool:
+    """True when ``text`` can travel as 8bit: every line within 998 bytes, leaving room on each
+    line for the reader links ``slots_per_line(line)`` says will be filled in there."""
+    return all(
+        _byte_len(line) + SLOT_ALLOWANCE * slots_per_line(line) <= SMTP_LINE_LIMIT
+        for line in text.replace("\r\n", "\n").split("\n")
+    )
 
 
 def text_width(text: str) -> int:

@@ -26,6 +26,8 @@ PREMAILER_OPTIONS = {
     "disable_link_rewrites": True,
     "remove_classes": False,
     "disable_validation": True,
+    # An image keeps its explicit height attribute; the CSS height:auto only scales it on phones.
+    "disable_basic_attributes": ["height"],
     # cssutils warns about mso-* properties email needs; nothing may reach stderr.
     "cssutils_logging_level": logging.CRITICAL,
 }

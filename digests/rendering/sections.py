@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from digests.models import Category, Digest, Item
+from digests.content.ordering import items_by_section
+from digests.models import Digest, Item
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class ItemContent:
     # Empty when the stored link is not http(s): it is then shown as plain text.
     source_url: str
     raw_source_url: str
+    # Empty when the stored image link is not http(s): the image is then left out.
+    image_url: str = ""
+    raw_image_url: str = ""
+    image_alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class DigestContent:
     fingerprint: str
 
     def sections_for(self, category_ids: frozenset[int] | None) -> tuple[SectionContent, ...]:
-        """Sections of the given categories (all when None), in category order."""
+        """Sections of the given categories (all when None), in the issue's section order."""
         if category_ids is None:
             return self.sections
         return tuple(section for section in self.sections if section.category_id in category_ids)
@@ -70,6 +75,9 @@ def _item_content(item: Item) -> ItemContent:
         source_name=item.source_name.strip(),
         source_url=url if url_is_http(url) else "",
         raw_source_url=url,
+        image_url=item.image_url.strip() if url_is_http(item.image_url) else "",
+        raw_image_url=item.image_url.strip(),
+        image_alt=" ".join(item.image_alt.split()),
     )
 
 
@@ -78,19 +86,25 @@ def digest_content(digest: Digest) -> DigestContent:
     cached = getattr(digest, "_rendering_content", None)
     if cached is not None:
         return cached
-    sections: list[SectionContent] = []
-    current: Category | None = None
-    bucket: list[ItemContent] = []
-    for item in digest.items.select_related("category").order_by("category__position", "category_id", "position", "id"):
-        if current is not None and item.category_id != current.pk:
-            sections.append(SectionContent(current.pk, current.name, current.slug, tuple(bucket)))
-            bucket = []
-        current = item.category
-        bucket.append(_item_content(item))
-    if current is not None:
-        sections.append(SectionContent(current.pk, current.name, current.slug, tuple(bucket)))
+    items = digest.items.select_related("category").order_by("position", "id")
+    sections = [
+        SectionContent(category.pk, category.name, category.slug, tuple(_item_content(item) for item in bucket))
+        for category, bucket in items_by_section(items, digest.section_order)
+    ]
     fingerprint = hashlib.sha256(
-        repr((digest.pk, digest.title, digest.preheader, digest.intro, digest.issue_date, digest.updated_at, sections)).encode()
+        repr(
+            (
+                digest.pk,
+                digest.title,
+                digest.subject,
+                digest.preheader,
+                digest.intro,
+                digest.lead_item_id,
+                digest.issue_date,
+                digest.updated_at,
+                sections,
+            )
+        ).encode()
     ).hexdigest()[:24]
     content = DigestContent(digest_id=digest.pk, sections=tuple(sections), fingerprint=fingerprint)
     digest._rendering_content = content

@@ -14,7 +14,7 @@ from django.utils import translation
 
 from digests.links import archive_url, site_url
 from digests.models import Digest
-from digests.rendering.render import content_context, digest_subject, variant_preheader
+from digests.rendering.render import content_context, digest_heading, variant_preheader
 from digests.rendering.sections import digest_content
 
 ARCHIVE_PAGE_SIZE = 20
@@ -65,7 +65,7 @@ def archive_digest(request: HttpRequest, issue_date: str) -> HttpResponse:
     content = digest_content(digest)
     context = content_context(digest, content.sections)
     context.update(
-        title=digest_subject(digest),
+        title=digest_heading(digest),
         description=variant_preheader(digest, content.sections),
         canonical_url=archive_url(digest.issue_date),
         feed_url=_feed_url(),

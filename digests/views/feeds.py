@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from digests.links import archive_url, site_url
 from digests.models import Category, Digest
-from digests.rendering.render import content_context, digest_subject, variant_preheader
+from digests.rendering.render import content_context, digest_heading, variant_preheader
 from digests.rendering.sections import digest_content
 from digests.views.archive import archive_digests
 
@@ -71,7 +71,7 @@ class DigestFeed(Feed):
 
     def item_title(self, item: Digest) -> str:
         category = _category_of(item)
-        return digest_subject(item) + (f" · {category.name}" if category else "")
+        return digest_heading(item) + (f" · {category.name}" if category else "")
 
     def item_link(self, item: Digest) -> str:
         category = _category_of(item)

@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_safe
 
-from digests.feedback.clicks import click_record, item_from_click_token, open_record
+from digests.feedback.clicks import click_destination, click_record, open_record
 from digests.links import UnknownLink
 
 # The smallest transparent GIF (1x1, 43 bytes).
@@ -27,13 +27,13 @@ def _client_key(request) -> str:
 def click(request, token: str):
     """Record the click and redirect to the item's own source link; anything else is a 404."""
     try:
-        item = item_from_click_token(token)
+        item, url = click_destination(token)
     except UnknownLink:
         raise Http404("unknown link") from None
     # Link checkers send HEAD; only a real visit (GET) counts as a click.
     if request.method == "GET":
-        click_record(item=item, ref=request.GET.get("r"), client_key=_client_key(request))
-    response = HttpResponseRedirect(item.source_url)
+        click_record(item=item, ref=request.GET.get("r"), client_key=_client_key(request), url=url)
+    response = HttpResponseRedirect(url)
     add_never_cache_headers(response)
     response["Referrer-Policy"] = "no-referrer"
     return response

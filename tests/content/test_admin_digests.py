@@ -135,9 +135,11 @@ def test_items_are_grouped_under_their_categories_in_category_then_position_orde
 
     headings = re.findall(r'<h3 class="item-category-heading">(.*?)</h3>', html)
     assert headings == ["政策与监管", "模型与技术进展", "产品与应用发布", "投融资与并购", "行业落地与生态"]
-    titles_in_page = sorted(ordered_items(seed_digest), key=lambda item: html.index(escape(item.title)))
+    # The items themselves (the lead story's choice list above names them too).
+    start = html.index('<h3 class="item-category-heading">')
+    titles_in_page = sorted(ordered_items(seed_digest), key=lambda item: html.index(escape(item.title), start))
     assert titles_in_page == ordered_items(seed_digest)
-    first_item_of_second_category = html.index("国内基础大模型密集发布新技术")
+    first_item_of_second_category = html.index("国内基础大模型密集发布新技术", start)
     assert html.index("模型与技术进展</h3>") < first_item_of_second_category < html.index("产品与应用发布</h3>")
 
 
@@ -350,3 +352,31 @@ def test_a_category_keeps_a_slug_typed_by_the_editor(editor_client):
     )
 
     assert Category.objects.get(name="安全与伦理").slug == "safety"
+
+
+def test_editors_set_subject_preheader_lead_and_section_order_and_see_the_brand(editor_client, seed_digest):
+    from digests.rendering.render import variant_render
+
+    url = reverse("admin:digests_digest_change", args=[seed_digest.pk])
+    page = editor_client.get(url).content.decode()
+    assert "#1677ff" in page and "#0958d9" in page  # the brand settings are shown
+    form = editor_client.get(url).context["adminform"].form
+    assert form["section_order_names"].initial.splitlines()[:2] == ["政策与监管", "模型与技术进展"]
+    lead = seed_digest.items.get(title="OpenAI发布新一代编程模型GPT-5.3-Codex")
+    data = change_form_data(seed_digest)
+    data.update(
+        subject="今日头条：GPT-5.3-Codex",
+        preheader="编程模型之争再升级",
+        lead_item=str(lead.pk),
+        section_order_names="投融资与并购\n政策与监管",
+    )
+    response = editor_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    seed_digest.refresh_from_db()
+    rendered = variant_render(seed_digest)
+    assert (rendered.subject, rendered.preheader) == ("今日头条：GPT-5.3-Codex", "编程模型之争再升级")
+    assert "GPT-5.3-Codex" in rendered.html.split('class="toc')[0]  # the lead comes first
+    from tests.helpers.html import parse_html
+
+    sections = [h.text_content() for h in parse_html(rendered.html).find_class("sec")]
+    assert sections[:2] == ["投融资与并购", "政策与监管"]

@@ -98,14 +98,46 @@ def test_the_one_click_url_works_as_a_post(received, client):
 
 
 def test_the_seed_digest_as_sent_stays_under_the_size_budget_the_check_uses(seed_digest, received):
-    """The HTML part on the wire (quoted-printable) is what Gmail's clipping counts."""
+    """The whole message on the wire (8bit: the test server announces 8BITMIME) is at most 60 KB, and
+    the pre-send check's measure is never smaller than the real message."""
     from digests.rendering.inline import variant_inlined
-    from digests.rendering.size import email_html_sent_size
+    from digests.rendering.size import email_sent_size
 
     _, parsed, raw = next((r, m, raw) for r, m, raw in received if r == ["li@example.org"])
-    html_part = next(p for p in parsed.walk() if p.get_content_type() == "text/html")
-    on_the_wire = len(html_part.get_payload(decode=False).encode())
-    assert on_the_wire < 60_000
-    estimate = email_html_sent_size(variant_inlined(seed_digest, None))
-    assert abs(on_the_wire - estimate) / on_the_wire < 0.05
+    assert len(raw) <= 60_000
+    assert {p["Content-Transfer-Encoding"] for p in parsed.walk() if p.get_content_maintype() == "text"} == {"8bit"}
+    estimate = email_sent_size(variant_inlined(seed_digest, None))
+    assert len(raw) <= estimate < len(raw) + 2500
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+@pytest.fixture
+def smtp_without_8bitmime(settings):
+    """A real SMTP server that does not announce 8BITMIME (aiosmtpd with decode_data)."""
+    from aiosmtpd.controller import Controller
+
+    from newsletter.env import email_url_parse
+    from tests.delivery.conftest import Inbox
+    from tests.helpers.services import free_port
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), decode_data=True)
+    controller.start()
+    url = f"smtp://127.0.0.1:{controller.port}?timeout=1"
+    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", url)}
+    yield inbox
+    controller.stop()
+
+
+def test_a_server_without_8bitmime_gets_the_quoted_printable_copy_with_the_same_content(
+    seed_digest, two_readers, smtp_without_8bitmime, https_site
+):
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    assert deliveries_send_batch(seed_digest.pk).sent == 2
+    for _rcpts, message, raw in smtp_without_8bitmime.parsed():
+        assert raw.isascii()
+        parts = [p for p in message.walk() if p.get_content_maintype() == "text"]
+        assert {p["Content-Transfer-Encoding"] for p in parts} == {"quoted-printable"}
+        unsubscribe = re.findall(r"<(https://[^>]+)>", message["List-Unsubscribe"])[0]
+        assert unsubscribe in parts[0].get_content() and unsubscribe in parts[1].get_content()
+        assert "江苏省拟立法促进人工智能产业发展" in parts[1].get_content()

@@ -158,4 +158,7 @@ def _journey(live_server, settings, smtp_inbox, page):
     page.wait_for_url(re.compile(r".*/unsubscribe/.+/$"))
     reader.refresh_from_db()
     assert reader.status == Subscriber.Status.UNSUBSCRIBED and reader.unsubscribed_at is not None
-    assert len(smtp_inbox.messages) == 1
+    # The confirmation, then one welcome after confirming; nothing else.
+    welcome = smtp_inbox.wait_for(2, timeout=60)
+    assert welcome["Subject"] == "Welcome to AI 行业动态"
+    assert len(smtp_inbox.messages) == 2

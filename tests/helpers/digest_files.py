@@ -5,6 +5,9 @@ from __future__ import annotations
 from tests.helpers.paths import ROOT
 
 SEED_PATH = ROOT / "digests" / "fixtures" / "ai-digest-2026-02-06.md"
+# The harder issue: sections in a new order, inline code, links with & and parentheses,
+# hostile text, an item without 背景, an image, and its own subject, preheader and 导语.
+HARD_PATH = ROOT / "tests" / "fixtures" / "ai-digest-2026-02-07-hard.md"
 
 VALID_LINES = [
     "AI 行业动态 (2026-03-01)",  # 1

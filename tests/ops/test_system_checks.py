@@ -23,6 +23,8 @@ PRODUCTION_ENV = {
     "ANYMAIL_POSTMARK_SERVER_TOKEN": "server-token",
     "ANYMAIL_WEBHOOK_SECRET": "hook:" + secrets.token_urlsafe(20),
     "DEFAULT_FROM_EMAIL": "AI 行业动态 <digest@news.example.com>",
+    "PUBLISHER_ADDRESS": "AI 行业动态编辑部 · editors@news.example.com",
+    "PUBLISHER_POSTAL_ADDRESS": "100 Example Street, Suite 1, Springfield 12345, USA",
 }
 
 
@@ -52,7 +54,15 @@ def test_check_deploy_names_the_unsafe_settings_of_a_laptop_configuration(tmp_pa
     result = check_deploy(tmp_path, **laptop)
 
     assert result.returncode != 0
-    for check_id in ("digests.W001", "digests.W003", "digests.W004", "digests.W006", "digests.W007"):
+    for check_id in (
+        "digests.W001",
+        "digests.W003",
+        "digests.W004",
+        "digests.W006",
+        "digests.W007",
+        "digests.W011",
+        "digests.W012",
+    ):
         assert check_id in result.stderr, (check_id, result.stderr)
 
 
@@ -68,6 +78,26 @@ def test_an_http_site_url_is_flagged(settings):
     assert ids(checks.check_site_url(None)) == ["digests.W001"]
     settings.SITE_URL = "https://news.example.com"
     assert checks.check_site_url(None) == []
+
+
+def test_an_empty_postal_address_or_a_reserved_footer_domain_is_flagged(settings):
+    settings.DEBUG = False
+    settings.PUBLISHER_POSTAL_ADDRESS = ""
+    settings.PUBLISHER_ADDRESS = "AI 行业动态编辑部 · editors@newsletter.localhost"
+    assert ids(checks.check_footer_identity(None)) == ["digests.W011", "digests.W012"]
+    settings.PUBLISHER_POSTAL_ADDRESS = "北京市海淀区中关村大街 1 号"
+    settings.PUBLISHER_ADDRESS = "AI 行业动态编辑部 · editors@news.example.com"
+    assert checks.check_footer_identity(None) == []
+
+
+def test_the_postal_address_is_in_every_digest_footer(seed_digest, settings):
+    from digests.rendering.render import variant_render
+    from tests.helpers.html import parse_html
+
+    settings.PUBLISHER_POSTAL_ADDRESS = "北京市海淀区中关村大街 1 号 <100080>"
+    rendered = variant_render(seed_digest)
+    assert "北京市海淀区中关村大街 1 号 <100080>" in parse_html(rendered.html).find_class("ft")[0].text_content()
+    assert "北京市海淀区中关村大街 1 号 <100080>" in rendered.text
 
 
 def test_debug_mode_is_not_nagged_about_production_settings(settings):

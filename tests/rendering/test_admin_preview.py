@@ -70,7 +70,8 @@ def test_background_is_shown_only_for_items_that_have_one(editor_client, seed_di
     html = editor_client.get(preview_url(seed_digest)).content.decode()
 
     assert html.count("背景：") == seed_digest.items.exclude(background="").count() == 13
-    assert html.count("说明：") == 14
+    for summary in seed_digest.items.values_list("summary", flat=True):
+        assert escape(summary) in html
 
 
 def test_hostile_text_is_shown_as_text(editor_client, seed_digest):
@@ -109,3 +110,9 @@ def test_a_digest_without_items_previews_as_empty(editor_client):
 
 def test_an_unknown_digest_is_not_found(editor_client, db):
     assert editor_client.get(reverse("admin:digests_digest_preview", args=[999999])).status_code == 404
+
+
+def test_the_preview_shows_the_subject_and_preheader_readers_will_see(editor_client, seed_digest):
+    html = editor_client.get(preview_url(seed_digest)).content.decode()
+    assert escape("AI 行业动态 2/6｜江苏省拟立法促进人工智能产业发展") in html
+    assert escape("江苏省计划将《人工智能产业发展促进条例》") in html

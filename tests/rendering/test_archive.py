@@ -40,10 +40,14 @@ def test_a_sent_digest_is_a_full_web_page(client, sent_seed, seed_bytes):
     og = {m.get("property"): m.get("content") for m in document.xpath("//meta[starts-with(@property, 'og:')]")}
     assert og["og:title"] == "AI 行业动态 (2026-02-06)"
     assert og["og:url"] == archive_url(sent_seed.issue_date)
-    assert og["og:type"] == "article" and og["og:description"].startswith("江苏省拟立法")
-    # The page's own markup, not the inlined email.
-    assert not document.xpath("//table") and 'style="color:' not in page
-    sources = document.xpath("//a[@class='item-link']/@href")
+    assert og["og:type"] == "article" and og["og:description"].startswith("江苏省计划将")
+    # The email's design, styled by the page's stylesheet rather than inlined styles, and without
+    # any reader's links (preferences, unsubscribe).
+    assert document.xpath("//h1")[0].text_content() == "AI 行业动态"
+    assert document.find_class("lead") and document.find_class("toc") and document.find_class("sec")
+    assert 'style="color:' not in page
+    assert "PLACEHOLDER" not in page and "/unsubscribe/" not in page and "/preferences/" not in page
+    sources = document.xpath("//a[contains(@class, 'rm')]/@href")
     assert len(sources) == Item.objects.filter(digest=sent_seed).count()
     assert all(href.startswith(("https://", "http://")) and "/r/" not in href for href in sources)
 

@@ -29,29 +29,20 @@ def _cold_cache():
 def test_styles_are_inlined_on_the_elements_and_only_media_rules_stay_in_style(seed_digest):
     rendered = variant_render(seed_digest)
     document = parse_html(rendered.html)
-    for css_class in (
-        "container",
-        "masthead",
-        "section-title",
-        "item",
-        "item-title",
-        "item-field",
-        "item-label",
-        "item-point",
-        "item-link",
-        "footer",
-        "footer-link",
-    ):
+    for css_class in ("box", "mh", "brand", "lead", "lt", "sec", "it", "t", "p", "q", "ul", "a", "btn-a", "ft", "fa"):
         elements = document.find_class(css_class)
         assert elements, css_class
         assert all(element.get("style") for element in elements), css_class
-    assert "color:#1677ff" in document.find_class("item-link")[0].get("style").replace(" ", "")
+    # Links are the darker shade of the accent: 4.5:1 on white or better.
+    assert "color:#0958d9" in document.find_class("a")[0].get("style").replace(" ", "")
     styles = document.xpath("//style")
     assert len(styles) == 1 and styles[0].getparent().tag == "head"
     css = styles[0].text.strip()
-    assert css.startswith("@media") and css.count("{") - css.count("@media") >= 1
+    # Only what cannot be inlined stays: the dark-mode colour-scheme declaration and the @media rules.
+    assert css.startswith(":root") and "color-scheme:light dark" in css.replace(" ", "").replace(":light", ":light ")
+    assert "@media (prefers-color-scheme: dark)" in css and "@media only screen and (max-width: 620px)" in css
     assert "!important" in css  # kept, or phone overrides would lose to the inline styles
-    assert ".item-title" not in css.split("@media", 1)[0]  # nothing but @media
+    assert ".t {" not in css.split("@media", 1)[0]  # nothing but :root before the @media rules
 
 
 def test_premailer_is_configured_for_email_and_offline():
@@ -197,9 +188,10 @@ def test_very_long_paragraphs_are_folded_without_changing_what_is_shown(seed_dig
     rendered = variant_render(seed_digest, frozenset({item.category_id}))
     assert max(len(line.encode()) for line in rendered.html.split("\n")) <= 998
     assert html_part(rendered)["Content-Transfer-Encoding"] == "8bit"
-    shown = parse_html(rendered.html).find_class("item-field")[0].text_content()
-    assert "".join(shown.split()) == "说明：" + "长" * 2000 + "tail" + "word" * 400
-    assert "".join(parse_html(rendered.html).find_class("item-point")[0].text_content().split()) == "点" * 1500
+    shown = parse_html(rendered.html).find_class("p")[0].text_content()
+    assert "".join(shown.split()) == "长" * 2000 + "tail" + "word" * 400
+    points = parse_html(rendered.html).find_class("ul")[0].xpath("./li")
+    assert "".join(points[0].text_content().split()) == "点" * 1500
 
 
 def test_placeholders_survive_inlining_untouched(seed_digest):

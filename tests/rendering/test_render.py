@@ -35,17 +35,18 @@ def test_the_full_variant_shows_every_item_and_key_point_in_both_parts(seed_dige
 
 
 def test_subject_masthead_and_preheader_follow_the_seed(seed_digest, full):
-    assert full.subject == "AI 行业动态 (2026-02-06)"
+    # The default subject: the publication, the day and the lead story (the first item).
+    assert full.subject == "AI 行业动态 2/6｜江苏省拟立法促进人工智能产业发展"
     document = parse_html(full.html)
-    masthead = document.find_class("masthead-title")[0]
-    assert masthead.text_content() == "AI 行业动态 (2026-02-06)"
+    (masthead,) = document.xpath("//h1")
+    assert masthead.text_content() == "AI 行业动态"
     style = masthead.get("style").replace(" ", "")
-    assert "color:#1677ff" in style and "font-size:18px" in style and "font-weight:bold" in style
-    # Without an editor preheader, the first item titles stand in, and they are the first text in the body.
-    assert full.preheader.startswith("江苏省拟立法促进人工智能产业发展；工信部发布开源AI智能体安全风险预警")
+    assert "color:#0958d9" in style and "font-size:26px" in style and "font-weight:bold" in style
+    # Without an editor preheader or 导语, the lead's 说明 stands in; it is the first text in the body.
+    assert full.preheader.startswith("江苏省计划将《人工智能产业发展促进条例》纳入2026年度正式立法项目")
     assert len(full.preheader) <= 90
     body = document.body
-    assert body[0].get("class") == "preheader"
+    assert body[0].get("class") == "ph"
     assert (body.text or "").strip() == ""
     assert body[0].text_content().startswith(full.preheader)
 
@@ -62,32 +63,31 @@ def test_the_layout_is_email_safe(full):
     assert '<meta charset="utf-8">' in full.html
     tables = document.xpath("//table")
     assert tables and all(table.get("role") == "presentation" for table in tables)
-    container = document.find_class("container")[0]
+    container = document.find_class("box")[0]
     assert "max-width:600px" in container.get("style").replace(" ", "")
     assert 'width="600"' in full.html  # Outlook's fixed-width table in its conditional comment
-    font = document.find_class("content")[0].get("style")
+    font = document.find_class("c")[0].get("style")
     assert "PingFang SC" in font and "Microsoft YaHei" in font and "sans-serif" in font
 
 
 def test_the_table_of_contents_lists_sections_with_item_counts(seed_digest):
     full = variant_render(seed_digest, language="en")
     document = parse_html(full.html)
-    entries = [" ".join(li.text_content().split()) for li in document.find_class("toc-list")[0].xpath("./li")]
-    assert entries == [
-        "政策与监管 (2 items)",
-        "模型与技术进展 (5 items)",
-        "产品与应用发布 (1 item)",
-        "投融资与并购 (3 items)",
-        "行业落地与生态 (3 items)",
-    ]
-    assert "模型与技术进展 (5 items)" in full.text
+    contents = " ".join(document.find_class("toc")[0].text_content().split())
+    assert contents == "In this issue 政策与监管 2 · 模型与技术进展 5 · 产品与应用发布 1 · 投融资与并购 3 · 行业落地与生态 3"
+    assert "模型与技术进展 (5)" in full.text
 
 
 def test_the_footer_has_why_preferences_unsubscribe_browser_link_and_address(seed_digest, settings):
     full = variant_render(seed_digest, language="en")
-    footer = parse_html(full.html).find_class("footer")[0]
+    footer = parse_html(full.html).find_class("ft")[0]
     hrefs = [a.get("href") for a in footer.xpath(".//a")]
-    assert hrefs == [PLACEHOLDER_LINKS.preferences_url, PLACEHOLDER_LINKS.unsubscribe_url, archive_url(seed_digest.issue_date)]
+    assert hrefs == [
+        PLACEHOLDER_LINKS.preferences_url,
+        PLACEHOLDER_LINKS.unsubscribe_url,
+        archive_url(seed_digest.issue_date),
+        "http://127.0.0.1:8000/subscribe/",  # "Forwarded this email? Subscribe"
+    ]
     assert archive_url(seed_digest.issue_date) == "http://127.0.0.1:8000/archive/2026-02-06/"
     assert "you subscribed to AI 行业动态" in footer.text_content()
     assert settings.PUBLISHER_ADDRESS in footer.text_content()
@@ -103,7 +103,7 @@ def test_the_footer_has_why_preferences_unsubscribe_browser_link_and_address(see
 def test_a_two_category_variant_contains_only_those_sections(seed_digest):
     wanted = Category.objects.filter(name__in=["政策与监管", "投融资与并购"])
     rendered = variant_render(seed_digest, frozenset(c.pk for c in wanted))
-    sections = [h2.text_content() for h2 in parse_html(rendered.html).find_class("section-title")]
+    sections = [h2.text_content() for h2 in parse_html(rendered.html).find_class("sec")]
     assert sections == ["政策与监管", "投融资与并购"]
     html_text = visible_text(rendered.html)
     for item in Item.objects.filter(digest=seed_digest).select_related("category"):
@@ -111,7 +111,7 @@ def test_a_two_category_variant_contains_only_those_sections(seed_digest):
         assert (item.title in html_text) is shown
         assert (item.title in rendered.text) is shown
     assert "模型与技术进展" not in rendered.text and "模型与技术进展" not in rendered.html
-    assert rendered.preheader.startswith("江苏省拟立法促进人工智能产业发展")
+    assert rendered.preheader.startswith("江苏省计划将")
 
 
 def test_a_reader_whose_categories_have_no_items_gets_no_email(seed_digest):
@@ -126,9 +126,9 @@ def test_background_is_shown_only_when_present(seed_digest):
     item.save()
     seed_digest.save()
     rendered = variant_render(seed_digest, frozenset({item.category_id}))
-    block = parse_html(rendered.html).find_class("item")[0]
+    block = parse_html(rendered.html).find_class("lead")[0]
     assert "背景：" not in block.text_content()
-    assert "说明：" in block.text_content()
+    assert item.summary in block.text_content()
 
 
 def test_hostile_editor_text_is_escaped_and_bad_links_are_not_links(seed_digest):
@@ -183,9 +183,9 @@ def test_tracked_links_go_through_the_click_redirect_and_the_open_pixel_ends_the
     links = ReaderLinks("https://news.example.com/p/x/", "https://news.example.com/u/x/", reader_ref="REF42")
     rendered = variant_render(seed_digest, None, links)
     document = parse_html(rendered.html)
-    item_links = [a.get("href") for a in document.find_class("item-link")]
+    item_links = [a.get("href") for a in document.find_class("rm")]
     assert len(item_links) == Item.objects.filter(digest=seed_digest).count()
-    first = Item.objects.filter(digest=seed_digest).order_by("category__position", "position").first()
+    first = Item.objects.filter(digest=seed_digest).order_by("category__position", "position").first()  # the lead
     href = item_links[0]
     assert href.startswith("https://news.example.com/r/") and href.endswith("/?r=REF42")
     token = href.removeprefix("https://news.example.com/r/").split("/")[0]
@@ -211,7 +211,7 @@ def test_the_language_switches_the_fixed_text_only(seed_digest):
     assert parse_html(english.html).get("lang") == "en"
     assert parse_html(chinese.html).get("lang") == "zh-Hans"
     # The content keeps its own language for screen readers and fonts.
-    assert parse_html(english.html).find_class("content")[0].get("lang") == "zh-Hans"
+    assert parse_html(english.html).find_class("c")[0].get("lang") == "zh-Hans"
 
 
 def test_the_plain_text_is_readable_in_a_terminal(full):

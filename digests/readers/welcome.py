@@ -1,0 +1,100 @@
+"""The welcome email a reader gets right after confirming, once per subscription.
+
+It says what they will get and when (their categories, their local send
+time), how to change that, and shows the latest sent issue rendered for their
+categories, or links to the archive when there is none. It goes through the
+transactional connection, like the confirmation; ``welcome_deliver`` is the
+one place it is handed over, so it can move onto an outbox unchanged.
+"""
+
+from __future__ import annotations
+
+from email.utils import make_msgid, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from digests.links import reader_links, site_url
+from digests.mail import mail_connection
+from digests.models import Digest, Subscriber
+from digests.rendering.premail import html_inline
+from digests.rendering.render import brand_context, variant_context
+
+S = Subscriber.Status
+
+
+def welcome_latest_digest() -> Digest | None:
+    """The newest issue that has gone out to readers."""
+    return Digest.objects.filter(status=Digest.Status.SENT).order_by("-issue_date").first()
+
+
+def welcome_message(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The welcome email for ``subscriber``, in their language, with their own links."""
+    language = subscriber.language or settings.LANGUAGE_CODE
+    links = reader_links(subscriber.key)
+    categories = list(subscriber.categories.order_by("position", "id"))
+    with translation.override(language):
+        latest = welcome_latest_digest()
+        context = None
+        if latest is not None and categories:
+            context = variant_context(latest, frozenset(c.pk for c in categories), links)
+        context = dict(context or {})
+        context.update(
+            welcome=True,
+            links=links,
+            name=subscriber.name,
+            site_name=settings.SITE_NAME,
+            categories=categories,
+            send_time=settings.DIGEST_SEND_TIME,
+            time_zone=subscriber.tz_name,
+            local_time=settings.DIGEST_LOCAL_TIME_DELIVERY,
+            latest=latest if "sections" in context else None,
+            archive_index_url=site_url(reverse("digests:archive")),
+            publisher_address=settings.PUBLISHER_ADDRESS,
+            postal_address=settings.PUBLISHER_POSTAL_ADDRESS,
+        )
+        context.setdefault("brand", brand_context())
+        subject = " ".join(render_to_string("emails/welcome-subject.txt", context).split())
+        text = render_to_string("emails/welcome.txt", context)
+        html = html_inline(render_to_string("emails/welcome.html", context))
+    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        reply_to=[settings.REPLY_TO_EMAIL] if settings.REPLY_TO_EMAIL else None,
+        headers={"Auto-Submitted": "auto-generated", "Message-ID": make_msgid(domain=from_domain)},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def welcome_deliver(message: EmailMultiAlternatives) -> None:
+    """Hand a welcome email to the transactional connection (the one place it is sent)."""
+    message.connection = mail_connection("transactional")
+    message.send()
+
+
+def welcome_send(subscriber_id: int) -> bool:
+    """Send the welcome once per subscription: only to an active reader not welcomed since they confirmed."""
+    now = timezone.now()
+    claimed = (
+        Subscriber.objects.filter(pk=subscriber_id, status=S.ACTIVE, confirmed_at__isnull=False)
+        .filter(Q(welcome_sent_at__isnull=True) | Q(welcome_sent_at__lt=F("confirmed_at")))
+        .update(welcome_sent_at=now)
+    )
+    if not claimed:
+        return False
+    subscriber = Subscriber.objects.get(pk=subscriber_id)
+    try:
+        welcome_deliver(welcome_message(subscriber))
+    except Exception:
+        # Let the task retry: the claim is released so the retry may send.
+        Subscriber.objects.filter(pk=subscriber_id, welcome_sent_at=now).update(welcome_sent_at=None)
+        raise
+    return True
