@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin.widgets import KeyPointsWidget
-from digests.content.services import digest_file_size_error
 from digests.content.ordering import section_rank
+from digests.content.services import digest_file_size_error
 from digests.models import Category, Digest, Item
 
 # Bullets an editor may paste from Markdown or a word processor; the list already says "bullet".
