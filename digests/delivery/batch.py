@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from digests.delivery.journal import journal_expire, journal_forget, journal_write
-from digests.delivery.ledger import deliveries_claim, deliveries_record
+from digests.delivery.ledger import deliveries_claim, deliveries_recheck, deliveries_record
 from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.transport import Outgoing, transport_needs_bytes, transport_send
@@ -29,6 +29,7 @@ class BatchReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    withdrawn: int = 0  # readers who left (unsubscribed, bounced, complained) after the claim
     variants: int = 0
     retry_at: datetime.datetime | None = None
 
@@ -57,6 +58,12 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
     connection = mail_connection("bulk")
     try:
         items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(connection))
+        # The one re-check per batch, as late as possible: readers who left since the claim are withdrawn.
+        held = deliveries_recheck(claim)
+        if len(held.ids) < len(claim.ids):
+            report.withdrawn = len(claim.ids) - len(held.ids)
+            still = set(held.ids)
+            items = [item for item in items if item.delivery_id in still]
     except Exception as exc:
         # Nothing was handed over: every delivery waits and comes back.
         log.exception("digest %s: preparing a batch failed", digest_id, extra=fields)

@@ -148,6 +148,34 @@ def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | Non
     return Claim(token, tuple(sorted(ids)))
 
 
+def deliveries_recheck(claim: Claim, *, now: datetime.datetime | None = None) -> Claim:
+    """Right before the hand-over: the part of ``claim`` still held whose readers are still active.
+
+    One query reads the claimed readers' statuses. A reader who unsubscribed,
+    bounced or complained since the claim is not sent: their delivery is
+    withdrawn exactly as ``subscriber_transition`` withdraws a pending one
+    (suppressed after a bounce or complaint, else cancelled, with the reason).
+    """
+    now = now or timezone.now()
+    active = Subscriber.Status.ACTIVE
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(of=("self",))
+            .filter(pk__in=claim.ids, claim_token=claim.token, status=D.SENDING)
+            .values_list("pk", "subscriber__status", "subscriber__suppression_reason")
+        )
+        withdrawn: dict[tuple[str, str], list[int]] = {}
+        for pk, status, reason in rows:
+            if status != active:
+                withdrawn.setdefault((status, reason), []).append(pk)
+        for (status, reason), pks in withdrawn.items():
+            to = Delivery.withdrawn_status(status)
+            # A suppressed reader keeps the bounce or complaint as the reason, as a pending delivery would.
+            why = (reason if to == D.SUPPRESSED else "") or f"subscriber {status}"
+            Delivery.objects.filter(pk__in=pks).update(status=to, last_error=why, claim_token="", updated_at=now)
+    return Claim(claim.token, tuple(sorted(pk for pk, status, _ in rows if status == active)))
+
+
 @dataclass
 class RecordReport:
     sent: int = 0
