@@ -24,9 +24,11 @@ from digests.content.services import TransitionError, digest_transition
 from digests.delivery.batch import BatchReport, batch_size
 from digests.delivery.ledger import (
     SnapshotReport,
+    SweepReport,
     deliveries_cancel,
     deliveries_due_exists,
     deliveries_snapshot,
+    deliveries_sweep_stuck,
     deliveries_unfinished_exists,
 )
 from digests.models import Delivery, Digest, Subscriber
@@ -185,6 +187,20 @@ def batch_continue(digest_id: int, report: BatchReport) -> None:
         delay = max(1.0, (report.retry_at - timezone.now()).total_seconds())
         enqueue(queue.SEND_BATCH, digest_id, countdown=delay, on_commit=False)
     digest_finish(digest_id)
+
+
+def deliveries_recover(*, now: datetime.datetime | None = None) -> SweepReport:
+    """The sweeper's tick (every few seconds): settle claims their workers abandoned and keep sends moving.
+
+    A digest whose deliveries went back to pending gets fresh batches at once:
+    the dead worker's lanes may still look alive for LANES_TTL. Every other
+    sending digest is kicked as the dispatcher would, so a lane lost between
+    two batches is replaced within one tick instead of the next minute's.
+    """
+    report = deliveries_sweep_stuck(now=now)
+    for digest_id in Digest.objects.filter(status=Digest.Status.SENDING).values_list("pk", flat=True):
+        deliveries_kick(digest_id, now=now, force=digest_id in report.digests)
+    return report
 
 
 def lanes_heartbeat(digest_id: int, *, alive: bool) -> None:

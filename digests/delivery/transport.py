@@ -21,6 +21,7 @@ from __future__ import annotations
 import email
 import email.policy
 import smtplib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -91,6 +92,17 @@ def transport_send(connection, items: list[Outgoing], *, journal: Journal) -> di
     return _django(connection, items, journal, busy_for)
 
 
+def _journalled_sleep(journal: Journal, codes: str, busy_for: float) -> Callable[[float], None]:
+    """A sleep for throttle_wait that first moves the journal's deadline past the wait,
+    so the sweeper never takes a worker waiting for its send slots for a dead one."""
+
+    def sleep(seconds: float) -> None:
+        journal(codes, busy_for + seconds)
+        time.sleep(seconds)
+
+    return sleep
+
+
 def _envelope_from() -> str:
     return ascii_address(parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
 
@@ -115,7 +127,7 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
                 codes.append(Code.FAILED)
                 continue
             if index % THROTTLE_CHUNK == 0:
-                throttle_wait(min(THROTTLE_CHUNK, len(items) - index))
+                throttle_wait(min(THROTTLE_CHUNK, len(items) - index), sleep=_journalled_sleep(journal, "".join(codes), busy_for))
             raw = item.variant.for_reader(item.fields)
             journal("".join(codes), busy_for)
             try:
@@ -297,7 +309,7 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
     connection.open()
     try:
         for group in groups:
-            throttle_wait(len(group))
+            throttle_wait(len(group), sleep=_journalled_sleep(journal, progress(), busy_for))
             journal(progress(), busy_for)
             if syntax and len(group) > 1:
                 result = _anymail_batch(connection, group, syntax=syntax, provider=provider)

@@ -1,0 +1,96 @@
+"""A send recovers from a dead worker or a lost database connection within seconds, not the lease.
+
+Exactly-once still holds: what a worker journalled is what the sweeper applies,
+and a worker that only lost its connection records its own outcomes (with
+their reasons) once it is back.
+"""
+
+import datetime
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from digests.delivery import batch
+from digests.delivery.batch import deliveries_send_batch
+from digests.delivery.ledger import deliveries_sweep_stuck
+from digests.delivery.schedule import digest_start
+from digests.models import Delivery, DeliveryEvent, Subscriber
+from tests.helpers.services import needs_services
+
+pytestmark = [needs_services, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def readers(seed_digest):
+    return [Subscriber.objects.create(email=f"reader{i}@example.org", status="active") for i in range(6)]
+
+
+class WorkerDied(BaseException):
+    """Stands for SIGKILL inside the process: no except clause of the batch sees it, nothing cleans up."""
+
+
+def test_a_worker_that_dies_before_its_first_call_has_its_claim_back_within_seconds(
+    seed_digest, readers, smtp_bulk, https_site, monkeypatch, settings
+):
+    settings.DELIVERY_LEASE_SECONDS = 600
+
+    def die(*args, **kwargs):
+        raise WorkerDied
+
+    monkeypatch.setattr(batch, "_outgoing", die)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    with pytest.raises(WorkerDied):
+        deliveries_send_batch(seed_digest.pk)
+    assert Delivery.objects.filter(status="sending").count() == len(readers)
+
+    deliveries_sweep_stuck()
+    assert Delivery.objects.filter(status="sending").count() == len(readers), "settled while it could still be working"
+
+    soon = timezone.now() + datetime.timedelta(seconds=batch.PREPARE_SECONDS + 1)
+    report = deliveries_sweep_stuck(now=soon)
+    assert report.requeued == len(readers) and report.ambiguous == 0
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+    assert not DeliveryEvent.objects.filter(event_type="ambiguous").exists()
+    assert smtp_bulk.count() == 0
+
+
+def test_a_batch_whose_database_connection_is_terminated_records_its_own_outcomes(seed_digest, readers, smtp_bulk, https_site):
+    """pg_terminate_backend while the batch talks to the SMTP server: the batch reconnects and records
+    every outcome itself, the refusal's reason included, and nothing is left to the sweeper."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    smtp_bulk.refuse = {"reader4@example.org": "550 5.1.1 No such user"}
+    received = smtp_bulk.handle_DATA
+
+    async def terminate_on_the_third(server, session, envelope):
+        reply = await received(server, session, envelope)
+        if smtp_bulk.count() == 3:
+            thread = threading.Thread(target=_terminate, args=(backend,))
+            thread.start()
+            thread.join()
+        return reply
+
+    smtp_bulk.handle_DATA = terminate_on_the_third
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+
+    report = deliveries_send_batch(seed_digest.pk)
+
+    assert (report.sent, report.failed) == (5, 1)
+    by_address = dict(Delivery.objects.values_list("subscriber__email", "status"))
+    assert by_address.pop("reader4@example.org") == "failed"
+    assert set(by_address.values()) == {"sent"}
+    assert "No such user" in Delivery.objects.get(subscriber__email="reader4@example.org").last_error
+    assert sorted(smtp_bulk.by_recipient().values()) == [1] * 5
+
+
+def _terminate(pid: int) -> None:
+    """From another connection (this thread's own), as an operator or a failover would."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            assert cursor.fetchone()[0]
+    finally:
+        connection.close()
