@@ -88,7 +88,7 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         report.variants = len({item.variant_key for item in items if not item.error})
         try:
             outcomes = transport_send(
-                connection, items, journal=lambda codes, busy_for: journal_write(claim.token, codes, busy_for=busy_for)
+                connection, items, journal=lambda done, busy_for: journal_write(claim.token, done, busy_for=busy_for)
             )
         except Exception:
             # Some messages may have gone out: leave the rows to the sweeper,
@@ -128,11 +128,10 @@ def _claim_journalled(digest_id: int, *, limit: int, now: datetime.datetime | No
 
 def _record(claim, outcomes: dict, *, digest_id: int, fields: dict):
     """Record the batch's outcomes, waiting out a lost database connection (the worker settles its own claim)."""
-    codes = "".join(outcomes[pk].code for pk in sorted(outcomes))
     try:
         # Every outcome is known and no call is running: should this worker not
         # reach the database in time, the sweeper settles exactly these.
-        journal_write(claim.token, codes, busy_for=RECONNECT_SECONDS + 5, in_flight=False)
+        journal_write(claim.token, [outcomes[pk] for pk in sorted(outcomes)], busy_for=RECONNECT_SECONDS + 5, in_flight=False)
     except Exception:
         log.exception("digest %s: could not journal a finished batch", digest_id, extra=fields)
     return _reconnecting(lambda: deliveries_record(claim, outcomes), digest_id)

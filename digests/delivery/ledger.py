@@ -307,22 +307,31 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
         if journal is not None:
             if journal.deadline > now.timestamp():
                 continue
-            codes, in_flight = journal.codes, journal.in_flight
+            codes, in_flight, reasons = journal.codes, journal.in_flight, journal.reasons
         else:
             oldest = min((claimed_at for _, claimed_at, _ in rows if claimed_at), default=None)
             if oldest and oldest > lease_cutoff:
                 continue
-            codes, in_flight = None, True
+            codes, in_flight, reasons = None, True, {}
         claim = Claim(token, tuple(pk for pk, _, _ in rows))
         stamps = {claimed_at for _, claimed_at, _ in rows}
-        if _settle(claim, codes, in_flight=in_flight, stamps=stamps, now=now, report=report):
+        if _settle(claim, codes, in_flight=in_flight, reasons=reasons, stamps=stamps, now=now, report=report):
             report.digests.update(digest_id for _, _, digest_id in rows)
         if token and not Delivery.objects.filter(claim_token=token, status=D.SENDING).exists():
             journal_forget(token)
     return report
 
 
-def _settle(claim: Claim, codes: str | None, *, in_flight: bool, stamps: set, now: datetime.datetime, report: SweepReport) -> int:
+def _settle(
+    claim: Claim,
+    codes: str | None,
+    *,
+    in_flight: bool,
+    reasons: dict[int, str],
+    stamps: set,
+    now: datetime.datetime,
+    report: SweepReport,
+) -> int:
     """Apply a dead claim's journal to the rows whose ``claimed_at`` is still one of ``stamps``; returns how many it touched."""
     outcomes: dict[int, Outcome] = {}
     ambiguous: list[int] = []
@@ -330,7 +339,8 @@ def _settle(claim: Claim, codes: str | None, *, in_flight: bool, stamps: set, no
         if codes is None:
             ambiguous.append(pk)
         elif index < len(codes):
-            outcomes[pk] = Outcome(Code(codes[index]), error="outcome recovered from the journal of a worker that died")
+            error = reasons.get(index) or "outcome recovered from the journal of a worker that died"
+            outcomes[pk] = Outcome(Code(codes[index]), error=error)
         elif index == len(codes) and in_flight:
             ambiguous.append(pk)
         else:

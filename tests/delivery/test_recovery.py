@@ -94,3 +94,21 @@ def _terminate(pid: int) -> None:
             assert cursor.fetchone()[0]
     finally:
         connection.close()
+
+
+def test_a_refusal_journalled_by_a_worker_that_died_is_recorded_with_its_reason(seed_digest, readers):
+    from digests.delivery.journal import journal_write
+    from digests.delivery.ledger import deliveries_claim
+    from digests.delivery.outcomes import Code, Outcome
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    claim = deliveries_claim(seed_digest.pk, limit=2)
+    refused = Outcome(Code.FAILED, "SMTPRecipientsRefused: 550 5.1.1 No such user")
+    journal_write(claim.token, [Outcome(Code.SENT), refused], busy_for=-1, in_flight=False)
+
+    deliveries_sweep_stuck()
+
+    first, second = Delivery.objects.filter(pk__in=claim.ids).order_by("pk")
+    assert first.status == "sent"
+    assert (second.status, second.last_error) == ("failed", refused.error)
+    assert not DeliveryEvent.objects.filter(event_type="ambiguous").exists()
