@@ -290,17 +290,14 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
     live = Digest.objects.exclude(status__in=[Digest.Status.DRAFT, Digest.Status.SCHEDULED, Digest.Status.SENT])
     claims = (
         Delivery.objects.filter(digest_id__in=list(live.values_list("pk", flat=True)), status=D.SENDING)
-        .values("claim_token")
+        .values("digest_id", "claim_token")
         .annotate(n=Count("pk"))
         .order_by()
     )
     for row in claims:
         token = row["claim_token"]
-        rows = list(
-            Delivery.objects.filter(claim_token=token, status=D.SENDING)
-            .order_by("pk")
-            .values_list("pk", "claimed_at", "digest_id")
-        )
+        held = Delivery.objects.filter(digest_id=row["digest_id"], status=D.SENDING, claim_token=token)
+        rows = list(held.order_by("pk").values_list("pk", "claimed_at", "digest_id"))
         if not rows:
             continue
         journal = journal_read(token) if token else None
@@ -317,7 +314,7 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
         stamps = {claimed_at for _, claimed_at, _ in rows}
         if _settle(claim, codes, in_flight=in_flight, reasons=reasons, stamps=stamps, now=now, report=report):
             report.digests.update(digest_id for _, _, digest_id in rows)
-        if token and not Delivery.objects.filter(claim_token=token, status=D.SENDING).exists():
+        if token and not held.exists():
             journal_forget(token)
     return report
 

@@ -112,3 +112,28 @@ def test_a_refusal_journalled_by_a_worker_that_died_is_recorded_with_its_reason(
     assert first.status == "sent"
     assert (second.status, second.last_error) == ("failed", refused.error)
     assert not DeliveryEvent.objects.filter(event_type="ambiguous").exists()
+
+
+def test_a_sweeper_that_read_an_old_deadline_leaves_a_worker_that_went_on_to_send_alone(seed_digest, readers, monkeypatch):
+    """The worker journals a fresh deadline and re-stamps its claim just after the sweeper read the
+    expired journal: the sweeper must not put back rows that are about to be handed over."""
+    from digests.delivery import ledger
+    from digests.delivery.journal import journal_write
+    from digests.delivery.ledger import deliveries_claim, deliveries_recheck
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    claim = deliveries_claim(seed_digest.pk, limit=10)
+    journal_write(claim.token, "", busy_for=-1, in_flight=False)  # a slow preparation overran its deadline
+    read = ledger.journal_read
+
+    def the_worker_wakes_up_meanwhile(token):
+        journal = read(token)
+        journal_write(claim.token, "", busy_for=30, in_flight=False)
+        assert len(deliveries_recheck(claim).ids) == len(readers)
+        return journal
+
+    monkeypatch.setattr(ledger, "journal_read", the_worker_wakes_up_meanwhile)
+    report = deliveries_sweep_stuck()
+
+    assert (report.requeued, report.ambiguous) == (0, 0)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
