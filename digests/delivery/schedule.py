@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LANES_KEY = "delivery:lanes:{digest_id}"
 LANES_TTL = 90
+STALLED_KEY = "delivery:stalled:{digest_id}"
 
 
 class StaleDigest(ValueError):
@@ -193,14 +194,32 @@ def deliveries_recover(*, now: datetime.datetime | None = None) -> SweepReport:
     """The sweeper's tick (every few seconds): settle claims their workers abandoned and keep sends moving.
 
     A digest whose deliveries went back to pending gets fresh batches at once:
-    the dead worker's lanes may still look alive for LANES_TTL. Every other
-    sending digest is kicked as the dispatcher would, so a lane lost between
-    two batches is replaced within one tick instead of the next minute's.
+    the dead worker's lanes may still look alive for LANES_TTL. So does one
+    whose batches are gone without leaving a claim (a worker killed between
+    two batches): due deliveries and no claim at two ticks in a row. Every
+    other sending digest is kicked as the dispatcher would.
     """
     report = deliveries_sweep_stuck(now=now)
+    now = now or timezone.now()
     for digest_id in Digest.objects.filter(status=Digest.Status.SENDING).values_list("pk", flat=True):
-        deliveries_kick(digest_id, now=now, force=digest_id in report.digests)
+        lost = digest_id in report.digests or _lanes_lost(digest_id, now=now)
+        deliveries_kick(digest_id, now=now, force=lost)
     return report
+
+
+def _lanes_lost(digest_id: int, *, now: datetime.datetime) -> bool:
+    # A live lane holds a claim but for the milliseconds between two batches,
+    # so seeing none twice, a tick apart, while deliveries are due means none runs.
+    key = STALLED_KEY.format(digest_id=digest_id)
+    claimed = Delivery.objects.filter(digest_id=digest_id, status=Delivery.Status.SENDING).exists()
+    if claimed or not deliveries_due_exists(digest_id, now=now):
+        cache.delete(key)
+        return False
+    if cache.get(key):
+        cache.delete(key)
+        return True
+    cache.set(key, "1", timeout=LANES_TTL)
+    return False
 
 
 def lanes_heartbeat(digest_id: int, *, alive: bool) -> None:

@@ -137,3 +137,23 @@ def test_a_sweeper_that_read_an_old_deadline_leaves_a_worker_that_went_on_to_sen
 
     assert (report.requeued, report.ambiguous) == (0, 0)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
+
+
+def test_batches_lost_without_a_claim_are_replaced_at_the_second_sweep(seed_digest, readers, eager_celery):
+    """A worker killed between two batches leaves no claim to settle, only a heartbeat that says its
+    lanes are alive for another minute and a half: two sweeps in a row see due readers and no claim."""
+    from django.core.cache import cache
+
+    from digests.delivery.schedule import LANES_KEY, deliveries_recover
+    from digests.models import Digest
+
+    eager_celery.conf.task_always_eager = False
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    eager_celery.control.purge()  # the batches the start queued are lost with the worker
+    eager_celery.conf.task_always_eager = True
+    assert cache.get(LANES_KEY.format(digest_id=seed_digest.pk))
+
+    deliveries_recover()
+    assert Delivery.objects.filter(status="pending").count() == len(readers)  # one look is not enough
+    deliveries_recover()
+    assert Digest.objects.get(pk=seed_digest.pk).status == "sent"
