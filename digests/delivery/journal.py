@@ -50,6 +50,10 @@ def journal_write(token: str, done: list[Outcome] | str, *, busy_for: float, in_
 def journal_read(token: str) -> Journal | None:
     """The journal of a claim, or None when it has none."""
     value = cache.get(JOURNAL_KEY.format(token=token))
+    if isinstance(value, str):
+        # Written by a worker of the previous release: "deadline|codes", a call in flight.
+        deadline, _, codes = value.partition("|")
+        return Journal(float(deadline), codes, True, {})
     return Journal(*value) if value else None
 
 

@@ -157,3 +157,23 @@ def test_batches_lost_without_a_claim_are_replaced_at_the_second_sweep(seed_dige
     assert Delivery.objects.filter(status="pending").count() == len(readers)  # one look is not enough
     deliveries_recover()
     assert Digest.objects.get(pk=seed_digest.pk).status == "sent"
+
+
+def test_a_journal_left_by_a_worker_of_the_previous_release_is_still_settled(seed_digest, readers):
+    from django.core.cache import cache
+
+    from digests.delivery.journal import JOURNAL_KEY
+    from digests.delivery.ledger import deliveries_claim
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    claim = deliveries_claim(seed_digest.pk, limit=3)
+    cache.set(JOURNAL_KEY.format(token=claim.token), "0.000|S", timeout=60)
+
+    deliveries_sweep_stuck()
+
+    assert list(Delivery.objects.filter(pk__in=claim.ids).order_by("pk").values_list("status", flat=True)) == [
+        "sent",
+        "pending",
+        "pending",
+    ]
+    assert DeliveryEvent.objects.filter(event_type="ambiguous").count() == 1
