@@ -14,8 +14,7 @@ from django.db import OperationalError as DatabaseUnavailable
 
 from digests import queue
 from digests.delivery.batch import deliveries_send_batch as batch_send
-from digests.delivery.ledger import deliveries_sweep_stuck
-from digests.delivery.schedule import batch_continue, digests_dispatch_due, lanes_heartbeat
+from digests.delivery.schedule import batch_continue, deliveries_recover, digests_dispatch_due, lanes_heartbeat
 from digests.delivery.testsend import digest_send_test
 from digests.feedback.suppression import delivery_event_process_by_pk
 from digests.ops.health import beat_tick
@@ -39,7 +38,8 @@ def dispatch_due_digests():
 
 @shared_task(name=queue.SWEEP_STUCK, ignore_result=True)
 def sweep_stuck_deliveries():
-    deliveries_sweep_stuck()
+    """Every few seconds (beat): settle abandoned claims from their journals and keep sends moving."""
+    deliveries_recover()
 
 
 @shared_task(

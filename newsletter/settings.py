@@ -128,7 +128,16 @@ CACHE_URL = env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}")
 def _cache(url: str) -> dict:
     scheme = urlsplit(url).scheme
     if scheme in ("redis", "rediss"):
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+        from redis.retry import Retry
+
+        # A dropped connection (a Redis restart, CLIENT KILL) is reconnected and the command
+        # retried, within about a second: a batch's crash journal must not fail on it.
+        retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3)
+        options = {"retry": retry, "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "OPTIONS": options}
     if scheme == "file":
         return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": urlsplit(url).path}
     if scheme in ("locmem", "memory"):

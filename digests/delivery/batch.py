@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.db import connection as database
 
 from digests.delivery.journal import journal_expire, journal_forget, journal_write
-from digests.delivery.ledger import deliveries_claim, deliveries_record
+from digests.delivery.ledger import claim_token_new, deliveries_claim, deliveries_recheck, deliveries_record
 from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
 from digests.delivery.outcomes import Code, Outcome
-from digests.delivery.transport import Outgoing, transport_needs_bytes, transport_send
+from digests.delivery.transport import Outgoing, call_timeout, transport_needs_bytes, transport_send
 from digests.delivery.variants import variant_ids
 from digests.links import reader_links
 from digests.mail import mail_connection
@@ -22,6 +26,14 @@ from newsletter.logs import log_fields
 
 log = logging.getLogger(__name__)
 
+# How long making a batch's messages may take: the deadline of the journal
+# written before the claim, so a worker killed before its first provider call
+# has its claim settled this soon, not after the lease.
+PREPARE_SECONDS = 30
+# How long a batch keeps reconnecting to a database that dropped its connection
+# (a restart, a failover, pg_terminate_backend) to claim or to record its outcomes.
+RECONNECT_SECONDS = 30
+
 
 @dataclass
 class BatchReport:
@@ -29,6 +41,7 @@ class BatchReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    withdrawn: int = 0  # readers who left (unsubscribed, bounced, complained) after the claim
     variants: int = 0
     retry_at: datetime.datetime | None = None
 
@@ -48,15 +61,25 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
     Sends nothing if the digest is not ``sending`` (paused, cancelled, done)
     or nothing is due. Safe to run any number of times concurrently.
     """
-    claim = deliveries_claim(digest_id, limit=limit or batch_size(), now=now)
+    claim = _reconnecting(lambda: _claim_journalled(digest_id, limit=limit or batch_size(), now=now), digest_id)
     report = BatchReport(claimed=len(claim.ids))
     if not claim.ids:
+        journal_forget(claim.token)
         return report
     fields = log_fields(digest_id=digest_id, batch=claim.token)
     items: list[Outgoing] = []
     connection = mail_connection("bulk")
     try:
         items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(connection))
+        # A fresh deadline first, then the re-check re-stamps the claim: a
+        # sweeper that read the old deadline can no longer settle these rows.
+        journal_write(claim.token, "", busy_for=call_timeout(connection), in_flight=False)
+        # The one re-check per batch, as late as possible: readers who left since the claim are withdrawn.
+        held = deliveries_recheck(claim)
+        if len(held.ids) < len(claim.ids):
+            report.withdrawn = len(claim.ids) - len(held.ids)
+            still = set(held.ids)
+            items = [item for item in items if item.delivery_id in still]
     except Exception as exc:
         # Nothing was handed over: every delivery waits and comes back.
         log.exception("digest %s: preparing a batch failed", digest_id, extra=fields)
@@ -65,7 +88,7 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         report.variants = len({item.variant_key for item in items if not item.error})
         try:
             outcomes = transport_send(
-                connection, items, journal=lambda codes, busy_for: journal_write(claim.token, codes, busy_for=busy_for)
+                connection, items, journal=lambda done, busy_for: journal_write(claim.token, done, busy_for=busy_for)
             )
         except Exception:
             # Some messages may have gone out: leave the rows to the sweeper,
@@ -73,7 +96,7 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
             log.exception("digest %s: a batch failed while sending; the sweeper settles it", digest_id, extra=fields)
             journal_expire(claim.token)
             return report
-    recorded = deliveries_record(claim, outcomes)
+    recorded = _record(claim, outcomes, digest_id=digest_id, fields=fields)
     journal_forget(claim.token)
     report.sent, report.failed, report.retried, report.retry_at = (
         recorded.sent,
@@ -92,6 +115,40 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         extra={**fields, "sent": report.sent, "failed": report.failed, "retried": report.retried},
     )
     return report
+
+
+def _claim_journalled(digest_id: int, *, limit: int, now: datetime.datetime | None):
+    # Journalled before the claim commits, so no claim ever exists without a journal:
+    # if this worker dies before its first provider call, the sweeper puts the rows
+    # back once PREPARE_SECONDS have passed, and nothing of them is ambiguous.
+    token = claim_token_new()
+    journal_write(token, "", busy_for=PREPARE_SECONDS, in_flight=False)
+    return deliveries_claim(digest_id, limit=limit, now=now, token=token)
+
+
+def _record(claim, outcomes: dict, *, digest_id: int, fields: dict):
+    """Record the batch's outcomes, waiting out a lost database connection (the worker settles its own claim)."""
+    try:
+        # Every outcome is known and no call is running: should this worker not
+        # reach the database in time, the sweeper settles exactly these.
+        journal_write(claim.token, [outcomes[pk] for pk in sorted(outcomes)], busy_for=RECONNECT_SECONDS + 5, in_flight=False)
+    except Exception:
+        log.exception("digest %s: could not journal a finished batch", digest_id, extra=fields)
+    return _reconnecting(lambda: deliveries_record(claim, outcomes), digest_id)
+
+
+def _reconnecting(step: Callable, digest_id: int):
+    """Run a database step; while the connection is lost, reconnect and try again for up to RECONNECT_SECONDS."""
+    give_up = time.monotonic() + RECONNECT_SECONDS
+    while True:
+        try:
+            return step()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() > give_up:
+                raise
+            log.warning("digest %s: the database connection was lost (%s); reconnecting", digest_id, exc)
+            database.close()
+            time.sleep(1)
 
 
 def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:

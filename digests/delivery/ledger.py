@@ -116,15 +116,20 @@ class Claim:
     ids: tuple[int, ...]
 
 
-def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | None = None) -> Claim:
+def claim_token_new() -> str:
+    return uuid.uuid4().hex
+
+
+def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | None = None, token: str | None = None) -> Claim:
     """Take up to ``limit`` due pending deliveries of a sending digest; empty if paused or done.
 
     Rows locked by another claim are skipped, not waited for. The caller sends
     after this returns (the transaction has committed) and must record every
-    id with ``deliveries_record``.
+    id with ``deliveries_record``. A caller that journals before claiming
+    passes the claim's ``token``.
     """
     now = now or timezone.now()
-    token = uuid.uuid4().hex
+    token = token or claim_token_new()
     with transaction.atomic():
         if not Digest.objects.filter(pk=digest_id, status=Digest.Status.SENDING).exists():
             return Claim(token, ())
@@ -146,6 +151,42 @@ def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | Non
                 status=D.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
             )
     return Claim(token, tuple(sorted(ids)))
+
+
+def deliveries_recheck(claim: Claim, *, now: datetime.datetime | None = None) -> Claim:
+    """Right before the hand-over: the part of ``claim`` still held whose readers are still active.
+
+    One query reads the claimed readers' statuses. A reader who unsubscribed,
+    bounced or complained since the claim is not sent: their delivery is
+    withdrawn exactly as ``subscriber_transition`` withdraws a pending one
+    (suppressed after a bounce or complaint, else cancelled, with the reason).
+
+    The rows still held get a new ``claimed_at``: a sweeper that judged this
+    claim abandoned from what it read earlier then leaves them alone (see
+    ``deliveries_sweep_stuck``), so the caller must journal a fresh deadline
+    *before* calling this, and may hand over exactly the ids returned.
+    """
+    now = now or timezone.now()
+    active = Subscriber.Status.ACTIVE
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(of=("self",))
+            .filter(pk__in=claim.ids, claim_token=claim.token, status=D.SENDING)
+            .values_list("pk", "subscriber__status", "subscriber__suppression_reason")
+        )
+        withdrawn: dict[tuple[str, str], list[int]] = {}
+        for pk, status, reason in rows:
+            if status != active:
+                withdrawn.setdefault((status, reason), []).append(pk)
+        for (status, reason), pks in withdrawn.items():
+            to = Delivery.withdrawn_status(status)
+            # A suppressed reader keeps the bounce or complaint as the reason, as a pending delivery would.
+            why = (reason if to == D.SUPPRESSED else "") or f"subscriber {status}"
+            Delivery.objects.filter(pk__in=pks).update(status=to, last_error=why, claim_token="", updated_at=now)
+        held = [pk for pk, status, _ in rows if status == active]
+        if held:
+            Delivery.objects.filter(pk__in=held).update(claimed_at=now)
+    return Claim(claim.token, tuple(sorted(held)))
 
 
 @dataclass
@@ -222,72 +263,102 @@ class SweepReport:
     recovered: int = 0
     requeued: int = 0
     ambiguous: int = 0
+    digests: set[int] = field(default_factory=set)  # digests with deliveries back to pending
 
 
 def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepReport:
     """Settle deliveries left ``sending`` by a worker that died; never while a provider call may be in flight.
 
-    A claim is settled when its journal's deadline has passed (the worker made
-    no call that could still be running), or, without a journal, once
-    DELIVERY_LEASE_SECONDS have passed since the claim: the batch task's hard
-    time limit is shorter than the lease, so by then the task has ended one
-    way or another. Outcomes found in the journal are applied; never-attempted
-    rows go back to pending; the in-flight one is ambiguous (see module doc).
+    A claim is settled once its journal's deadline has passed (the worker
+    made no call that could still be running, and it journals again before
+    its next one), or, without a journal, once DELIVERY_LEASE_SECONDS have
+    passed since the claim: the batch task's hard time limit is shorter than
+    the lease, so by then the task has ended one way or another. Outcomes
+    found in the journal are applied; never-attempted rows go back to pending;
+    the one in flight, if a call was, is ambiguous (see module doc).
+
+    A worker journals a fresh deadline and then re-stamps ``claimed_at``
+    (``deliveries_recheck``) before its first call; the sweeper reads
+    ``claimed_at`` before the journal and settles only rows whose
+    ``claimed_at`` is unchanged, so it never settles a claim whose worker went
+    on to send.
     """
     now = now or timezone.now()
     lease_cutoff = now - datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     report = SweepReport()
-    claims = Delivery.objects.filter(status=D.SENDING).values("claim_token").annotate(n=Count("pk")).order_by()
+    # Only digests that can hold a claim, so the due index answers (this runs every few seconds).
+    live = Digest.objects.exclude(status__in=[Digest.Status.DRAFT, Digest.Status.SCHEDULED, Digest.Status.SENT])
+    claims = (
+        Delivery.objects.filter(digest_id__in=list(live.values_list("pk", flat=True)), status=D.SENDING)
+        .values("digest_id", "claim_token")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     for row in claims:
         token = row["claim_token"]
-        ids = tuple(Delivery.objects.filter(claim_token=token, status=D.SENDING).order_by("pk").values_list("pk", flat=True))
-        if not ids:
+        held = Delivery.objects.filter(digest_id=row["digest_id"], status=D.SENDING, claim_token=token)
+        rows = list(held.order_by("pk").values_list("pk", "claimed_at", "digest_id"))
+        if not rows:
             continue
         journal = journal_read(token) if token else None
         if journal is not None:
-            deadline, codes = journal
-            if deadline > now.timestamp():
+            if journal.deadline > now.timestamp():
                 continue
+            codes, in_flight, reasons = journal.codes, journal.in_flight, journal.reasons
         else:
-            oldest = Delivery.objects.filter(pk__in=ids).order_by("claimed_at").values_list("claimed_at", flat=True).first()
+            oldest = min((claimed_at for _, claimed_at, _ in rows if claimed_at), default=None)
             if oldest and oldest > lease_cutoff:
                 continue
-            codes = None
-        _settle(Claim(token, ids), codes, now=now, report=report)
-        if token:
+            codes, in_flight, reasons = None, True, {}
+        claim = Claim(token, tuple(pk for pk, _, _ in rows))
+        stamps = {claimed_at for _, claimed_at, _ in rows}
+        if _settle(claim, codes, in_flight=in_flight, reasons=reasons, stamps=stamps, now=now, report=report):
+            report.digests.update(digest_id for _, _, digest_id in rows)
+        if token and not held.exists():
             journal_forget(token)
     return report
 
 
-def _settle(claim: Claim, codes: str | None, *, now: datetime.datetime, report: SweepReport) -> None:
+def _settle(
+    claim: Claim,
+    codes: str | None,
+    *,
+    in_flight: bool,
+    reasons: dict[int, str],
+    stamps: set,
+    now: datetime.datetime,
+    report: SweepReport,
+) -> int:
+    """Apply a dead claim's journal to the rows whose ``claimed_at`` is still one of ``stamps``; returns how many it touched."""
     outcomes: dict[int, Outcome] = {}
     ambiguous: list[int] = []
     for index, pk in enumerate(claim.ids):
         if codes is None:
             ambiguous.append(pk)
         elif index < len(codes):
-            outcomes[pk] = Outcome(Code(codes[index]), error="outcome recovered from the journal of a worker that died")
-        elif index == len(codes):
+            error = reasons.get(index) or "outcome recovered from the journal of a worker that died"
+            outcomes[pk] = Outcome(Code(codes[index]), error=error)
+        elif index == len(codes) and in_flight:
             ambiguous.append(pk)
         else:
             outcomes[pk] = None  # never attempted
     recorded = {pk: outcome for pk, outcome in outcomes.items() if outcome is not None}
     if recorded:
+        # Journalled outcomes are facts (the calls returned): they are recorded whatever the worker does next.
         deliveries_record(claim, recorded, now=now)
         report.recovered += len(recorded)
     untouched = [pk for pk, outcome in outcomes.items() if outcome is None]
     why = f"ambiguous: the worker holding claim {claim.token or '(none)'} died while the provider call was in flight; sent again with the same Message-ID"
+    unchanged = Q(claimed_at__in=stamps - {None})
+    if None in stamps:
+        unchanged |= Q(claimed_at__isnull=True)
+    abandoned = Delivery.objects.filter(unchanged, claim_token=claim.token, status=D.SENDING)
+    moved: list[tuple[int, int]] = []
     with transaction.atomic():
         if untouched:
-            report.requeued += Delivery.objects.filter(pk__in=untouched, claim_token=claim.token, status=D.SENDING).update(
-                status=D.PENDING, claim_token="", updated_at=now
-            )
+            report.requeued += abandoned.filter(pk__in=untouched).update(status=D.PENDING, claim_token="", updated_at=now)
         if ambiguous:
-            moved = list(
-                Delivery.objects.filter(pk__in=ambiguous, claim_token=claim.token, status=D.SENDING).values_list(
-                    "pk", "subscriber_id"
-                )
-            )
+            moved = list(abandoned.select_for_update().filter(pk__in=ambiguous).values_list("pk", "subscriber_id"))
             Delivery.objects.filter(pk__in=[pk for pk, _ in moved]).update(
                 status=D.PENDING, claim_token="", last_error=why, updated_at=now
             )
@@ -305,8 +376,9 @@ def _settle(claim: Claim, codes: str | None, *, now: datetime.datetime, report: 
                 ]
             )
             report.ambiguous += len(moved)
-    if ambiguous:
-        log.warning("claim %s: %d ambiguous deliveries re-queued", claim.token, len(ambiguous))
+    if moved:
+        log.warning("claim %s: %d ambiguous deliveries re-queued", claim.token, len(moved))
+    return len(recorded) + len(untouched) + len(moved)
 
 
 # --- Control and progress --------------------------------------------------------------------

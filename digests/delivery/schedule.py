@@ -25,9 +25,11 @@ from digests.content.services import TransitionError, digest_transition
 from digests.delivery.batch import BatchReport, batch_size
 from digests.delivery.ledger import (
     SnapshotReport,
+    SweepReport,
     deliveries_cancel,
     deliveries_due_exists,
     deliveries_snapshot,
+    deliveries_sweep_stuck,
     deliveries_unfinished_exists,
 )
 from digests.models import Delivery, Digest, Subscriber
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LANES_KEY = "delivery:lanes:{digest_id}"
 LANES_TTL = 90
+STALLED_KEY = "delivery:stalled:{digest_id}"
 
 
 class StaleDigest(ValueError):
@@ -196,6 +199,38 @@ def batch_continue(digest_id: int, report: BatchReport) -> None:
         delay = max(1.0, (report.retry_at - timezone.now()).total_seconds())
         enqueue(queue.SEND_BATCH, digest_id, countdown=delay, on_commit=False)
     digest_finish(digest_id)
+
+
+def deliveries_recover(*, now: datetime.datetime | None = None) -> SweepReport:
+    """The sweeper's tick (every few seconds): settle claims their workers abandoned and keep sends moving.
+
+    A digest whose deliveries went back to pending gets fresh batches at once:
+    the dead worker's lanes may still look alive for LANES_TTL. So does one
+    whose batches are gone without leaving a claim (a worker killed between
+    two batches): due deliveries and no claim at two ticks in a row. Every
+    other sending digest is kicked as the dispatcher would.
+    """
+    report = deliveries_sweep_stuck(now=now)
+    now = now or timezone.now()
+    for digest_id in Digest.objects.filter(status=Digest.Status.SENDING).values_list("pk", flat=True):
+        lost = digest_id in report.digests or _lanes_lost(digest_id, now=now)
+        deliveries_kick(digest_id, now=now, force=lost)
+    return report
+
+
+def _lanes_lost(digest_id: int, *, now: datetime.datetime) -> bool:
+    # A live lane holds a claim but for the milliseconds between two batches,
+    # so seeing none twice, a tick apart, while deliveries are due means none runs.
+    key = STALLED_KEY.format(digest_id=digest_id)
+    claimed = Delivery.objects.filter(digest_id=digest_id, status=Delivery.Status.SENDING).exists()
+    if claimed or not deliveries_due_exists(digest_id, now=now):
+        cache.delete(key)
+        return False
+    if cache.get(key):
+        cache.delete(key)
+        return True
+    cache.set(key, "1", timeout=LANES_TTL)
+    return False
 
 
 def lanes_heartbeat(digest_id: int, *, alive: bool) -> None:

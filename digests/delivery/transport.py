@@ -12,7 +12,8 @@
 * any other Django backend (file outbox, locmem in tests, console): the
   ready-made bytes, one message each.
 
-Every transport calls ``journal(codes, busy_for)`` before each provider call,
+Every transport calls ``journal(done, busy_for)`` before each provider call (``done``: the
+outcomes so far, in claim order),
 so the ledger knows what a dying worker had done (see ledger.py).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import email
 import email.policy
 import smtplib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -57,7 +59,7 @@ class Outgoing:
     error: str = ""  # set when the message cannot be made (e.g. an unsendable address)
 
 
-Journal = Callable[[str, float], None]
+Journal = Callable[[list[Outcome], float], None]
 
 
 def call_timeout(connection) -> float:
@@ -91,14 +93,25 @@ def transport_send(connection, items: list[Outgoing], *, journal: Journal) -> di
     return _django(connection, items, journal, busy_for)
 
 
+def _journalled_sleep(journal: Journal, done: list[Outcome], busy_for: float) -> Callable[[float], None]:
+    """A sleep for throttle_wait that first moves the journal's deadline past the wait,
+    so the sweeper never takes a worker waiting for its send slots for a dead one."""
+
+    def sleep(seconds: float) -> None:
+        journal(done, busy_for + seconds)
+        time.sleep(seconds)
+
+    return sleep
+
+
 def _envelope_from() -> str:
     return ascii_address(parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
 
 
 def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy_for: float) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    codes: list[str] = []
-    journal("", busy_for)
+    done: list[Outcome] = []
+    journal(done, busy_for)
     try:
         connection.open()
     except Exception as exc:
@@ -118,10 +131,10 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
                 continue
             if item.error:
                 outcomes[item.delivery_id] = Outcome(Code.FAILED, item.error)
-                codes.append(Code.FAILED)
+                done.append(outcomes[item.delivery_id])
                 continue
             if index % THROTTLE_CHUNK == 0:
-                throttle_wait(min(THROTTLE_CHUNK, len(items) - index))
+                throttle_wait(min(THROTTLE_CHUNK, len(items) - index), sleep=_journalled_sleep(journal, list(done), busy_for))
             variant, options = item.variant, []
             if variant.eight_bit:
                 if eight_bit_ok:
@@ -129,7 +142,7 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
                 else:
                     variant = variant.fallback
             raw = variant.for_reader(item.fields)
-            journal("".join(codes), busy_for)
+            journal(done, busy_for)
             try:
                 connection.connection.sendmail(sender, [item.fields.to], raw, mail_options=options)
                 outcome = Outcome(Code.SENT)
@@ -145,7 +158,7 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal: Journal, busy
                     except Exception as reset_exc:
                         broken = retry.error_text(reset_exc)
             outcomes[item.delivery_id] = outcome
-            codes.append(outcome.code)
+            done.append(outcome)
     finally:
         try:
             connection.close()
@@ -179,18 +192,18 @@ class _RawMessage(EmailMessage):
 
 def _django(connection, items: list[Outgoing], journal: Journal, busy_for: float) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    codes: list[str] = []
+    done: list[Outcome] = []
     for item in items:
         if item.error:
             outcomes[item.delivery_id] = Outcome(Code.FAILED, item.error)
         else:
-            journal("".join(codes), busy_for)
+            journal(done, busy_for)
             try:
                 connection.send_messages([_RawMessage(item.variant.for_reader(item.fields), item.fields.to)])
                 outcomes[item.delivery_id] = Outcome(Code.SENT)
             except Exception as exc:
                 outcomes[item.delivery_id] = Outcome(Code.OUTAGE, retry.error_text(exc))
-        codes.append(outcomes[item.delivery_id].code)
+        done.append(outcomes[item.delivery_id])
     return outcomes
 
 
@@ -303,13 +316,13 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
             outcome = outcomes.get(item.delivery_id)
             if outcome is None:
                 break
-            done.append(outcome.code)
-        return "".join(done)
+            done.append(outcome)
+        return done
 
     connection.open()
     try:
         for group in groups:
-            throttle_wait(len(group))
+            throttle_wait(len(group), sleep=_journalled_sleep(journal, progress(), busy_for))
             journal(progress(), busy_for)
             if syntax and len(group) > 1:
                 result = _anymail_batch(connection, group, syntax=syntax, provider=provider)

@@ -41,6 +41,13 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
 
+    @staticmethod
+    def withdrawn_status(subscriber_status: str) -> str:
+        """What a delivery not yet handed over becomes when its reader leaves ``active``:
+        suppressed after a bounce or a complaint, cancelled otherwise."""
+        suppressed = (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
+        return Delivery.Status.SUPPRESSED if subscriber_status in suppressed else Delivery.Status.CANCELLED
+
 
 class DeliveryEvent(models.Model):
     """What a provider (or our click/open tracking) reported about a delivery."""

@@ -53,7 +53,7 @@ def subscriber_transition(subscriber: Subscriber, *, to: str, reason: str = "") 
             subscriber.refresh_from_db()
             return subscriber_transition(subscriber, to=to, reason=reason) if subscriber.status != to else False
         if to != S.ACTIVE:
-            withdrawn = Delivery.Status.SUPPRESSED if to in SUPPRESSED else Delivery.Status.CANCELLED
+            withdrawn = Delivery.withdrawn_status(to)
             Delivery.objects.filter(subscriber_id=subscriber.pk, status=Delivery.Status.PENDING).update(
                 status=withdrawn, last_error=reason or f"subscriber {to}", updated_at=now
             )

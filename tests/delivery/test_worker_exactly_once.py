@@ -100,3 +100,28 @@ def test_pause_restart_everything_and_resume_sends_exactly_the_rest(seed_digest,
     digest_resume(Digest.objects.get(pk=seed_digest.pk))
     assert wait_for(lambda: _status(seed_digest) == "sent", timeout=90, interval=0.5, tick=digests_dispatch_due)
     _assert_each_eligible_reader_got_one_copy(smtp_server, eligible)
+
+
+def test_a_killed_workers_send_completes_within_a_minute_on_the_sweepers_tick_alone(seed_digest, audience, smtp_server, worker):
+    """Not after the lease nor when the dead lanes' heartbeat runs out: the sweeper settles the dead
+    claims at their journals' deadlines and starts new batches for them."""
+    from digests.delivery.schedule import deliveries_recover
+
+    eligible = audience(1500)
+    first = worker()
+    first.start()
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    assert wait_for(lambda: smtp_server.count() >= 300, timeout=60, interval=0.05)
+    first.kill()
+    killed_at = time.monotonic()
+    assert Delivery.objects.filter(digest=seed_digest, status="sending").exists()
+    worker().start()
+
+    assert wait_for(lambda: _status(seed_digest) == "sent", timeout=60, interval=1, tick=deliveries_recover)
+    assert time.monotonic() - killed_at < 60
+    tolerated = set(
+        DeliveryEvent.objects.filter(delivery__digest=seed_digest, event_type="ambiguous").values_list(
+            "subscriber__email", flat=True
+        )
+    )
+    _assert_each_eligible_reader_got_one_copy(smtp_server, eligible, tolerated_duplicates=tolerated)
