@@ -1,6 +1,6 @@
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
-from digests.models.readers import Consent, Subscriber, Suppression
+from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression
 
 __all__ = [
     "Category",
@@ -11,5 +11,6 @@ __all__ = [
     "Digest",
     "Item",
     "Subscriber",
+    "SubscriberImport",
     "Suppression",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -108,13 +108,14 @@ def _parse_row(values: dict[str, str], *, categories_by_slug: dict[str, Category
 IMPORT_CHUNK = 2000
 
 
-def subscribers_import(data: bytes, *, confirmed: bool = False) -> ImportReport:
+def subscribers_import(data: bytes, *, confirmed: bool = False, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import subscribers from CSV bytes; every row is reported as created, skipped or an error.
 
     New rows become pending and are sent a confirmation, or active with a
     consent record when ``confirmed`` says they opted in elsewhere. Raises
     CsvImportError when the file itself is unreadable. Rows are validated one
     by one and written in chunks: a handful of queries per chunk, not per row.
+    ``progress(line)`` is told the last line written after every chunk.
     """
     text = _decode(data)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -175,8 +176,12 @@ def subscribers_import(data: bytes, *, confirmed: bool = False) -> ImportReport:
         if len(pending) >= IMPORT_CHUNK:
             _import_chunk(pending, confirmed=confirmed, report=report)
             pending = []
+            if progress:
+                progress(line)
     if pending:
         _import_chunk(pending, confirmed=confirmed, report=report)
+    if progress:
+        progress(previous_line)
     for notes in (report.created, report.skipped):
         notes.sort(key=lambda note: note.line)
     return report
