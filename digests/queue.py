@@ -18,6 +18,7 @@ SEND_BATCH = "digests.tasks.deliveries_send_batch"
 PROCESS_DELIVERY_EVENT = "digests.tasks.process_delivery_event"
 DISPATCH_DUE = "digests.tasks.dispatch_due_digests"
 SWEEP_STUCK = "digests.tasks.sweep_stuck_deliveries"
+IMPORT_SUBSCRIBERS = "digests.tasks.import_subscribers_file"
 
 
 def enqueue(name: str, *args, countdown: float | None = None, on_commit: bool = True) -> None:

@@ -20,6 +20,7 @@ from digests.feedback.suppression import delivery_event_process_by_pk
 from digests.ops.health import beat_tick
 from digests.readers.confirmation import confirmation_send
 from digests.readers.data_export import data_export_send
+from digests.readers.imports import subscriber_import_run
 from digests.readers.welcome import welcome_send
 from digests.rendering.inline import premailer_calls
 
@@ -108,3 +109,9 @@ def deliveries_send_batch(digest_id: int):
 def send_transactional_digest_test(digest_id: int, category_ids: list[int] | None, language: str, address: str):
     """A test copy of one variant to a staff member's own address."""
     digest_send_test(digest_id, category_ids=category_ids, language=language, address=address)
+
+
+@shared_task(name=queue.IMPORT_SUBSCRIBERS, ignore_result=True)
+def import_subscribers_file(import_id: int):
+    """A large subscriber CSV uploaded in the admin (housekeeping queue)."""
+    subscriber_import_run(import_id)

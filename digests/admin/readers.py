@@ -15,17 +15,19 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
-from digests.models import Consent, Subscriber, Suppression
+from digests.models import Consent, Subscriber, SubscriberImport, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
+from digests.readers.imports import BACKGROUND_IMPORT_BYTES, import_report_json, subscriber_import_queue
 from digests.readers.normalise import email_normalise, name_clean
 from digests.readers.privacy import erased_repr, subscriber_erase
 from digests.readers.signup import subscriber_by_address
@@ -242,6 +244,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("import/", view(self.import_view), name="digests_subscriber_import"),
+            path("import/<int:import_id>/", view(self.import_progress_view), name="digests_subscriber_import_progress"),
             path("export/", view(self.export_view), name="digests_subscriber_export"),
         ] + super().get_urls()
 
@@ -251,24 +254,45 @@ class SubscriberAdmin(admin.ModelAdmin):
         report = None
         form = SubscriberImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            upload, confirmed = form.cleaned_data["file"], form.cleaned_data["confirmed"]
+            if upload.size > BACKGROUND_IMPORT_BYTES:
+                job = subscriber_import_queue(
+                    data=upload.read(), confirmed=confirmed, language=translation.get_language(), user=request.user
+                )
+                return HttpResponseRedirect(reverse("admin:digests_subscriber_import_progress", args=[job.pk]))
             try:
-                report = subscribers_import(form.cleaned_data["file"].read(), confirmed=form.cleaned_data["confirmed"])
+                report = import_report_json(subscribers_import(upload.read(), confirmed=confirmed))
             except CsvImportError as exc:
                 form.add_error("file", str(exc))
             else:
-                level = messages.WARNING if report.errors else messages.SUCCESS
-                self.message_user(
-                    request,
-                    _("%(created)d imported, %(skipped)d skipped, %(errors)d with errors.")
-                    % {"created": len(report.created), "skipped": len(report.skipped), "errors": len(report.errors)},
-                    level,
-                )
+                self._report_message(request, report)
+        return self._import_page(request, form=form, report=report)
+
+    def import_progress_view(self, request, import_id: int):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(SubscriberImport, pk=import_id)
+        report = job.report if job.status == SubscriberImport.Status.DONE else None
+        return self._import_page(request, form=SubscriberImportForm(), report=report, job=job)
+
+    def _report_message(self, request, report: dict) -> None:
+        errors, skipped = len(report["errors"]), len(report["skipped"])
+        self.message_user(
+            request,
+            _("%(created)d imported, %(skipped)d skipped, %(errors)d with errors.")
+            % {"created": report["created"], "skipped": skipped, "errors": errors},
+            messages.WARNING if errors else messages.SUCCESS,
+        )
+
+    def _import_page(self, request, *, form, report, job=None):
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import subscribers"),
             "opts": self.model._meta,
             "form": form,
             "report": report,
+            "job": job,
+            "percent": int(100 * job.processed / job.lines) if job and job.lines else 0,
             "changelist_url": reverse("admin:digests_subscriber_changelist"),
         }
         return TemplateResponse(request, "admin/digests/subscriber/import.html", context)

@@ -29,21 +29,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from digests.delivery.journal import journal_forget, journal_read
-from digests.delivery.messages import message_id_for
+from digests.delivery.messages import message_id_for, sender_domain
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.retry import retry_delay
 from digests.delivery.variants import variant_key
-from digests.models import Delivery, DeliveryEvent, Digest, Item, Subscriber
+from digests.models import Delivery, DeliveryCount, DeliveryEvent, Digest, Item, Subscriber
 
 log = logging.getLogger(__name__)
 
 D = Delivery.Status
 SNAPSHOT_CHUNK = 2000
+SKIP_REASON = "no items in the reader's categories"
 
 
 @dataclass
@@ -57,17 +58,90 @@ def deliveries_snapshot(
 ) -> SnapshotReport:
     """Insert one ledger row per active reader; readers whose categories have no item are ``skipped``.
 
-    ``release(tz_name)`` gives a reader's earliest send time. Readers are read
-    in primary-key chunks (memory stays flat however long the list), each
-    chunk's categories with one query on the M2M table, and written with
-    ``bulk_create(ignore_conflicts=True)``, so running it again adds only
-    readers who have no row yet. A reader with no categories chosen gets every
-    category. Rows are written grouped by variant so batches mostly share one.
+    ``release(tz_name)`` gives a reader's earliest send time; it is called once
+    per time zone. A reader with no categories chosen gets every category.
+    Rows go in grouped by release time and variant, so batches mostly share
+    one, and with ON CONFLICT DO NOTHING on (digest, reader), so running it
+    again adds only readers who have no row yet. On PostgreSQL the whole
+    audience is one set-based INSERT … SELECT (variant keys, release times and
+    Message-IDs computed in the database); elsewhere readers are read and
+    written in primary-key chunks.
     """
-    digest_categories = frozenset(Item.objects.filter(digest=digest).values_list("category_id", flat=True))
+    digest_categories = sorted(set(Item.objects.filter(digest=digest).values_list("category_id", flat=True)))
+    zones = {
+        tz_name or settings.TIME_ZONE
+        for tz_name in Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).values_list("timezone", flat=True).distinct()
+    }
+    releases = {tz_name: release(tz_name) for tz_name in zones}
+    if connection.vendor == "postgresql":
+        return _snapshot_in_database(digest, digest_categories, releases)
+    return _snapshot_in_chunks(digest, frozenset(digest_categories), releases, chunk_size)
+
+
+_SNAPSHOT_SQL = """
+WITH chosen AS MATERIALIZED (
+    SELECT subscriber_id,
+           string_agg(category_id::text, ',' ORDER BY category_id) FILTER (WHERE category_id = ANY(%(categories)s::bigint[])) AS variant
+    FROM {through} GROUP BY subscriber_id
+), inserted AS (
+    INSERT INTO {delivery} (digest_id, subscriber_id, variant, not_before, status, attempts, last_error,
+                            claim_token, message_id, provider_message_id, created_at, updated_at)
+    SELECT %(digest_id)s, s.id, v.variant, r.release_at,
+           CASE WHEN v.variant <> '' THEN %(pending)s ELSE %(skipped)s END,
+           0,
+           CASE WHEN v.variant <> '' THEN '' ELSE %(skip_reason)s END,
+           '',
+           '<digest' || %(digest_id)s::text || '.'
+               || left(encode(sha256(convert_to(%(secret)s::text || ':' || %(digest_id)s::text || ':' || s.key::text, 'UTF8')), 'hex'), 24)
+               || '@' || %(domain)s::text || '>',
+           '', %(now)s, %(now)s
+    FROM {subscriber} s
+    LEFT JOIN chosen c ON c.subscriber_id = s.id
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.subscriber_id IS NULL THEN %(all_variant)s::text ELSE coalesce(c.variant, '') END) AS v(variant)
+    JOIN unnest(%(zones)s::text[], %(releases)s::timestamptz[]) AS r(tz_name, release_at)
+         ON r.tz_name = coalesce(nullif(s.timezone, ''), %(site_zone)s::text)
+    WHERE s.status = %(active)s
+    ORDER BY r.release_at, v.variant, s.id
+    ON CONFLICT (digest_id, subscriber_id) DO NOTHING
+    RETURNING status
+)
+SELECT status, count(*) FROM inserted GROUP BY status
+"""
+
+
+def _snapshot_in_database(digest: Digest, categories: list[int], releases: dict[str, datetime.datetime]) -> SnapshotReport:
+    sql = _SNAPSHOT_SQL.format(
+        through=connection.ops.quote_name(Subscriber.categories.through._meta.db_table),
+        delivery=connection.ops.quote_name(Delivery._meta.db_table),
+        subscriber=connection.ops.quote_name(Subscriber._meta.db_table),
+    )
+    zones = sorted(releases)
+    params = {
+        "digest_id": digest.pk,
+        "categories": categories,
+        "all_variant": variant_key(categories),
+        "pending": D.PENDING,
+        "skipped": D.SKIPPED,
+        "skip_reason": SKIP_REASON,
+        "secret": settings.SECRET_KEY,
+        "domain": sender_domain(),
+        "now": timezone.now(),
+        "zones": zones,
+        "releases": [releases[zone] for zone in zones],
+        "site_zone": settings.TIME_ZONE,
+        "active": Subscriber.Status.ACTIVE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        counts = dict(cursor.fetchall())
+    return SnapshotReport(pending=counts.get(D.PENDING, 0), skipped=counts.get(D.SKIPPED, 0))
+
+
+def _snapshot_in_chunks(
+    digest: Digest, digest_categories: frozenset[int], releases: dict[str, datetime.datetime], chunk_size: int
+) -> SnapshotReport:
     through = Subscriber.categories.through
     report = SnapshotReport()
-    releases: dict[str, datetime.datetime] = {}
     last_pk = 0
     while True:
         chunk = list(
@@ -86,23 +160,27 @@ def deliveries_snapshot(
         rows = []
         for pk, tz_name, key in chunk:
             categories = digest_categories & chosen[pk] if pk in chosen else digest_categories
-            tz_name = tz_name or settings.TIME_ZONE
-            if tz_name not in releases:
-                releases[tz_name] = release(tz_name)
             rows.append(
                 Delivery(
                     digest_id=digest.pk,
                     subscriber_id=pk,
                     variant=variant_key(categories),
-                    not_before=releases[tz_name],
+                    not_before=releases[tz_name or settings.TIME_ZONE],
                     status=D.PENDING if categories else D.SKIPPED,
-                    last_error="" if categories else "no items in the reader's categories",
+                    last_error="" if categories else SKIP_REASON,
                     message_id=message_id_for(digest.pk, key),
                 )
             )
         rows.sort(key=lambda row: (row.not_before, row.variant))
+        existing = set(
+            Delivery.objects.filter(digest_id=digest.pk, subscriber_id__in=[row.subscriber_id for row in rows]).values_list(
+                "subscriber_id", flat=True
+            )
+        )
         Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
         for row in rows:
+            if row.subscriber_id in existing:
+                continue
             if row.status == D.PENDING:
                 report.pending += 1
             else:
@@ -398,9 +476,17 @@ def deliveries_release_now(digest_id: int, *, now: datetime.datetime | None = No
 
 
 def deliveries_counts(digest_id: int) -> dict[str, int]:
-    """Deliveries of the digest by status (every status present, zeros included)."""
+    """Deliveries of the digest by status (every status present, zeros included).
+
+    On PostgreSQL the database keeps these counters (DeliveryCount), so this
+    reads a few rows however large the send; elsewhere it counts.
+    """
     counts = {status: 0 for status in D.values}
-    for status, n in Delivery.objects.filter(digest_id=digest_id).values_list("status").annotate(n=Count("pk")).order_by():
+    if connection.vendor == "postgresql":
+        rows = DeliveryCount.objects.filter(digest_id=digest_id).values_list("status", "count")
+    else:
+        rows = Delivery.objects.filter(digest_id=digest_id).values_list("status").annotate(n=Count("pk")).order_by()
+    for status, n in rows:
         counts[status] = n
     return counts
 

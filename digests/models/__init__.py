@@ -1,14 +1,16 @@
 from digests.models.content import Category, Digest, Item
-from digests.models.delivery import Delivery, DeliveryEvent
-from digests.models.readers import Consent, Subscriber, Suppression
+from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
+from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression
 
 __all__ = [
     "Category",
     "Consent",
     "Delivery",
+    "DeliveryCount",
     "DeliveryEvent",
     "Digest",
     "Item",
     "Subscriber",
+    "SubscriberImport",
     "Suppression",
 ]

@@ -94,3 +94,33 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email_hash[:12]}… ({self.reason})"
+
+
+class SubscriberImport(models.Model):
+    """A large CSV upload imported in the background; the admin follows its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    data = models.BinaryField(_("file"))
+    confirmed = models.BooleanField(_("opted in elsewhere"), default=False)
+    language = models.CharField(_("language of the report"), max_length=10, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    processed = models.PositiveIntegerField(_("lines processed"), default=0)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("subscriber import")
+        verbose_name_plural = _("subscriber imports")
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"

@@ -7,13 +7,15 @@ queues are shared, so a scrape of any web process gives the same true numbers.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Count, Sum
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -42,21 +44,35 @@ def queue_depths(queue_names: Iterable[str]) -> dict[str, int] | None:
     url = settings.CELERY_BROKER_URL
     if not url.startswith(("redis://", "rediss://")):
         return None
-    import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        pipe = client.pipeline(transaction=False)
-        names = list(queue_names)
-        for name in names:
-            pipe.llen(name)
-            for step in REDIS_PRIORITY_STEPS:
-                pipe.llen(f"{name}{REDIS_PRIORITY_SEPARATOR}{step}")
-        lengths = pipe.execute()
-    finally:
-        client.close()
+    pipe = _redis_client(url).pipeline(transaction=False)
+    names = list(queue_names)
+    for name in names:
+        pipe.llen(name)
+        for step in REDIS_PRIORITY_STEPS:
+            pipe.llen(f"{name}{REDIS_PRIORITY_SEPARATOR}{step}")
+    lengths = pipe.execute()
     per_queue = 1 + len(REDIS_PRIORITY_STEPS)
     return {name: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, name in enumerate(names)}
+
+
+@functools.cache
+def _redis_client(url: str):
+    """One client per process and URL: a scrape reuses its connection."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def deliveries_by_status() -> dict[str, int]:
+    """Ledger rows by status over every digest: the database's counters on PostgreSQL, else a count."""
+    from digests.models import Delivery, DeliveryCount
+
+    if connection.vendor == "postgresql":
+        rows = DeliveryCount.objects.values_list("status").annotate(n=Sum("count")).order_by()
+    else:
+        rows = Delivery.objects.values_list("status").annotate(n=Count("id")).order_by()
+    return {status: int(n) for status, n in rows}
 
 
 class NewsletterCollector(Collector):
@@ -67,7 +83,7 @@ class NewsletterCollector(Collector):
         from newsletter.celery import QUEUES
 
         provider = mail_provider("bulk")
-        by_status = dict(Delivery.objects.values_list("status").annotate(n=Count("id")).order_by())
+        by_status = deliveries_by_status()
 
         sent = CounterMetricFamily("newsletter_emails_sent", "Digest emails accepted by the mail provider.", labels=["provider"])
         sent.add_metric([provider], by_status.get(Delivery.Status.SENT, 0))

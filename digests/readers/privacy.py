@@ -38,6 +38,13 @@ def address_is_suppressed(address: str) -> bool:
     return Suppression.objects.filter(email_hash=address_hash(address)).exists()
 
 
+def addresses_suppressed(addresses: list[str]) -> set[str]:
+    """Which of ``addresses`` are suppressed, in one query."""
+    by_hash = {address_hash(address): address for address in addresses}
+    found = Suppression.objects.filter(email_hash__in=list(by_hash)).values_list("email_hash", flat=True)
+    return {by_hash[h] for h in found}
+
+
 def address_unsuppress(address: str) -> int:
     """Lift the suppression of ``address`` (after a confirmed opt-in); the number of rows removed."""
     deleted, _ = Suppression.objects.filter(email_hash=address_hash(address)).delete()

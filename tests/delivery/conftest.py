@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -94,13 +95,13 @@ class Worker:
     def __init__(self, env: dict):
         self.env = env
         self.process: subprocess.Popen | None = None
-        self.log = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+        self.log = ROOT / "var" / f"test-worker-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.hostname = f"test{time.monotonic_ns()}@{socket.gethostname()}"
 
     def start(self, timeout: float = 30) -> None:
         from newsletter.celery import app
 
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        hostname = f"test{time.monotonic_ns()}@%h"
         command = [
             sys.executable,
             "-m",
@@ -117,7 +118,7 @@ class Worker:
             "--loglevel",
             "INFO",
             "-n",
-            hostname,
+            self.hostname,
             "--without-gossip",
             "--without-mingle",
         ]
@@ -133,7 +134,7 @@ class Worker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited: see {self.log}")
-            if app.control.ping(timeout=0.5):
+            if app.control.ping(timeout=0.5, destination=[self.hostname]):
                 return
         raise RuntimeError(f"worker did not start: see {self.log}")
 

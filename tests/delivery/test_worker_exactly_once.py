@@ -125,3 +125,16 @@ def test_a_killed_workers_send_completes_within_a_minute_on_the_sweepers_tick_al
         )
     )
     _assert_each_eligible_reader_got_one_copy(smtp_server, eligible, tolerated_duplicates=tolerated)
+
+
+def test_two_workers_started_as_if_on_two_machines_share_a_send_exactly_once(seed_digest, audience, smtp_server, worker):
+    """Separate ``celery worker`` commands on the same PostgreSQL and Redis: throughput adds up, nobody twice."""
+    eligible = audience(2000)
+    first, second = worker(), worker()
+    first.start()
+    second.start()
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    assert wait_for(lambda: _status(seed_digest) == "sent", timeout=120, interval=0.5)
+    _assert_each_eligible_reader_got_one_copy(smtp_server, eligible)
+    for one in (first, second):
+        assert "batch of" in one.log.read_text(), f"{one.hostname} sent no batch"

@@ -36,6 +36,24 @@ def test_a_working_stack_answers_200_with_every_check_ok(client):
 
 
 @pytest.mark.django_db
+def test_healthz_reuses_one_broker_connection_instead_of_opening_one_per_request(client, settings):
+    import redis
+
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("the broker is not Redis")
+    server = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    def healthz_connections() -> set[int]:
+        return {c["id"] for c in server.client_list() if c.get("name") == f"healthz-{os.getpid()}"}
+
+    client.get("/healthz")
+    first = healthz_connections()
+    for _ in range(20):
+        assert client.get("/healthz").json()["broker"] == "ok"
+    assert len(first) == 1 and healthz_connections() == first
+
+
+@pytest.mark.django_db
 def test_a_fresh_stack_whose_beat_has_not_ticked_yet_is_healthy_but_says_unknown(client):
     response = client.get("/healthz")
 

@@ -210,3 +210,31 @@ def test_erasing_also_removes_the_address_from_the_admin_history(admin_client, r
     assert entries.count() == 2 and any(e.is_deletion() for e in entries)
     assert not LogEntry.objects.filter(object_repr__icontains=address).exists()
     assert not LogEntry.objects.filter(change_message__icontains=address).exists()
+
+
+def test_a_large_upload_is_imported_in_the_background_with_its_progress_shown(
+    admin_client, categories, django_capture_on_commit_callbacks, eager_celery
+):
+    from digests.models import SubscriberImport
+    from digests.readers.imports import BACKGROUND_IMPORT_BYTES
+
+    rows = ["email,name"] + [f"reader{n}@example.org,读者{n}" for n in range(9000)] + ["not-an-address,坏"]
+    data = ("\n".join(rows) + "\n").encode()
+    assert len(data) > BACKGROUND_IMPORT_BYTES
+    upload = SimpleUploadedFile("big.csv", data, content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = admin_client.post(f"{LIST}import/", {"file": upload, "confirmed": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+    job = SubscriberImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"{LIST}import/{job.pk}/"
+    waiting = admin_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "being imported in the background" in waiting and 'http-equiv="refresh"' in waiting
+    assert not Subscriber.objects.exists()
+
+    for callback in queued:  # the worker picks the task up
+        callback()
+    job.refresh_from_db()
+    assert job.status == "done" and job.processed == job.lines and job.data == b""
+    assert Subscriber.objects.filter(status="active").count() == 9000
+    done = admin_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "9000 imported, 0 skipped, 1 with errors" in done and "not-an-address" in done
+    assert 'http-equiv="refresh"' not in done

@@ -34,6 +34,16 @@ def _peak_rss_kb(pid: int) -> int:
     return peak
 
 
+def _smtp_sink(to: str) -> tuple[str, int] | None:
+    """(host, port) of an smtp:// sink URL, or None for the provider stubs."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(to)
+    if parts.scheme != "smtp":
+        return None
+    return parts.hostname or "127.0.0.1", parts.port or 25
+
+
 class Command(BaseCommand):
     help = "Benchmark sending: N synthetic readers, V variants, a real worker, SMTP sink or provider stub."
 
@@ -44,27 +54,85 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2)
         parser.add_argument("--batch-size", type=int, help="DELIVERY_BATCH_SIZE for the worker (default: the setting)")
         parser.add_argument("--keep", action="store_true", help="Keep the throwaway database.")
+        parser.add_argument(
+            "--floor-only",
+            action="store_true",
+            help="Only measure the floor: the same messages pushed raw to the same SMTP sink (no database, no Celery).",
+        )
+        parser.add_argument(
+            "--floor-messages", type=int, help="Messages the floor pushes (default: as many as readers, at most 20,000)."
+        )
 
-    def handle(self, *args, readers: int, variants: int, to: str, concurrency: int, keep: bool, batch_size=None, **options):
+    def handle(
+        self,
+        *args,
+        readers: int,
+        variants: int,
+        to: str,
+        concurrency: int,
+        keep: bool,
+        batch_size=None,
+        floor_only=False,
+        floor_messages=None,
+        **options,
+    ):
         db = settings.DATABASES["default"]
         if "postgresql" not in db["ENGINE"]:
             raise CommandError("bench_send needs PostgreSQL: set DATABASE_URL=postgres://…")
         if not settings.CELERY_BROKER_URL.startswith("redis"):
             raise CommandError("bench_send needs a Redis broker: set CELERY_BROKER_URL=redis://…")
+        sink = _smtp_sink(to)
+        if floor_only and sink is None:
+            raise CommandError("--floor-only measures an SMTP sink: use --to smtp://host:port")
         name = f"{db['NAME']}_bench_{os.getpid()}"
         self._admin_sql(f'CREATE DATABASE "{name}"')
         original = db["NAME"]
+        floor_count = floor_messages or min(max(readers, 1), 20000)
         try:
             self._use(name)
             call_command("migrate", verbosity=0)
-            digest_id = self._populate(readers, variants)
+            digest_id = self._populate(0 if floor_only else readers, variants)
+            samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
+            if floor_only:
+                self.stdout.write(str(self._floor(sink, samples, floor_count, concurrency)))
+                return
             result = self._run(name, digest_id, to, concurrency, batch_size)
+            if sink:
+                floor = self._floor(sink, samples, floor_count, concurrency)
+                result += f"\n{floor}\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
             self._use(original)
             if not keep:
                 self._admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.stdout.write(result)
+
+    def _sample_messages(self, digest_id: int, variant_count: int) -> list[bytes]:
+        """One reader's message per variant, as the worker would send it (same sizes on the wire)."""
+        import uuid
+
+        from digests.delivery.messages import Recipient, message_id_for, variant_message
+        from digests.links import reader_links
+        from digests.models import Category, Digest
+        from digests.rendering.inline import variant_inlined
+
+        digest = Digest.objects.get(pk=digest_id)
+        samples = []
+        for combo in self.combos or [tuple(Category.objects.filter(items__digest=digest).values_list("pk", flat=True))]:
+            rendered = variant_inlined(digest, frozenset(combo), language="zh-hans")
+            message = variant_message(rendered, digest_id=digest_id, language="zh-hans")
+            key = uuid.uuid4()
+            recipient = Recipient(to="floor@example.org", message_id=message_id_for(digest_id, key), links=reader_links(key))
+            samples.append(message.for_reader(recipient))
+        return samples[: max(1, variant_count)]
+
+    def _floor(self, sink: tuple[str, int], samples: list[bytes], count: int, connections: int):
+        from email.utils import parseaddr
+
+        from digests.bench.floor import smtp_floor
+
+        sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "digest@example.org"
+        return smtp_floor(host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender)
 
     def _admin_sql(self, sql: str) -> None:
         # The maintenance database: CREATE/DROP DATABASE cannot run inside the one they name.
@@ -89,6 +157,7 @@ class Command(BaseCommand):
             combo = tuple(sorted(c.pk for c in rng.sample(categories, rng.randint(1, len(categories)))))
             if combo not in combos or len(combos) >= 2 ** len(categories) - 1:
                 combos.append(combo)
+        self.combos = combos
         through = Subscriber.categories.through
         step = 5000
         for start in range(0, n, step):
@@ -193,10 +262,11 @@ class Command(BaseCommand):
             if stub:
                 stub.close()
         provider = f"provider stub: {stub.requests} API calls for {stub.recipients} recipients\n" if stub else ""
+        self.sending_rate = sent / max(wall - snapshot_seconds, 0.001)
         return (
             f"{start.stdout.strip()}\n"
             f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it starting + snapshot): "
-            f"{sent / wall:.0f} emails/s\n"
+            f"{sent / wall:.0f} emails/s overall, {self.sending_rate:.0f} emails/s in the sending phase\n"
             f"premailer calls, all worker processes together: {calls}\n"
             f"{provider}"
             f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB"

@@ -1,0 +1,74 @@
+"""The floor a send is measured against: ready-made messages pushed raw to the same SMTP sink.
+
+No database, no Celery, no rendering: each of ``connections`` threads opens
+one SMTP connection and sends its share of the messages with ``smtplib``, as
+fast as the sink takes them. A send can at best approach this rate on the same
+machine, so ``bench_send`` reports its own rate as a ratio to the floor it
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Floor:
+    messages: int
+    connections: int
+    seconds: float
+    average_bytes: int
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"floor: {self.messages} ready-made messages ({self.average_bytes / 1024:.1f} KB on average) pushed raw over "
+            f"{self.connections} SMTP connection(s) in {self.seconds:.1f}s: {self.per_second:.0f} messages/s"
+        )
+
+
+def smtp_floor(*, host: str, port: int, messages: list[bytes], count: int, connections: int, sender: str) -> Floor:
+    """Send ``count`` messages (cycling through ``messages``) to host:port over ``connections`` connections."""
+    shares = [count // connections + (1 if index < count % connections else 0) for index in range(connections)]
+    errors: list[BaseException] = []
+    ready = threading.Barrier(connections + 1)
+
+    def push(share: int, offset: int) -> None:
+        try:
+            with smtplib.SMTP(host, port, timeout=30) as smtp:
+                ready.wait()
+                for number in range(share):
+                    smtp.sendmail(sender, [f"floor{offset + number}@example.org"], messages[(offset + number) % len(messages)])
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+            ready.abort()
+
+    threads = []
+    offset = 0
+    for share in shares:
+        threads.append(threading.Thread(target=push, args=(share, offset), daemon=True))
+        offset += share
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
+    if errors:
+        raise RuntimeError(f"the floor could not be measured: {errors[0]!r}")
+    return Floor(
+        messages=count,
+        connections=connections,
+        seconds=seconds,
+        average_bytes=sum(len(message) for message in messages) // len(messages),
+    )

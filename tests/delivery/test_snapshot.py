@@ -1,0 +1,90 @@
+"""The audience snapshot: one ledger row per active reader, computed in the database on PostgreSQL."""
+
+import datetime
+import random
+
+import pytest
+from django.db import connection
+
+from digests.delivery import ledger
+from digests.delivery.messages import message_id_for
+from digests.models import Category, Delivery, Digest, Subscriber
+
+pytestmark = pytest.mark.django_db
+ZONES = ("", "Asia/Tokyo", "Europe/Berlin", "America/New_York", "Asia/Shanghai")
+
+
+def _release(tz_name: str) -> datetime.datetime:
+    # A distinct, recognisable release per zone.
+    return datetime.datetime(2026, 2, 6, tzinfo=datetime.UTC) + datetime.timedelta(hours=len(tz_name))
+
+
+@pytest.fixture
+def audience(seed_digest):
+    """Readers of every kind: all categories, some, none of the digest's, inactive ones, several zones."""
+    rng = random.Random(5)
+    digest_categories = list(Category.objects.filter(items__digest=seed_digest).distinct())
+    elsewhere = Category.objects.create(name="冷门话题", position=99)
+    for n in range(300):
+        reader = Subscriber.objects.create(
+            email=f"r{n}@example.org",
+            status="active" if n % 11 else rng.choice(["pending", "unsubscribed", "bounced"]),
+            timezone=ZONES[n % len(ZONES)],
+        )
+        if n % 7 == 1:
+            reader.categories.add(elsewhere)
+        elif n % 3:
+            reader.categories.add(*rng.sample(digest_categories, rng.randint(1, len(digest_categories))), elsewhere)
+    return seed_digest
+
+
+def _rows(digest: Digest) -> dict:
+    return {
+        d.subscriber_id: (d.variant, d.status, d.last_error, d.not_before, d.message_id, d.attempts, d.claim_token)
+        for d in Delivery.objects.filter(digest=digest)
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the set-based snapshot is PostgreSQL's")
+def test_the_database_computes_the_same_rows_as_the_portable_path(audience, settings):
+    report = ledger.deliveries_snapshot(audience, release=_release)
+    categories = frozenset(Category.objects.filter(items__digest=audience).values_list("pk", flat=True))
+    releases = {tz or settings.TIME_ZONE: _release(tz or settings.TIME_ZONE) for tz in ZONES}
+    in_database = _rows(audience)
+    Delivery.objects.filter(digest=audience).delete()
+    portable = ledger._snapshot_in_chunks(audience, categories, releases, chunk_size=37)
+    assert _rows(audience) == in_database
+    assert (report.pending, report.skipped) == (portable.pending, portable.skipped)
+    assert report.skipped > 0 and report.pending > 0
+
+
+def test_every_active_reader_gets_one_row_with_their_variant_release_and_message_id(audience, settings):
+    report = ledger.deliveries_snapshot(audience, release=_release)
+    active = Subscriber.objects.filter(status="active")
+    rows = {d.subscriber_id: d for d in Delivery.objects.filter(digest=audience)}
+    assert set(rows) == set(active.values_list("pk", flat=True))
+    assert report.pending + report.skipped == active.count()
+    categories = set(Category.objects.filter(items__digest=audience).values_list("pk", flat=True))
+    for reader in active.prefetch_related("categories"):
+        chosen = {c.pk for c in reader.categories.all()}
+        expected = sorted(categories & chosen) if chosen else sorted(categories)
+        row = rows[reader.pk]
+        assert row.variant == ",".join(map(str, expected))
+        assert row.status == ("pending" if expected else "skipped")
+        assert row.not_before == _release(reader.timezone or settings.TIME_ZONE)
+        assert row.message_id == message_id_for(audience.pk, reader.key)
+
+
+def test_running_it_again_adds_nobody_twice_and_reports_only_the_new(audience):
+    first = ledger.deliveries_snapshot(audience, release=_release)
+    latecomer = Subscriber.objects.create(email="late@example.org", status="active")
+    again = ledger.deliveries_snapshot(audience, release=_release)
+    assert (again.pending, again.skipped) == (1, 0)
+    assert Delivery.objects.filter(digest=audience).count() == first.pending + first.skipped + 1
+    assert Delivery.objects.filter(digest=audience, subscriber=latecomer).count() == 1
+
+
+def test_rows_are_grouped_by_release_then_variant_so_batches_share_a_variant(audience):
+    ledger.deliveries_snapshot(audience, release=_release)
+    order = list(Delivery.objects.filter(digest=audience, status="pending").order_by("pk").values_list("not_before", "variant"))
+    assert order == sorted(order)
