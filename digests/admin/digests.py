@@ -217,9 +217,10 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
     @admin.display(description=_("brand"))
     def brand(self, digest: Digest | None = None) -> str:
         """The brand settings the email uses (set by the operator in the environment), for editors to see."""
+        # Colour swatches as SVG fills: the admin's Content-Security-Policy refuses style attributes.
+        swatch = '<svg width="14" height="14" aria-hidden="true"><rect width="14" height="14" fill="{}"/></svg>'
         return format_html(
-            '{} · {} <span style="display:inline-block;width:1em;height:1em;vertical-align:-2px;background:{}"></span> {} · '
-            '{} <span style="color:{}">{}</span> · {}',
+            "{} · {} " + swatch + " {} · {} " + swatch + " {} · {}",
             settings.SITE_NAME,
             _("accent"),
             settings.BRAND_ACCENT_COLOR,
