@@ -16,6 +16,8 @@ SEND_BATCH = "digests.tasks.deliveries_send_batch"
 PROCESS_DELIVERY_EVENT = "digests.tasks.process_delivery_event"
 DISPATCH_DUE = "digests.tasks.dispatch_due_digests"
 SWEEP_STUCK = "digests.tasks.sweep_stuck_deliveries"
+WEBHOOK_DELIVER = "digests.tasks.webhook_deliver"
+WEBHOOKS_RETRY_DUE = "digests.tasks.webhooks_retry_due"
 
 
 def enqueue(name: str, *args, countdown: float | None = None, on_commit: bool = True) -> None:

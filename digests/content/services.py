@@ -19,7 +19,8 @@ from digests.content.digest_format import (
     digest_format,
     digest_parse,
 )
-from digests.models import Category, Digest, Item
+from digests.models import Category, Delivery, Digest, Item
+from digests.webhooks.events import digest_data, event_emit
 
 
 class TransitionError(ValueError):
@@ -52,7 +53,23 @@ def digest_transition(digest: Digest, *, to: str, **fields) -> Digest:
         )
     for name, value in changes.items():
         setattr(digest, name, value)
+    _announce(digest, current=current, to=to)
     return digest
+
+
+def _announce(digest: Digest, *, current: str, to: str) -> None:
+    """The outgoing webhook for a status change: scheduled, the first start of a send, sent."""
+    if to == Digest.Status.SCHEDULED:
+        event_emit("digest.scheduled", digest_data(digest))
+    elif to == Digest.Status.SENDING and current != Digest.Status.PAUSED:
+        event_emit("digest.sending", digest_data(digest))
+    elif to == Digest.Status.SENT:
+        statuses = Delivery.objects.filter(digest_id=digest.pk).values_list("status", flat=True)
+        counts = {"sent": 0, "failed": 0, "skipped": 0}
+        for status in statuses:
+            key = status if status in counts else "skipped"
+            counts[key] += 1
+        event_emit("digest.sent", digest_data(digest, **counts))
 
 
 def digest_parse_upload(data: bytes) -> ParsedDigest:
@@ -116,6 +133,8 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
         item.digest = digest
         item.category = categories[section.name]
     Item.objects.bulk_create([item for _section, item in items])
+    if not existing:
+        event_emit("digest.created", digest_data(digest, items=len(items)))
     return digest
 
 

@@ -170,30 +170,62 @@ def subscribers_import(data: bytes, *, confirmed: bool = False) -> ImportReport:
     return report
 
 
-@transaction.atomic
 def _import_one(row: _Row, *, line: int, confirmed: bool, report: ImportReport) -> RowNote | None:
-    existing = subscriber_by_address(row.email)
-    if existing is not None:
-        # Never reactivated, never edited: re-running a file must change nothing.
-        return RowNote(line, row.email, _("already on the list (%(status)s)") % {"status": existing.get_status_display()})
-    if address_is_suppressed(row.email):
-        return RowNote(line, row.email, _("suppressed (erased or blocked address)"))
-    subscriber = Subscriber.objects.create(
+    outcome = subscriber_import(
         email=row.email,
         name=row.name,
+        categories=row.categories,
         timezone=row.timezone,
         language=row.language,
+        confirmed=confirmed,
+    )
+    if isinstance(outcome, str):
+        return RowNote(line, row.email, outcome)
+    if outcome.status == Subscriber.Status.PENDING and outcome.confirmation_sent_at:
+        report.confirmations += 1
+    report.created.append(RowNote(line, row.email, outcome.status))
+    return None
+
+
+@transaction.atomic
+def subscriber_import(
+    *,
+    email: str,
+    name: str,
+    categories: Iterable[Category],
+    timezone: str,
+    language: str,
+    confirmed: bool,
+    consent_form: str = "import",
+    consent_wording: str = IMPORT_WORDING,
+) -> Subscriber | str:
+    """Add one reader the list owner brings (CSV import, the API): the new subscriber, or why not.
+
+    An existing or suppressed address is never touched. A new reader is
+    pending with a confirmation queued, or active with a consent record
+    (``consent_form``, ``consent_wording``) when ``confirmed``.
+    """
+    existing = subscriber_by_address(email)
+    if existing is not None:
+        # Never reactivated, never edited: re-running a file must change nothing.
+        return _("already on the list (%(status)s)") % {"status": existing.get_status_display()}
+    if address_is_suppressed(email):
+        return _("suppressed (erased or blocked address)")
+    subscriber = Subscriber.objects.create(
+        email=email,
+        name=name,
+        timezone=timezone,
+        language=language,
         source=Subscriber.Source.IMPORT,
         status=Subscriber.Status.PENDING,
     )
-    subscriber.categories.set(row.categories)
+    subscriber.categories.set(categories)
     if confirmed:
         subscriber_transition(subscriber, to=Subscriber.Status.ACTIVE)
-        Consent.objects.create(subscriber=subscriber, form="import", wording=IMPORT_WORDING)
-    elif confirmation_request(subscriber):
-        report.confirmations += 1
-    report.created.append(RowNote(line, row.email, subscriber.status))
-    return None
+        Consent.objects.create(subscriber=subscriber, form=consent_form, wording=consent_wording)
+    else:
+        confirmation_request(subscriber)
+    return subscriber
 
 
 def _escape(value: str) -> str:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from digests.models import Delivery, Subscriber
+from digests.webhooks.events import event_emit, subscriber_data
 
 S = Subscriber.Status
 
@@ -19,6 +20,13 @@ TRANSITIONS: dict[str, set[str]] = {
     S.COMPLAINED: {S.PENDING, S.UNSUBSCRIBED},
 }
 SUPPRESSED = {S.BOUNCED, S.COMPLAINED}
+# The outgoing webhook each move announces (a bounce lifted by an admin is not a confirmation).
+EVENTS = {
+    (S.PENDING, S.ACTIVE): "subscriber.confirmed",
+    S.UNSUBSCRIBED: "subscriber.unsubscribed",
+    S.BOUNCED: "subscriber.bounced",
+    S.COMPLAINED: "subscriber.complained",
+}
 
 
 class SubscriberTransitionError(ValueError):
@@ -57,6 +65,9 @@ def subscriber_transition(subscriber: Subscriber, *, to: str, reason: str = "") 
             Delivery.objects.filter(subscriber_id=subscriber.pk, status=Delivery.Status.PENDING).update(
                 status=withdrawn, last_error=reason or f"subscriber {to}", updated_at=now
             )
+        event = EVENTS.get((current, to)) or EVENTS.get(to)
+        if event:
+            event_emit(event, subscriber_data(subscriber, status=to, reason=reason, occurred_at=now.isoformat()))
     for name, value in changes.items():
         setattr(subscriber, name, value)
     return True

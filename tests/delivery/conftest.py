@@ -109,7 +109,7 @@ class Worker:
             "newsletter",
             "worker",
             "-Q",
-            "bulk,transactional,housekeeping",
+            "bulk,transactional,housekeeping,webhooks",
             "--pool",
             "prefork",
             "-c",

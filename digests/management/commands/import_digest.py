@@ -3,11 +3,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.services import digest_import
+from digests.delivery.autopilot import digest_autopilot
 
 
 class Command(BaseCommand):
@@ -16,8 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
         parser.add_argument("--replace", action="store_true", help="Replace the items of an existing digest for that date.")
+        parser.add_argument(
+            "--schedule", action="store_true", help="Hand the digest to the autopilot (DIGEST_AUTOPILOT review or on)."
+        )
 
-    def handle(self, *args, path: Path, replace: bool, **options):
+    def handle(self, *args, path: Path, replace: bool, schedule: bool = False, **options):
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -30,6 +35,8 @@ class Command(BaseCommand):
                 + "\n"
                 + "\n".join(f"{path}:{p.line}: {p.message}" for p in exc.problems)
             ) from None
+        if schedule:
+            digest = digest_autopilot(digest)
         admin_url = settings.SITE_URL + reverse("admin:digests_digest_change", args=[digest.pk])
         count = digest.items.count()
         self.stdout.write(
@@ -42,3 +49,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"id: {digest.pk}")
         self.stdout.write(f"admin: {admin_url}")
+        if schedule:
+            self.stdout.write(_autopilot_line(digest))
+
+
+def _autopilot_line(digest) -> str:
+    if settings.DIGEST_AUTOPILOT == "off":
+        return _("autopilot: off (DIGEST_AUTOPILOT), the digest stays a draft")
+    if digest.autopilot == digest.Autopilot.HELD:
+        return _("autopilot: held: %(reason)s") % {"reason": digest.autopilot_note}
+    return _("autopilot: %(state)s, send at %(at)s") % {
+        "state": digest.get_autopilot_display(),
+        "at": timezone.localtime(digest.scheduled_at).strftime("%Y-%m-%d %H:%M %Z"),
+    }
