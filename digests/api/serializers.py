@@ -77,6 +77,9 @@ def errors_as_fields(errors, path: str = "") -> list[dict]:
     out: list[dict] = []
     if isinstance(errors, dict):
         for name, value in errors.items():
+            if isinstance(name, int):  # DRF reports a list's items by index
+                out += errors_as_fields(value, f"{path}[{name}]")
+                continue
             child = name if name != "non_field_errors" else ""
             out += errors_as_fields(value, f"{path}.{child}" if path and child else (child or path))
     elif isinstance(errors, list):

@@ -7,6 +7,7 @@ request (a date that exists, a digest that cannot move that way).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 
@@ -183,9 +184,10 @@ class DigestListCreate(generics.GenericAPIView):
         replace = request.query_params.get("replace", "").lower() in ("1", "true", "yes")
         fields: dict[int, str] | None = None
         extra: dict = {}
-        if isinstance(request.data, bytes):
+        if request.content_type.startswith(MarkdownParser.media_type):
+            data = request.data if isinstance(request.data, bytes) else b""  # DRF gives an empty body as {}
             try:
-                parsed = digest_parse(request.data)
+                parsed = digest_parse(data)
             except DigestFormatError as exc:
                 return _refused([{"line": p.line, "message": str(p.message)} for p in exc.problems])
         else:
@@ -364,9 +366,8 @@ class DigestStats(APIView):
     )
     def get(self, request, date: str):
         stats = digest_stats(_digest(date))
-        measures = {key: getattr(stats, key) for key in stats.rates()}
         rates = {key: rate.percent for key, rate in stats.rates().items()}
-        return Response({**measures, "bounced": stats.bounced, "delivered_known": stats.delivered_known, "rates_percent": rates})
+        return Response({**dataclasses.asdict(stats), "bounced": stats.bounced, "rates_percent": rates})
 
 
 class SubscriberListCreate(generics.GenericAPIView):

@@ -26,15 +26,15 @@ class Api:
 
     def __init__(self, base: str, key: str | None):
         self.base, self.key = base, key
-        self.session = requests.Session()
 
     def request(self, method: str, path: str, *, key: str | None = "default", headers=None, **kwargs) -> requests.Response:
-        headers = dict(headers or {})
+        # No keep-alive: a server thread held open by it would keep its database connection past the test.
+        headers = {"Connection": "close", **(headers or {})}
         key = self.key if key == "default" else key
         if key:
             headers["Authorization"] = f"Bearer {key}"
         url = path if path.startswith("http") else f"{self.base}/api/v1/{path}"
-        return self.session.request(method, url, headers=headers, timeout=60, **kwargs)
+        return requests.request(method, url, headers=headers, timeout=60, **kwargs)
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
