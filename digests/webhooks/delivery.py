@@ -83,7 +83,7 @@ def _post(request: urllib.request.Request) -> tuple[int | None, str]:
 
 def _claim(delivery_id: int, now: datetime.datetime) -> WebhookDelivery | None:
     # A conditional UPDATE: the task and the sweep cannot both send one delivery.
-    claimable = WebhookDelivery.objects.filter(pk=delivery_id, status__in=[D.PENDING, D.RETRY])
+    claimable = WebhookDelivery.objects.filter(pk=delivery_id, status__in=[D.PENDING, D.RETRY], next_attempt_at__lte=now)
     stuck = WebhookDelivery.objects.filter(pk=delivery_id, status=D.SENDING, updated_at__lt=now - LEASE)
     if not (claimable.update(status=D.SENDING, updated_at=now) or stuck.update(status=D.SENDING, updated_at=now)):
         return None
