@@ -129,3 +129,20 @@ def test_import_digest_schedule_hands_the_file_to_the_autopilot(settings, stale_
     digest = Digest.objects.get()
     assert (digest.status, digest.autopilot) == ("scheduled", "awaiting_approval")
     assert "autopilot: Awaiting approval, send at 2026-02-06 07:30" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "variable, value", [("DIGEST_AUTOPILOT", "sometimes"), ("DIGEST_APPROVAL_CUTOFF", "-5"), ("API_RATE_LIMIT", "fast")]
+)
+def test_a_bad_automation_setting_stops_the_start_naming_the_variable(variable, value):
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.paths import ROOT
+
+    env = {**os.environ, variable: value}
+    result = subprocess.run(
+        [sys.executable, "-c", "import newsletter.settings"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and variable in result.stderr
