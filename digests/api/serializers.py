@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from digests.content.digest_format import ParsedDigest, ParsedItem, ParsedSection
+from digests.delivery.autopilot import approval_deadline
 from digests.models import Category, Digest, Item, Subscriber
 from digests.readers.preferences import timezone_is_valid
 
@@ -114,7 +117,12 @@ class SectionOutput(serializers.Serializer):
 
 
 class DigestSummary(serializers.ModelSerializer):
-    approval_deadline = serializers.DateTimeField(allow_null=True, read_only=True)
+    approval_deadline = serializers.SerializerMethodField(help_text="When a Publisher's approval must be in (autopilot review).")
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_approval_deadline(self, digest: Digest) -> str | None:
+        deadline = approval_deadline(digest)
+        return serializers.DateTimeField().to_representation(deadline) if deadline else None
 
     class Meta:
         model = Digest

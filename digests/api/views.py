@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from digests.api import serializers as s
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.services import TransitionError, digest_export, digest_import
-from digests.delivery.autopilot import approval_deadline, digest_autopilot
+from digests.delivery.autopilot import digest_autopilot
 from digests.delivery.progress import digest_progress
 from digests.delivery.schedule import StaleDigest, digest_cancel, digest_pause, digest_resume, digest_schedule
 from digests.feedback.statistics import digest_stats
@@ -89,8 +89,6 @@ def _digest(date: str) -> Digest:
 def digest_json(digest: Digest, *, checks: bool = False) -> dict:
     """The digest as the API shows it: its fields, categories with items in reading order, optionally its checks."""
     data = s.DigestSummary(digest).data
-    data["approval_deadline"] = approval_deadline(digest)
-    data["approval_deadline"] = data["approval_deadline"].isoformat() if data["approval_deadline"] else None
     data["preheader"] = digest.preheader
     data["intro"] = digest.intro
     if s.model_has(Digest, "subject"):
@@ -422,7 +420,6 @@ class SubscriberListCreate(generics.GenericAPIView):
                 name=data["name"],
                 categories=categories,
                 language=data.get("language", ""),
-                source=Subscriber.Source.IMPORT,
                 timezone=data["timezone"],
             )
         # The same answer whatever the address's history: the API never tells who is on the list here.

@@ -125,7 +125,9 @@ def webhook_deliver(delivery_id: int) -> str:
         )
         WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
     endpoint.refresh_from_db()
-    if endpoint.failing_since and now - endpoint.failing_since >= DISABLE_AFTER:
+    # Failing for a day: either by the clock, or because this event's whole day of retries found no success.
+    failing_all_along = final and endpoint.failing_since and endpoint.failing_since <= delivery.event.created_at
+    if endpoint.failing_since and (now - endpoint.failing_since >= DISABLE_AFTER or failing_all_along):
         endpoint_disable(endpoint, reason=f"failing since {endpoint.failing_since:%Y-%m-%d %H:%M %Z}: {error}")
     elif not final:
         queue.enqueue(queue.WEBHOOK_DELIVER, delivery.pk, countdown=(next_at - now).total_seconds(), on_commit=False)

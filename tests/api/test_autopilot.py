@@ -81,6 +81,7 @@ def test_review_waits_for_a_publishers_approval_before_sending(api, settings, cl
     assert (body["status"], body["autopilot"]) == ("scheduled", "awaiting_approval")
     deadline = datetime.datetime.fromisoformat(body["approval_deadline"])
     assert deadline == digest.scheduled_at - datetime.timedelta(minutes=60)
+    assert api.get("digests/").json()["results"][0]["approval_deadline"] == body["approval_deadline"]
 
     before_deadline = deadline - datetime.timedelta(minutes=5)
     assert digests_hold_unapproved(now=before_deadline) == []

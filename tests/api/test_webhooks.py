@@ -99,6 +99,16 @@ def test_retries_stop_24_hours_after_the_event(receiver):
     assert WebhookDelivery.objects.get().next_attempt_at is None
 
 
+def test_an_event_retried_for_a_day_without_any_success_disables_its_endpoint(receiver):
+    receiver.answer = 503
+    event = event_emit("digest.created", {"id": 1})
+    a_day_ago = timezone.now() - datetime.timedelta(hours=23, minutes=59, seconds=55)
+    WebhookEvent.objects.filter(pk=event.pk).update(created_at=a_day_ago)
+    WebhookEndpoint.objects.update(failing_since=a_day_ago)
+    webhook_deliver(WebhookDelivery.objects.get().pk)
+    assert not WebhookEndpoint.objects.get().enabled
+
+
 def test_an_endpoint_failing_for_24_hours_is_disabled_and_the_publishers_are_told(receiver, django_user_model):
     publisher = _publisher(django_user_model)
     receiver.answer = 500
