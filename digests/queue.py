@@ -19,6 +19,8 @@ PROCESS_DELIVERY_EVENT = "digests.tasks.process_delivery_event"
 DISPATCH_DUE = "digests.tasks.dispatch_due_digests"
 SWEEP_STUCK = "digests.tasks.sweep_stuck_deliveries"
 IMPORT_SUBSCRIBERS = "digests.tasks.import_subscribers_file"
+WEBHOOK_DELIVER = "digests.tasks.webhook_deliver"
+WEBHOOKS_RETRY_DUE = "digests.tasks.webhooks_retry_due"
 
 
 def enqueue(name: str, *args, countdown: float | None = None, on_commit: bool = True) -> None:

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import OperationalError as DatabaseUnavailable
 
 from digests import queue
+from digests.delivery.autopilot import digests_hold_unapproved
 from digests.delivery.batch import deliveries_send_batch as batch_send
 from digests.delivery.schedule import batch_continue, deliveries_recover, digests_dispatch_due, lanes_heartbeat
 from digests.delivery.testsend import digest_send_test
@@ -23,6 +24,8 @@ from digests.readers.data_export import data_export_send
 from digests.readers.imports import subscriber_import_run
 from digests.readers.welcome import welcome_send
 from digests.rendering.inline import premailer_calls
+from digests.webhooks.delivery import webhook_deliver as webhook_deliver_attempt
+from digests.webhooks.delivery import webhooks_retry_due as webhooks_queue_due
 
 # The hard time limit stays well inside the lease: when the sweeper finds a
 # claim older than DELIVERY_LEASE_SECONDS without a journal, the task that made
@@ -34,6 +37,7 @@ BATCH_TIME_LIMIT = max(10, int(settings.DELIVERY_LEASE_SECONDS * 0.8))
 def dispatch_due_digests():
     """Every minute (beat): record the tick and start every digest whose time has come."""
     beat_tick()
+    digests_hold_unapproved()
     digests_dispatch_due()
 
 
@@ -115,3 +119,15 @@ def send_transactional_digest_test(digest_id: int, category_ids: list[int] | Non
 def import_subscribers_file(import_id: int):
     """A large subscriber CSV uploaded in the admin (housekeeping queue)."""
     subscriber_import_run(import_id)
+
+
+@shared_task(name=queue.WEBHOOK_DELIVER, ignore_result=True, soft_time_limit=60, time_limit=90)
+def webhook_deliver(delivery_id: int):
+    """One attempt at one outgoing webhook (webhooks queue); a failure queues the next attempt itself."""
+    webhook_deliver_attempt(delivery_id)
+
+
+@shared_task(name=queue.WEBHOOKS_RETRY_DUE, ignore_result=True)
+def webhooks_retry_due():
+    """Every minute (beat): queue webhook deliveries whose task was lost."""
+    webhooks_queue_due()

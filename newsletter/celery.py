@@ -1,4 +1,4 @@
-"""The Celery app: three queues and a static beat schedule.
+"""The Celery app: four queues and a static beat schedule.
 
 When a digest goes out is data on the digest (its scheduled time); beat only
 ticks the dispatcher every minute, so no per-digest beat entries exist.
@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsletter.settings")
 app = Celery("newsletter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("transactional", "bulk", "housekeeping")
+QUEUES = ("transactional", "bulk", "housekeeping", "webhooks")
 # Each queue its own exchange and key: bare Queue(name) would bind all three to
 # the default exchange and key, and Redis would copy every task into each queue.
 app.conf.task_queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
@@ -22,6 +22,8 @@ app.conf.task_default_queue = "housekeeping"
 app.conf.task_routes = {
     "digests.tasks.send_transactional_*": {"queue": "transactional"},
     "digests.tasks.deliveries_*": {"queue": "bulk"},
+    # Outgoing webhooks have their own queue: a slow receiver never delays a send.
+    "digests.tasks.webhook_deliver": {"queue": "webhooks"},
 }
 
 app.conf.beat_schedule = {
@@ -29,6 +31,7 @@ app.conf.beat_schedule = {
     # Often: a dead worker's claim is settled as soon as its journal's deadline
     # passes, and a lost lane is replaced (the tick is two cheap queries when all is well).
     "sweep-stuck-deliveries": {"task": "digests.tasks.sweep_stuck_deliveries", "schedule": 10.0},
+    "webhooks-retry-due": {"task": "digests.tasks.webhooks_retry_due", "schedule": 60.0},
 }
 
 app.autodiscover_tasks()

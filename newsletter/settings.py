@@ -81,6 +81,9 @@ INSTALLED_APPS = [
     "anymail",
     "axes",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "digests",
 ]
 
@@ -277,6 +280,45 @@ DIGEST_IMPORT_MAX_BYTES = env_int("DIGEST_IMPORT_MAX_BYTES", 1024 * 1024, minimu
 # 8bit where the server accepts 8BITMIME (every large provider does; quoted-printable
 # is then used only for a server that does not), or always quoted-printable.
 EMAIL_BODY_ENCODING = env_choice("EMAIL_BODY_ENCODING", "8bit", ("8bit", "quoted-printable"))
+
+# --- Automation: the REST API, outgoing webhooks, the autopilot ----------------
+# off: digests arrive as drafts; review: scheduled, sent only once a Publisher
+# approves; on: scheduled and sent unless the pre-send checks find an error.
+DIGEST_AUTOPILOT = env_choice("DIGEST_AUTOPILOT", "off", ("off", "review", "on"))
+# Minutes before the send time by which a Publisher must approve (review mode).
+DIGEST_APPROVAL_CUTOFF = env_int("DIGEST_APPROVAL_CUTOFF", 60, minimum=0)
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "120/m")
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["digests.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["digests.api.auth.HasScopes"],
+    "DEFAULT_THROTTLE_CLASSES": ["digests.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": None,
+    # ?format= belongs to the preview (html|text); responses are chosen by the Accept header.
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": "Publish the daily digest, schedule its send and manage readers. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "DigestStatusEnum": "digests.models.content.Digest.Status",
+        "SubscriberStatusEnum": "digests.models.readers.Subscriber.Status",
+        "LanguageEnum": "digests.models.readers.Subscriber.Language",
+    },
+}
 
 # --- Security ----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -9,5 +9,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Only the configured providers' tracking webhooks (WEBHOOK_PROVIDERS); every other provider's path is a 404.
     path("webhooks/anymail/", include((webhook_urlpatterns(settings.WEBHOOK_PROVIDERS), "anymail"))),
+    path("", include("digests.api.urls")),
     path("", include("digests.urls")),
 ]

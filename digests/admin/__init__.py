@@ -5,6 +5,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin import (
+    automation,  # noqa: F401  (API keys, webhook endpoints)
     digests,  # noqa: F401  (registers the editorial admin)
     feedback,  # noqa: F401  (delivery events, statistics pages)
     readers,  # noqa: F401  (registers the subscriber admin)

@@ -23,6 +23,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from digests.admin.automation import DigestAutopilotAdminMixin
 from digests.admin.digest_forms import DigestForm, ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.preview import preview_html
@@ -173,7 +174,7 @@ def _editable(digest: Digest | None) -> bool:
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
+class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
     list_display = ["issue_date", "title", "status", "item_count", "author"]
     list_display_links = ["issue_date", "title"]
     list_filter = ["status"]

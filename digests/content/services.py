@@ -7,7 +7,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +21,8 @@ from digests.content.digest_format import (
     digest_parse,
 )
 from digests.content.ordering import items_by_section
-from digests.models import Category, Digest, Item
+from digests.models import Category, Delivery, Digest, Item
+from digests.webhooks.events import digest_data, event_emit
 
 
 class TransitionError(ValueError):
@@ -54,6 +55,7 @@ def digest_transition(digest: Digest, *, to: str, **fields) -> Digest:
         )
     for name, value in changes.items():
         setattr(digest, name, value)
+    _announce(digest, current=current, to=to)
     return digest
 
 
@@ -74,6 +76,20 @@ def digest_file_size_error(size: int) -> str | None:
 def problems_shown(problems: list[Problem], *, limit: int = PROBLEMS_SHOWN) -> tuple[list[Problem], int]:
     """The first ``limit`` problems to print, and how many more there are."""
     return problems[:limit], max(0, len(problems) - limit)
+
+
+def _announce(digest: Digest, *, current: str, to: str) -> None:
+    """The outgoing webhook for a status change: scheduled, the first start of a send, sent."""
+    if to == Digest.Status.SCHEDULED:
+        event_emit("digest.scheduled", digest_data(digest))
+    elif to == Digest.Status.SENDING and current != Digest.Status.PAUSED:
+        event_emit("digest.sending", digest_data(digest))
+    elif to == Digest.Status.SENT:
+        by_status = Delivery.objects.filter(digest_id=digest.pk).values_list("status").annotate(n=Count("pk")).order_by()
+        counts = {"sent": 0, "failed": 0, "skipped": 0}
+        for status, n in by_status:
+            counts[status if status in counts else "skipped"] += n
+        event_emit("digest.sent", digest_data(digest, **counts))
 
 
 def digest_parse_upload(data: bytes) -> ParsedDigest:
@@ -146,6 +162,8 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
         item.digest = digest
         item.category = categories[section.name]
     Item.objects.bulk_create([item for _section, item in items])
+    if not existing:
+        event_emit("digest.created", digest_data(digest, items=len(items)))
     return digest
 
 

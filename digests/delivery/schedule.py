@@ -34,6 +34,7 @@ from digests.delivery.ledger import (
 )
 from digests.models import Delivery, Digest, Subscriber
 from digests.queue import enqueue
+from digests.webhooks.events import digest_data, event_emit
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def digest_schedule(digest: Digest, *, at: datetime.datetime | None = None, allo
             raise TransitionError("The digest changed status meanwhile; reload and try again.")
         for name, value in changes.items():
             setattr(digest, name, value)
+        event_emit("digest.scheduled", digest_data(digest))
         return digest
     return digest_transition(digest, to=Digest.Status.SCHEDULED, **changes)
 
@@ -267,7 +269,10 @@ def digests_dispatch_due(*, now: datetime.datetime | None = None) -> DispatchRep
     """
     now = now or timezone.now()
     report = DispatchReport()
-    for digest in Digest.objects.filter(status=Digest.Status.SCHEDULED, scheduled_at__isnull=False).order_by("scheduled_at"):
+    due = Digest.objects.filter(status=Digest.Status.SCHEDULED, scheduled_at__isnull=False)
+    # Awaiting a Publisher's approval (autopilot review): never started until approved.
+    due = due.exclude(autopilot=Digest.Autopilot.AWAITING_APPROVAL)
+    for digest in due.order_by("scheduled_at"):
         if digest_first_release(digest) > now:
             continue
         try:

@@ -1,9 +1,16 @@
 from django.db import migrations
 
 EDITOR = [
-    "view_category", "add_category", "change_category",
-    "view_digest", "add_digest", "change_digest",
-    "view_item", "add_item", "change_item", "delete_item",
+    "view_category",
+    "add_category",
+    "change_category",
+    "view_digest",
+    "add_digest",
+    "change_digest",
+    "view_item",
+    "add_item",
+    "change_item",
+    "delete_item",
 ]
 PUBLISHER = EDITOR + ["send_digest", "delete_digest", "view_subscriber", "view_delivery", "view_deliveryevent"]
 

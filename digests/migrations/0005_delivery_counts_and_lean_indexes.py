@@ -63,51 +63,71 @@ def counters_off(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('digests', '0004_welcome_email'),
+        ("digests", "0004_welcome_email"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeliveryCount',
+            name="DeliveryCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest_id', models.BigIntegerField(verbose_name='digest')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('cancelled', 'Cancelled'), ('suppressed', 'Suppressed')], max_length=20, verbose_name='status')),
-                ('count', models.BigIntegerField(default=0, verbose_name='count')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("digest_id", models.BigIntegerField(verbose_name="digest")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("cancelled", "Cancelled"),
+                            ("suppressed", "Suppressed"),
+                        ],
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("count", models.BigIntegerField(default=0, verbose_name="count")),
             ],
             options={
-                'verbose_name': 'delivery count',
-                'verbose_name_plural': 'delivery counts',
+                "verbose_name": "delivery count",
+                "verbose_name_plural": "delivery counts",
             },
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='digest',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='digests.digest', verbose_name='digest'),
+            model_name="delivery",
+            name="digest",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="digests.digest",
+                verbose_name="digest",
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='not_before',
-            field=models.DateTimeField(verbose_name='earliest send time'),
+            model_name="delivery",
+            name="not_before",
+            field=models.DateTimeField(verbose_name="earliest send time"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='provider_message_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='provider message id'),
+            model_name="delivery",
+            name="provider_message_id",
+            field=models.CharField(blank=True, max_length=255, verbose_name="provider message id"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['provider_message_id'], name='delivery_provider_id_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["provider_message_id"], name="delivery_provider_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['digest', 'sent_at'], name='delivery_sent_at_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["digest", "sent_at"], name="delivery_sent_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='deliverycount',
-            constraint=models.UniqueConstraint(fields=('digest_id', 'status'), name='delivery_count_per_status'),
+            model_name="deliverycount",
+            constraint=models.UniqueConstraint(fields=("digest_id", "status"), name="delivery_count_per_status"),
         ),
         migrations.RunPython(counters_on, counters_off),
     ]

@@ -6,31 +6,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('digests', '0005_delivery_counts_and_lean_indexes'),
+        ("digests", "0005_delivery_counts_and_lean_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SubscriberImport',
+            name="SubscriberImport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('data', models.BinaryField(verbose_name='file')),
-                ('confirmed', models.BooleanField(default=False, verbose_name='opted in elsewhere')),
-                ('language', models.CharField(blank=True, max_length=10, verbose_name='language of the report')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='status')),
-                ('lines', models.PositiveIntegerField(default=0, verbose_name='lines')),
-                ('processed', models.PositiveIntegerField(default=0, verbose_name='lines processed')),
-                ('report', models.JSONField(blank=True, default=dict, verbose_name='report')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='uploaded')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL, verbose_name='uploaded by')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("data", models.BinaryField(verbose_name="file")),
+                ("confirmed", models.BooleanField(default=False, verbose_name="opted in elsewhere")),
+                ("language", models.CharField(blank=True, max_length=10, verbose_name="language of the report")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Importing"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("lines", models.PositiveIntegerField(default=0, verbose_name="lines")),
+                ("processed", models.PositiveIntegerField(default=0, verbose_name="lines processed")),
+                ("report", models.JSONField(blank=True, default=dict, verbose_name="report")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="uploaded")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="uploaded by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'subscriber import',
-                'verbose_name_plural': 'subscriber imports',
+                "verbose_name": "subscriber import",
+                "verbose_name_plural": "subscriber imports",
             },
         ),
     ]

@@ -1,8 +1,14 @@
+from digests.models.automation import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
 from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression
 
 __all__ = [
+    "ApiKey",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Category",
     "Consent",
     "Delivery",

@@ -58,6 +58,13 @@ class Digest(models.Model):
     # until a Publisher returns it to draft (digest_return_to_draft), which unschedules it.
     EDITABLE = {Status.DRAFT, Status.CANCELLED}
 
+    class Autopilot(models.TextChoices):
+        NONE = "", _("Manual")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+        APPROVED = "approved", _("Approved")
+        AUTOMATIC = "automatic", _("Scheduled automatically")
+        HELD = "held", _("Held")
+
     issue_date = models.DateField(_("issue date"), unique=True)
     title = models.CharField(_("title"), max_length=200)
     preheader = models.CharField(
@@ -89,6 +96,17 @@ class Digest(models.Model):
     allow_stale = models.BooleanField(
         _("send even if stale"), default=False, help_text=_("Start this send even though the issue date is old.")
     )
+    autopilot = models.CharField(_("autopilot"), max_length=20, choices=Autopilot.choices, default=Autopilot.NONE, blank=True)
+    autopilot_note = models.TextField(_("autopilot note"), blank=True, help_text=_("Why the autopilot held this digest."))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     send_started_at = models.DateTimeField(_("send started"), null=True, blank=True)
     send_finished_at = models.DateTimeField(_("send finished"), null=True, blank=True)
     author = models.ForeignKey(

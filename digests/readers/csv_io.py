@@ -187,11 +187,18 @@ def subscribers_import(data: bytes, *, confirmed: bool = False, progress: Callab
     return report
 
 
-def _import_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool, report: ImportReport) -> None:
+def _import_chunk(
+    rows: list[tuple[int, _Row]],
+    *,
+    confirmed: bool,
+    report: ImportReport,
+    consent_form: str = "import",
+    consent_wording: str = IMPORT_WORDING,
+) -> None:
     """Write a chunk of valid rows in one transaction; on a clash with a concurrent signup, one row at a time."""
     try:
         with transaction.atomic():
-            outcome = _create_chunk(rows, confirmed=confirmed)
+            outcome = _create_chunk(rows, confirmed=confirmed, consent_form=consent_form, consent_wording=consent_wording)
     except IntegrityError:
         # Someone signed up with one of these addresses since we looked.
         if len(rows) == 1:
@@ -201,14 +208,14 @@ def _import_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool, report: Impo
             report.skipped.append(RowNote(line, row.email, _("already on the list (%(status)s)") % {"status": status}))
             return
         for one in rows:
-            _import_chunk([one], confirmed=confirmed, report=report)
+            _import_chunk([one], confirmed=confirmed, report=report, consent_form=consent_form, consent_wording=consent_wording)
         return
     report.created += outcome.created
     report.skipped += outcome.skipped
     report.confirmations += outcome.confirmations
 
 
-def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool) -> ImportReport:
+def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool, consent_form: str, consent_wording: str) -> ImportReport:
     outcome = ImportReport()
     keys = {email_key(row.email): (line, row) for line, row in rows}
     existing = dict(
@@ -248,8 +255,8 @@ def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool) -> ImportRep
         ]
     )
     if confirmed:
-        subscribers_activate_new([s.pk for s in subscribers])
-        Consent.objects.bulk_create([Consent(subscriber=s, form="import", wording=IMPORT_WORDING) for s in subscribers])
+        subscribers_activate_new(subscribers)
+        Consent.objects.bulk_create([Consent(subscriber=s, form=consent_form, wording=consent_wording) for s in subscribers])
     for subscriber, (line, _row) in zip(subscribers, fresh, strict=True):
         if confirmed:
             subscriber.status = Subscriber.Status.ACTIVE
@@ -257,6 +264,31 @@ def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool) -> ImportRep
             outcome.confirmations += 1
         outcome.created.append(RowNote(line, subscriber.email, subscriber.status))
     return outcome
+
+
+def subscriber_import(
+    *,
+    email: str,
+    name: str,
+    categories: Iterable[Category],
+    timezone: str,
+    language: str,
+    confirmed: bool,
+    consent_form: str = "import",
+    consent_wording: str = IMPORT_WORDING,
+) -> Subscriber | str:
+    """Add one reader the list owner brings (the API): the new subscriber, or why not.
+
+    The same rules as a CSV row: an existing or suppressed address is never
+    touched; a new reader is pending with a confirmation queued, or active
+    with a consent record (``consent_form``, ``consent_wording``) when ``confirmed``.
+    """
+    row = _Row(email=email, name=name, categories=list(categories), timezone=timezone, language=language)
+    report = ImportReport()
+    _import_chunk([(1, row)], confirmed=confirmed, report=report, consent_form=consent_form, consent_wording=consent_wording)
+    if report.skipped:
+        return report.skipped[0].reason
+    return subscriber_by_address(email)
 
 
 def _escape(value: str) -> str:

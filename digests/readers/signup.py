@@ -49,6 +49,7 @@ def subscriber_signup(
     categories: Iterable[Category],
     language: str,
     source: str = Subscriber.Source.SIGNUP,
+    timezone: str = "",
 ) -> SignupOutcome:
     """Sign up the normalised ``email``: create or reopen it as pending and queue a confirmation.
 
@@ -63,18 +64,18 @@ def subscriber_signup(
     categories = list(categories)
     try:
         with transaction.atomic():
-            return _signup(email=email, name=name, categories=categories, language=language, source=source)
+            return _signup(email=email, name=name, categories=categories, language=language, source=source, tz=timezone)
     except IntegrityError:
         # A simultaneous signup created the row first; treat ours as a repeat.
         with transaction.atomic():
-            return _signup(email=email, name=name, categories=categories, language=language, source=source)
+            return _signup(email=email, name=name, categories=categories, language=language, source=source, tz=timezone)
 
 
-def _signup(*, email, name, categories, language, source) -> SignupOutcome:
+def _signup(*, email, name, categories, language, source, tz) -> SignupOutcome:
     subscriber = subscriber_by_address(email)
     if subscriber is None:
         subscriber = Subscriber.objects.create(
-            email=email, name=name, language=language_code(language), source=source, status=S.PENDING
+            email=email, name=name, language=language_code(language), source=source, status=S.PENDING, timezone=tz
         )
         subscriber.categories.set(categories)
         confirmation_request(subscriber)
@@ -89,7 +90,9 @@ def _signup(*, email, name, categories, language, source) -> SignupOutcome:
     if name:
         subscriber.name = name
     subscriber.language = language_code(language)
-    subscriber.save(update_fields=["name", "language", "updated_at"])
+    if tz:
+        subscriber.timezone = tz
+    subscriber.save(update_fields=["name", "language", "timezone", "updated_at"])
     subscriber.categories.set(categories)
     sent = confirmation_request(subscriber)
     if reopened:

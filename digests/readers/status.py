@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from digests.models import Delivery, Subscriber
+from digests.webhooks.events import event_emit, subscriber_data
 
 S = Subscriber.Status
 
@@ -19,6 +20,13 @@ TRANSITIONS: dict[str, set[str]] = {
     S.COMPLAINED: {S.PENDING, S.UNSUBSCRIBED},
 }
 SUPPRESSED = {S.BOUNCED, S.COMPLAINED}
+# The outgoing webhook each move announces (a bounce lifted by an admin is not a confirmation).
+EVENTS = {
+    (S.PENDING, S.ACTIVE): "subscriber.confirmed",
+    S.UNSUBSCRIBED: "subscriber.unsubscribed",
+    S.BOUNCED: "subscriber.bounced",
+    S.COMPLAINED: "subscriber.complained",
+}
 
 
 class SubscriberTransitionError(ValueError):
@@ -49,6 +57,9 @@ def subscriber_transition(subscriber: Subscriber, *, to: str, reason: str = "") 
             Delivery.objects.filter(subscriber_id=subscriber.pk, status=Delivery.Status.PENDING).update(
                 status=withdrawn, last_error=reason or f"subscriber {to}", updated_at=now
             )
+        event = EVENTS.get((current, to)) or EVENTS.get(to)
+        if event:
+            event_emit(event, subscriber_data(subscriber, status=to, reason=reason, occurred_at=now.isoformat()))
     for name, value in changes.items():
         setattr(subscriber, name, value)
     return True
@@ -67,11 +78,19 @@ def _changes(to: str, *, now, reason: str = "") -> dict:
     return changes
 
 
-def subscribers_activate_new(pks: list[int]) -> int:
+def subscribers_activate_new(subscribers: list[Subscriber]) -> int:
     """Confirm many pending readers who have no deliveries yet (a list import's opted-in readers) in one UPDATE.
 
-    The same change as ``subscriber_transition(…, to=ACTIVE)`` row by row;
-    only for readers just created, so there is nothing to withdraw.
+    The same change as ``subscriber_transition(…, to=ACTIVE)`` row by row,
+    announced the same way; only for readers just created, so there is
+    nothing to withdraw.
     """
-    changes = _changes(S.ACTIVE, now=timezone.now())
-    return Subscriber.objects.filter(pk__in=pks, status=S.PENDING).update(**changes)
+    now = timezone.now()
+    changes = _changes(S.ACTIVE, now=now)
+    activated = Subscriber.objects.filter(pk__in=[s.pk for s in subscribers], status=S.PENDING).update(**changes)
+    for subscriber in subscribers:
+        for name, value in changes.items():
+            setattr(subscriber, name, value)
+        if not event_emit(EVENTS[(S.PENDING, S.ACTIVE)], subscriber_data(subscriber, occurred_at=now.isoformat())):
+            break  # nobody listens for confirmations: no need to ask for each reader
+    return activated

@@ -110,7 +110,7 @@ class Worker:
             "newsletter",
             "worker",
             "-Q",
-            "bulk,transactional,housekeeping",
+            "bulk,transactional,housekeeping,webhooks",
             "--pool",
             "prefork",
             "-c",
@@ -189,3 +189,12 @@ def worker(worker_env):
     yield make
     for w in started:
         w.stop()
+    if started:
+        from kombu import pools
+
+        from newsletter.celery import app
+
+        # Starting a worker pinged it over the broker; close those connections here, where they are
+        # idle, so a later fork (tests that render in child processes) does not inherit and hang on them.
+        pools.reset()
+        app._after_fork()  # the next task this process queues opens a fresh pool

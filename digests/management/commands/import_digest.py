@@ -3,6 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -16,8 +17,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
         parser.add_argument("--replace", action="store_true", help="Replace the items of an existing digest for that date.")
+        parser.add_argument(
+            "--schedule", action="store_true", help="Hand the digest to the autopilot (DIGEST_AUTOPILOT review or on)."
+        )
 
-    def handle(self, *args, path: Path, replace: bool, **options):
+    def handle(self, *args, path: Path, replace: bool, schedule: bool = False, **options):
         try:
             too_large = digest_file_size_error(path.stat().st_size)
             if too_large:
@@ -46,3 +50,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"id: {digest.pk}")
         self.stdout.write(f"admin: {admin_url}")
+        if schedule:
+            self.stdout.write(_autopilot_line(digest))
+
+
+def _autopilot_line(digest) -> str:
+    if settings.DIGEST_AUTOPILOT == "off":
+        return _("autopilot: off (DIGEST_AUTOPILOT), the digest stays a draft")
+    if digest.autopilot == digest.Autopilot.HELD:
+        return _("autopilot: held: %(reason)s") % {"reason": digest.autopilot_note}
+    return _("autopilot: %(state)s, send at %(at)s") % {
+        "state": digest.get_autopilot_display(),
+        "at": timezone.localtime(digest.scheduled_at).strftime("%Y-%m-%d %H:%M %Z"),
+    }
