@@ -1,8 +1,9 @@
 """The editorial admin: categories, digests with their items, Markdown import/export, preview.
 
 Editors compose, import, preview and export; nothing here schedules or sends.
-The send time fields are read-only unless the user holds ``digests.send_digest``,
-and a digest that is sending or sent is read-only for everyone.
+The send time is only ever set on the sending page (``digest_schedule``): the
+change form shows it, read-only, with a link there. A digest that is sending
+or sent is read-only for everyone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from digests.admin.digest_forms import ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.preview import preview_html
 from digests.admin.sending import DigestSendingAdminMixin
+from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.services import digest_export, digest_import
 from digests.models import Category, Digest, Item
@@ -172,13 +174,15 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
         (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
         (
             pgettext_lazy("digest admin fieldset", "Sending"),
-            {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]},
+            {"fields": ["status", "send_schedule", "send_started_at", "send_finished_at"]},
         ),
         (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
-    # Status only moves through digests.content.digest_transition, never by editing the field.
-    always_readonly = ["status", "send_started_at", "send_finished_at", "author", "created_at", "updated_at"]
-    send_fields = ["scheduled_at", "allow_stale"]
+    # Status only moves through digests.content.digest_transition, and the send
+    # time only through the sending page's digest_schedule: a time typed here
+    # would look scheduled while the dispatcher (which picks scheduled digests)
+    # never sent it.
+    readonly_fields = ["status", "send_schedule", "send_started_at", "send_finished_at", "author", "created_at", "updated_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(item_count=Count("items", distinct=True))
@@ -187,11 +191,13 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
     def item_count(self, digest: Digest) -> int:
         return digest.item_count
 
-    def get_readonly_fields(self, request, obj=None):
-        readonly = list(self.always_readonly)
-        if not request.user.has_perm("digests.send_digest"):
-            readonly += self.send_fields
-        return readonly
+    @admin.display(description=_("send time"))
+    def send_schedule(self, digest: Digest) -> str:
+        if digest.status == Digest.Status.SCHEDULED:
+            return time_label(digest.scheduled_at)
+        if digest.status in (Digest.Status.DRAFT, Digest.Status.CANCELLED):
+            return gettext("Not scheduled. Publishers schedule on the “Schedule and send” page.")
+        return time_label(digest.scheduled_at) or "—"
 
     def has_change_permission(self, request, obj=None):
         return _editable(obj) and super().has_change_permission(request, obj)
