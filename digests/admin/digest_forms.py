@@ -91,11 +91,21 @@ class ItemForm(forms.ModelForm):
 
 
 class MarkdownImportForm(forms.Form):
+    """A digest in the newsroom's text format, uploaded as a file or pasted as text; both go to ``digest_parse``."""
+
     # An empty file reaches the parser, which says what a digest file should contain.
     file = forms.FileField(
         allow_empty_file=True,
+        required=False,
         label=_("Markdown file"),
         help_text=_("A digest in the newsroom format, UTF-8 encoded, e.g. ai-digest-2026-02-06.md."),
+    )
+    text = forms.CharField(
+        required=False,
+        strip=False,
+        label=_("Or paste the issue"),
+        widget=forms.Textarea(attrs={"rows": 18, "class": "vLargeTextField digest-paste", "spellcheck": "false"}),
+        help_text=_("The whole issue in the same format: the title line, **section** headings, then the items."),
     )
     replace = forms.BooleanField(
         label=_("Replace existing"),
@@ -105,7 +115,7 @@ class MarkdownImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
+        if upload and upload.size > MAX_UPLOAD_BYTES:
             raise ValidationError(
                 _("The file is %(size)d bytes; a digest file may be at most %(max)d bytes."),
                 code="too_large",
@@ -113,8 +123,31 @@ class MarkdownImportForm(forms.Form):
             )
         return upload
 
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        if len(text.encode("utf-8")) > MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                _("The text is %(size)d bytes; a digest may be at most %(max)d bytes."),
+                code="too_large",
+                params={"size": len(text.encode("utf-8")), "max": MAX_UPLOAD_BYTES},
+            )
+        return text
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("file") and not cleaned.get("text", "").strip():
+            raise ValidationError(_("Choose a file or paste the issue's text."), code="empty")
+        return cleaned
+
+    @property
+    def pasted(self) -> bool:
+        """True when the digest comes from the text box (a file, if both are given, wins)."""
+        return not self.cleaned_data.get("file")
+
     def read(self) -> bytes:
-        """The uploaded file's bytes (call after is_valid())."""
+        """The digest's bytes, from the file or the pasted text (call after is_valid())."""
         upload = self.cleaned_data["file"]
+        if not upload:
+            return self.cleaned_data["text"].encode("utf-8")
         upload.seek(0)
         return upload.read()

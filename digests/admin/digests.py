@@ -245,10 +245,15 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
                 except DigestFormatError as exc:
                     problems = exc.problems
                 else:
-                    if replace:
-                        self.log_change(request, digest, gettext("Replaced from an uploaded Markdown file."))
+                    if form.pasted:
+                        how = gettext("Replaced from pasted text.") if replace else gettext("Imported from pasted text.")
                     else:
-                        self.log_addition(request, digest, gettext("Imported from an uploaded Markdown file."))
+                        how = (
+                            gettext("Replaced from an uploaded Markdown file.")
+                            if replace
+                            else gettext("Imported from an uploaded Markdown file.")
+                        )
+                    (self.log_change if replace else self.log_addition)(request, digest, how)
                     count = digest.items.count()
                     message = ngettext(
                         "Imported “%(digest)s” with %(count)d item.", "Imported “%(digest)s” with %(count)d items.", count
@@ -256,17 +261,29 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
                     self.message_user(request, message, messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[digest.pk]))
         else:
-            form = MarkdownImportForm()
+            form = MarkdownImportForm(initial=self._paste_initial(request))
+        pasted = form.is_bound and form.is_valid() and form.pasted
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": gettext("Import a digest from Markdown"),
             "form": form,
             "problems": problems,
-            "filename": request.FILES["file"].name if "file" in request.FILES else "",
+            "pasted": pasted,
+            "filename": request.FILES["file"].name if "file" in request.FILES else gettext("The pasted text"),
             "has_view_permission": self.has_view_permission(request),
         }
         return TemplateResponse(request, "admin/digests/digest/import.html", context)
+
+    def _paste_initial(self, request: HttpRequest) -> dict:
+        """``?replace=<id>``: the text box starts with that editable digest's text, to edit and replace it whole."""
+        object_id = request.GET.get("replace", "")
+        if not object_id.isdigit():
+            return {}
+        digest = Digest.objects.filter(pk=object_id).first()
+        if digest is None or not digest.is_editable:
+            return {}
+        return {"text": digest_export(digest), "replace": True}
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         digest = self._viewable_digest(request, object_id)

@@ -126,11 +126,12 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(editor_client):
     assert row_counts() == (0, 0, 0)
 
 
-def test_uploading_nothing_asks_for_a_file(editor_client):
-    response = editor_client.post(IMPORT_URL, {})
+def test_uploading_nothing_asks_for_a_file_or_the_text(editor_client):
+    response = editor_client.post(IMPORT_URL, {"text": "  \n"})
 
     assert response.status_code == 200
-    assert response.context["form"].errors["file"]
+    assert response.context["form"].non_field_errors() == ["Choose a file or paste the issue's text."]
+    assert row_counts() == (0, 0, 0)
 
 
 # --------------------------------------------------------------------------
