@@ -151,3 +151,11 @@ class MarkdownImportForm(forms.Form):
             return self.cleaned_data["text"].encode("utf-8")
         upload.seek(0)
         return upload.read()
+
+
+class DuplicateForm(forms.Form):
+    with_items = forms.BooleanField(
+        label=_("Copy the items too"),
+        required=False,
+        help_text=_("Unticked: each section gets one empty item to write."),
+    )

@@ -8,6 +8,7 @@ or sent is read-only for everyone.
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 
@@ -24,13 +25,13 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from digests.admin.digest_forms import ItemForm, MarkdownImportForm
+from digests.admin.digest_forms import DuplicateForm, ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.preview import preview_html
 from digests.admin.sending import DigestSendingAdminMixin
 from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
-from digests.content.services import digest_export, digest_import
+from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
 from digests.models import Category, Digest, Item
 from digests.rendering.presend import digest_check
 
@@ -217,6 +218,7 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
             path("import/", wrap(self.import_view), name="%s_%s_import" % info),
             path("<path:object_id>/export/", wrap(self.export_view), name="%s_%s_export" % info),
             path("<path:object_id>/preview/", wrap(self.preview_view), name="%s_%s_preview" % info),
+            path("<path:object_id>/duplicate/", wrap(self.duplicate_view), name="%s_%s_duplicate" % info),
             path("<path:object_id>/preview/email/", wrap(self.preview_email_view), name="%s_%s_preview_email" % info),
         ] + super().get_urls()
 
@@ -284,6 +286,33 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
         if digest is None or not digest.is_editable:
             return {}
         return {"text": digest_export(digest), "replace": True}
+
+    def duplicate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Tomorrow's draft from this issue: its title and sections, optionally its items (``digest_duplicate``)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        digest = self._viewable_digest(request, object_id)
+        form = DuplicateForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                copy = digest_duplicate(digest=digest, with_items=form.cleaned_data["with_items"], author=request.user)
+            except DigestDateTaken as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.log_addition(request, copy, gettext("Duplicated from %(digest)s.") % {"digest": digest})
+                self.message_user(
+                    request, gettext("Created the draft for %(date)s.") % {"date": copy.issue_date.isoformat()}, messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[copy.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": digest,
+            "title": gettext("Duplicate as a new issue: %(digest)s") % {"digest": digest},
+            "form": form,
+            "new_date": digest.issue_date + datetime.timedelta(days=1),
+        }
+        return TemplateResponse(request, "admin/digests/digest/duplicate.html", context)
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         digest = self._viewable_digest(request, object_id)

@@ -230,3 +230,31 @@ def digest_lookup(date_or_id: str) -> Digest:
         return Digest.objects.get(**lookup)
     except Digest.DoesNotExist:
         raise Digest.DoesNotExist(missing) from None
+
+
+class DigestDateTaken(ValueError):
+    """A digest for that issue date already exists."""
+
+
+@transaction.atomic
+def digest_duplicate(*, digest: Digest, with_items: bool = False, author=None) -> Digest:
+    """A new draft dated the day after ``digest``, with its title and its sections in the same order.
+
+    With ``with_items`` every item is copied (category, position and text);
+    without, each section gets one empty item to fill in (the issue's
+    skeleton), which the pre-send checks refuse to send until it is written.
+    Raises DigestDateTaken when that day already has a digest.
+    """
+    issue_date = digest.issue_date + datetime.timedelta(days=1)
+    if Digest.objects.filter(issue_date=issue_date).exists():
+        raise DigestDateTaken(_("A digest for %(date)s already exists; open it instead.") % {"date": issue_date.isoformat()})
+    copy = Digest.objects.create(issue_date=issue_date, title=digest.title, author=author)
+    items = list(digest.items.order_by("category__position", "category_id", "position", "id"))
+    if with_items:
+        fields = ["category_id", "position", "title", "summary", "background", "key_points", "source_name", "source_url"]
+        copies = [Item(digest=copy, **{name: getattr(item, name) for name in fields}) for item in items]
+    else:
+        sections = list(dict.fromkeys(item.category_id for item in items))
+        copies = [Item(digest=copy, category_id=category_id, position=0) for category_id in sections]
+    Item.objects.bulk_create(copies)
+    return copy
