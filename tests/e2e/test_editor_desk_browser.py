@@ -43,3 +43,67 @@ def test_duplicating_yesterdays_issue_opens_tomorrows_draft(desk):
     assert page.url.endswith(f"/admin/digests/digest/{copy.pk}/change/")
     assert copy.status == Digest.Status.DRAFT and copy.items.count() == 14
     assert page.locator("#id_issue_date").input_value() == "2026-02-07"
+
+
+def item_block(page, title: str):
+    return page.locator(".digest-items .inline-related.has_original").filter(has_text=title).first
+
+
+def paste_into(locator, text: str) -> None:
+    """Paste ``text`` into the focused field the way a browser does: a paste event with clipboard data."""
+    locator.focus()
+    locator.evaluate(
+        """(field, text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
+            if (field.dispatchEvent(event)) { field.setRangeText(text, field.selectionStart, field.selectionEnd, "end"); }
+        }""",
+        text,
+    )
+
+
+def test_pasting_several_lines_into_a_key_point_makes_one_point_per_line(desk):
+    page, digest = desk
+    page.goto(page.change_url)
+    block = item_block(page, "江苏省拟立法促进人工智能产业发展")
+    first = block.locator("input.key-point").nth(0)
+    first.fill("")
+
+    paste_into(first, "- 第一点：条例列入立法计划。\n- 第二点：营造良好环境。\n\n• 第三点：抢占制高点。\n")
+    assert [i.input_value() for i in block.locator("input.key-point").all()] == [
+        "第一点：条例列入立法计划。",
+        "第二点：营造良好环境。",
+        "第三点：抢占制高点。",
+        "立法目的在于促进AI产业发展，营造良好发展环境。",
+    ]
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+
+    item = digest.items.get(title="江苏省拟立法促进人工智能产业发展")
+    assert item.key_points == [
+        "第一点：条例列入立法计划。",
+        "第二点：营造良好环境。",
+        "第三点：抢占制高点。",
+        "立法目的在于促进AI产业发展，营造良好发展环境。",
+    ]
+
+
+def test_pasting_a_markdown_link_into_the_source_fills_name_and_link(desk):
+    page, digest = desk
+    page.goto(page.change_url)
+    block = item_block(page, "江苏省拟立法促进人工智能产业发展")
+    name = block.locator("input[name$='-source_name']")
+    name.fill("")
+
+    paste_into(name, "[新华日报](https://www.xhby.net/content/s1.html)")
+    assert name.input_value() == "新华日报"
+    assert block.locator("input[name$='-source_url']").input_value() == "https://www.xhby.net/content/s1.html"
+    # A plain text paste is just text.
+    paste_into(name, "·交汇点")
+    assert name.input_value() == "新华日报·交汇点"
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+
+    item = digest.items.get(title="江苏省拟立法促进人工智能产业发展")
+    assert (item.source_name, item.source_url) == ("新华日报·交汇点", "https://www.xhby.net/content/s1.html")

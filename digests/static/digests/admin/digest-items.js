@@ -4,6 +4,9 @@
  *   the position fields of its category in page order, which the server saves.
  * - Key points: the one-point-per-line textarea becomes one input per point with
  *   "add point" and "remove"; every edit is written back into the textarea.
+ *   Pasting several lines into a point makes one point per line ("- " bullets
+ *   and the like stripped, as the server does).
+ * - Source: pasting "[name](https://…)" into the source name or link fills both.
  */
 (function () {
   "use strict";
@@ -51,6 +54,37 @@
   }
 
   var dragged = null;
+  // The bullets the server strips too (digest_forms._BULLETS).
+  var BULLET = /^\s*(?:[-*•]\s+|・\s*)/;
+  var SOURCE_LINK = /^\s*\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)\s*$/;
+
+  function pastedText(event) {
+    return (event.clipboardData || window.clipboardData).getData("text");
+  }
+
+  function pastedPoints(text) {
+    return text.split(/\r?\n/).map(function (line) { return line.replace(BULLET, "").trim(); })
+      .filter(function (line) { return line; });
+  }
+
+  function enhanceSource(root) {
+    root.querySelectorAll("input[name$='-source_name'], input[name$='-source_url']").forEach(function (input) {
+      if (input.dataset.pasteAware || input.closest(".empty-form")) { return; }
+      input.dataset.pasteAware = "1";
+      input.addEventListener("paste", function (event) {
+        var match = SOURCE_LINK.exec(pastedText(event));
+        if (!match) { return; }
+        event.preventDefault();
+        var prefix = input.name.replace(/source_(name|url)$/, "");
+        var form = input.form;
+        form.elements[prefix + "source_name"].value = match[1].trim();
+        form.elements[prefix + "source_url"].value = match[2];
+        [form.elements[prefix + "source_name"], form.elements[prefix + "source_url"]].forEach(function (field) {
+          field.dispatchEvent(new Event("input", {bubbles: true}));
+        });
+      });
+    });
+  }
 
   function addOrderControls(group, row) {
     var slot = row.querySelector(".item-order-controls");
@@ -122,6 +156,21 @@
       input.value = value;
       input.setAttribute("aria-label", textarea.dataset.pointLabel);
       input.addEventListener("input", sync);
+      input.addEventListener("paste", function (event) {
+        var points = pastedPoints(pastedText(event));
+        if (points.length < 2 && !BULLET.test(pastedText(event))) { return; }
+        event.preventDefault();
+        if (!points.length) { return; }
+        var before = input.value.slice(0, input.selectionStart);
+        var after = input.value.slice(input.selectionEnd);
+        input.value = (before + points[0]).trim();
+        var next = li.nextSibling;
+        var last = input;
+        points.slice(1).forEach(function (point) { last = addPoint(point, next); });
+        last.value = (last.value + after).trim();
+        sync();
+        last.focus();
+      });
       input.addEventListener("keydown", function (event) {
         // Enter would submit the whole form; here it means "next point".
         if (event.key === "Enter") {
@@ -152,6 +201,7 @@
 
   function enhance(root) {
     root.querySelectorAll("textarea[data-key-points]").forEach(enhanceKeyPoints);
+    enhanceSource(root);
     document.querySelectorAll(".digest-items").forEach(function (group) {
       itemRows(group).forEach(function (row) { addOrderControls(group, row); });
     });
