@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from digests.admin.widgets import KeyPointsWidget
 from digests.models import Item
+from digests.models.content import http_url_validator
 
 # Bullets an editor may paste from Markdown or a word processor; the list already says "bullet".
 _BULLETS = ("- ", "* ", "• ", "・")
@@ -76,7 +77,10 @@ class ItemForm(forms.ModelForm):
         max_length=1000,
         required=False,
         assume_scheme="https",
-        widget=forms.URLInput(attrs={"class": "vURLField"}),
+        widget=forms.URLInput(attrs={"class": "vURLField item-wide"}),
+        # The model's own message (http_url_validator), not Django's generic "Enter a valid URL."
+        error_messages={"invalid": http_url_validator.message},
+        validators=[http_url_validator],
     )
 
     class Meta:
@@ -84,7 +88,8 @@ class ItemForm(forms.ModelForm):
         fields = ["category", "position", "title", "summary", "background", "key_points", "source_name", "source_url"]
         widgets = {
             "position": forms.NumberInput(attrs={"class": "vIntegerField item-position", "min": 0}),
-            "summary": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
+            "title": forms.TextInput(attrs={"class": "vTextField item-wide"}),
+            "summary": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField", "data-char-count": ""}),
             "background": forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField"}),
         }
         help_texts = {"position": _("Order within the category: lower numbers come first.")}

@@ -33,7 +33,8 @@ from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
 from digests.models import Category, Digest, Item
-from digests.rendering.presend import digest_check
+from digests.rendering.presend import SUBJECT_MAX_CHARS, digest_check
+from digests.rendering.render import PREHEADER_MAX_CHARS
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
 # The preview shows editor-written content: no scripts, no requests except images and styles inline.
@@ -157,6 +158,42 @@ class ItemInline(admin.StackedInline):
         return _editable(obj) and super().has_delete_permission(request, obj)
 
 
+def change_form_errors(adminform, inline_admin_formsets) -> list[dict]:
+    """Every error on the page, each naming its item (number, title, category) and field, for the summary on top."""
+    summary = []
+    if adminform is not None:
+        form = adminform.form
+        for name, errors in form.errors.items():
+            label = form.fields[name].label if name in form.fields else gettext("Digest")
+            anchor = form[name].id_for_label if name in form.fields else ""
+            summary.append({"where": gettext("Digest"), "field": label, "errors": errors, "anchor": anchor})
+    for inline in inline_admin_formsets:
+        formset = inline.formset
+        for error in formset.non_form_errors():
+            summary.append({"where": gettext("Items"), "field": "", "errors": [error], "anchor": ""})
+        for number, form in enumerate(formset.forms, start=1):
+            if not form.errors:
+                continue
+            title = (form.data.get(form.add_prefix("title")) or "").strip() if form.is_bound else ""
+            category = form.cleaned_data.get("category") if hasattr(form, "cleaned_data") else None
+            where = gettext("Item %(number)d") % {"number": number}
+            if title:
+                where += f" “{title[:30]}”"
+            if category:
+                where += f" ({category})"
+            for name, errors in form.errors.items():
+                in_form = name in form.fields
+                summary.append(
+                    {
+                        "where": where,
+                        "field": form.fields[name].label if in_form else "",
+                        "errors": errors,
+                        "anchor": form[name].id_for_label if in_form else "",
+                    }
+                )
+    return summary
+
+
 def _editable(digest: Digest | None) -> bool:
     return digest is None or digest.is_editable
 
@@ -170,6 +207,12 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
     search_fields = ["title", "items__title"]
     list_select_related = ["author"]
     inlines = [ItemInline]
+    change_form_template = "admin/digests/digest/change_form.html"
+
+    class Media:
+        css = {"all": ["digests/admin/digest-editor.css"]}
+        js = ["digests/admin/digest-editor.js"]
+
     actions = ["export_markdown"]
     fieldsets = [
         (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
@@ -187,6 +230,27 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(item_count=Count("items", distinct=True))
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # Live character counts (digest-editor.js) where mail apps cut text off:
+        # any field with data-char-count gets one, with its limit if it has one.
+        if db_field.name == "title":
+            # The subject is the title plus " (YYYY-MM-DD)".
+            field.widget.attrs.update(
+                {
+                    "data-char-count": SUBJECT_MAX_CHARS,
+                    "data-char-count-extra": len(" (2026-02-06)"),
+                    "class": "vTextField item-wide",
+                }
+            )
+        elif db_field.name == "preheader":
+            field.widget.attrs.update({"data-char-count": PREHEADER_MAX_CHARS, "class": "vTextField item-wide"})
+        return field
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["error_summary"] = change_form_errors(context.get("adminform"), context.get("inline_admin_formsets", []))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     @admin.display(description=_("items"), ordering="item_count")
     def item_count(self, digest: Digest) -> int:

@@ -7,6 +7,7 @@ import pytest
 from digests.content.digest_format import digest_parse
 from digests.content.services import digest_import
 from digests.models import Digest
+from tests.helpers.admin_browser import open_item
 from tests.helpers.digest_files import SEED_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -45,10 +46,6 @@ def test_duplicating_yesterdays_issue_opens_tomorrows_draft(desk):
     assert page.locator("#id_issue_date").input_value() == "2026-02-07"
 
 
-def item_block(page, title: str):
-    return page.locator(".digest-items .inline-related.has_original").filter(has_text=title).first
-
-
 def paste_into(locator, text: str) -> None:
     """Paste ``text`` into the focused field the way a browser does: a paste event with clipboard data."""
     locator.focus()
@@ -66,7 +63,7 @@ def paste_into(locator, text: str) -> None:
 def test_pasting_several_lines_into_a_key_point_makes_one_point_per_line(desk):
     page, digest = desk
     page.goto(page.change_url)
-    block = item_block(page, "江苏省拟立法促进人工智能产业发展")
+    block = open_item(page, "江苏省拟立法促进人工智能产业发展")
     first = block.locator("input.key-point").nth(0)
     first.fill("")
 
@@ -92,7 +89,7 @@ def test_pasting_several_lines_into_a_key_point_makes_one_point_per_line(desk):
 def test_pasting_a_markdown_link_into_the_source_fills_name_and_link(desk):
     page, digest = desk
     page.goto(page.change_url)
-    block = item_block(page, "江苏省拟立法促进人工智能产业发展")
+    block = open_item(page, "江苏省拟立法促进人工智能产业发展")
     name = block.locator("input[name$='-source_name']")
     name.fill("")
 
@@ -107,3 +104,78 @@ def test_pasting_a_markdown_link_into_the_source_fills_name_and_link(desk):
 
     item = digest.items.get(title="江苏省拟立法促进人工智能产业发展")
     assert (item.source_name, item.source_url) == ("新华日报·交汇点", "https://www.xhby.net/content/s1.html")
+
+
+def section_titles(digest: Digest, category: str) -> list[str]:
+    return list(digest.items.filter(category__name=category).order_by("position", "id").values_list("title", flat=True))
+
+
+def test_a_long_issue_opens_as_a_one_line_outline_and_expands_on_demand(desk):
+    page, digest = desk
+    page.goto(page.change_url)
+    rows = page.locator(".digest-items .inline-related.has_original")
+
+    assert rows.count() == 14
+    assert page.locator(".digest-items .inline-related.item-collapsed").count() == 14
+    first = rows.first
+    assert first.locator("h3").is_visible() and not first.locator("input[name$='-title']").is_visible()
+    page.click(".items-expand-all")
+    assert page.locator(".digest-items .inline-related.item-collapsed").count() == 0
+    page.click(".items-collapse-all")
+    assert page.locator(".digest-items .inline-related.item-collapsed").count() == 14
+
+
+def test_a_collapsed_item_is_dragged_by_any_part_of_it(desk):
+    page, digest = desk
+    page.goto(page.change_url)
+    before = section_titles(digest, "模型与技术进展")
+
+    source = page.locator(".digest-items .inline-related.has_original").filter(has_text=before[3]).first
+    target = page.locator(".digest-items .inline-related.has_original").filter(has_text=before[0]).first
+    # Grab the item by the end of its title bar (not the handle), drop it on the first item's upper half.
+    box = source.bounding_box()
+    source.drag_to(target, source_position={"x": box["width"] - 20, "y": box["height"] / 2}, target_position={"x": 200, "y": 3})
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+
+    assert section_titles(digest, "模型与技术进展") == [before[3], before[0], before[1], before[2], before[4]]
+
+
+def test_leaving_with_unsaved_changes_asks_first_and_saving_does_not(desk):
+    page, digest = desk
+    page.goto(page.change_url)
+    dialogs: list[str] = []
+
+    def stay(dialog):
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", stay)
+    page.fill("#id_title", "AI 行业动态（改）")
+    page.click(".breadcrumbs a[href$='/admin/digests/digest/']")
+    page.wait_for_timeout(500)
+    assert dialogs == ["beforeunload"]
+    assert page.url == page.change_url and page.locator("#id_title").input_value() == "AI 行业动态（改）"
+
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    page.click(".breadcrumbs a[href$='/admin/digests/digest/']")
+    page.wait_for_url("**/admin/digests/digest/")
+    assert dialogs == ["beforeunload"]
+    assert Digest.objects.get(pk=digest.pk).title == "AI 行业动态（改）"
+
+
+def test_counters_show_the_length_of_subject_preheader_and_summary(desk):
+    page, digest = desk
+    page.goto(page.change_url)
+
+    page.fill("#id_preheader", "江苏拟立法促进AI产业")
+    counter = page.locator("#id_preheader + .char-count")
+    assert counter.inner_text() == "11 / 90"
+    page.fill("#id_preheader", "长" * 91)
+    assert "char-count-over" in counter.get_attribute("class")
+    assert page.locator("#id_title + .char-count").inner_text() == f"{len(digest.title) + 13} / 78"
+    block = open_item(page, "江苏省拟立法促进人工智能产业发展")
+    summary = block.locator("textarea[name$='-summary']")
+    summary.fill("一二三")
+    assert block.locator("textarea[name$='-summary'] + .char-count").inner_text() == "3 characters"
