@@ -28,11 +28,11 @@ from django.utils.translation import gettext_lazy as _
 from digests.admin.digest_forms import DuplicateForm, ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.preview import preview_html
-from digests.admin.sending import DigestSendingAdminMixin
+from digests.admin.sending import DigestSendingAdminMixin, TestSendForm
 from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
-from digests.models import Category, Digest, Item
+from digests.models import Category, Digest, Item, Subscriber
 from digests.rendering.presend import SUBJECT_MAX_CHARS, digest_check
 from digests.rendering.render import PREHEADER_MAX_CHARS
 
@@ -211,7 +211,7 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
 
     class Media:
         css = {"all": ["digests/admin/digest-editor.css"]}
-        js = ["digests/admin/digest-editor.js"]
+        js = ["digests/admin/digest-editor.js", "digests/admin/digest-preview.js"]
 
     actions = ["export_markdown"]
     fieldsets = [
@@ -250,6 +250,8 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["error_summary"] = change_form_errors(context.get("adminform"), context.get("inline_admin_formsets", []))
+        if obj is not None and obj.pk:
+            context["side_preview"] = self._side_preview(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     @admin.display(description=_("items"), ordering="item_count")
@@ -340,6 +342,18 @@ class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdm
             "has_view_permission": self.has_view_permission(request),
         }
         return TemplateResponse(request, "admin/digests/digest/import.html", context)
+
+    def _side_preview(self, request: HttpRequest, digest: Digest) -> dict:
+        """The saved draft's email beside the form: a variant picker, a phone width, a test copy to oneself."""
+        info = self.opts.app_label, self.opts.model_name
+        return {
+            "email_url": reverse("admin:%s_%s_preview_email" % info, args=[digest.pk]),
+            "categories": Category.objects.filter(items__digest=digest).distinct().order_by("position", "id"),
+            "languages": settings.LANGUAGES,
+            "test_url": reverse("admin:%s_%s_test_copy" % info, args=[digest.pk]),
+            "test_form": TestSendForm(digest=digest, initial={"language": Subscriber.Language.ZH_HANS}),
+            "email": request.user.email,
+        }
 
     def _paste_initial(self, request: HttpRequest) -> dict:
         """``?replace=<id>``: the text box starts with that editable digest's text, to edit and replace it whole."""

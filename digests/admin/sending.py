@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -128,6 +129,7 @@ class DigestSendingAdminMixin:
                 self.admin_site.admin_view(self.progress_view),
                 name="%s_%s_progress" % info,
             ),
+            path("<int:digest_id>/test-copy/", self.admin_site.admin_view(self.test_copy_view), name="%s_%s_test_copy" % info),
             path(
                 "<int:digest_id>/sending/<str:action>/",
                 self.admin_site.admin_view(self.sending_action_view),
@@ -210,11 +212,28 @@ class DigestSendingAdminMixin:
         digest = self._digest(request, digest_id)
         return JsonResponse(digest_progress(digest).as_dict())
 
+    def test_copy_view(self, request, digest_id: int):
+        """A test copy to one's own address: editors too, from the preview beside the change form."""
+        digest = get_object_or_404(Digest, pk=digest_id)
+        if not self.has_view_permission(request, digest):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        back = redirect(self._back_url(request, digest))
+        try:
+            done = self._action_test(request, digest)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+            return back
+        self.log_change(request, digest, done)
+        messages.success(request, done)
+        return back
+
     def sending_action_view(self, request, digest_id: int, action: str):
         digest = self._digest(request, digest_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        back = redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk]))
+        back = redirect(self._back_url(request, digest))
         handler = getattr(self, f"_action_{action}", None)
         if handler is None:
             raise PermissionDenied
@@ -228,6 +247,13 @@ class DigestSendingAdminMixin:
             self.log_change(request, digest, done)
             messages.success(request, done)
         return back
+
+    def _back_url(self, request, digest: Digest) -> str:
+        """Where an action returns: the page it was sent from (``next``, same site only), else the sending page."""
+        wanted = request.POST.get("next", "")
+        if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
+            return wanted
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk])
 
     def _refuse_if_problems(self, digest: Digest):
         problems = _pre_send_errors(digest)

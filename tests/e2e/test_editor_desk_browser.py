@@ -179,3 +179,21 @@ def test_counters_show_the_length_of_subject_preheader_and_summary(desk):
     summary = block.locator("textarea[name$='-summary']")
     summary.fill("一二三")
     assert block.locator("textarea[name$='-summary'] + .char-count").inner_text() == "3 characters"
+
+
+def test_the_preview_beside_the_editor_narrows_to_a_phone_and_shows_a_chosen_variant(desk):
+    from playwright.sync_api import expect
+
+    page, digest = desk
+    page.goto(page.change_url)
+    frame = page.locator(".side-preview-frame")
+    email = page.frame_locator(".side-preview-frame")
+
+    assert email.locator("body").inner_text().count("江苏省拟立法促进人工智能产业发展") == 1
+    page.click(".side-preview-phone")
+    assert frame.evaluate("f => f.getBoundingClientRect().width") == 375
+    page.locator(".side-preview-variant label").filter(has_text="政策与监管").locator("input").check()
+    page.wait_for_function("() => document.querySelector('.side-preview-frame').src.includes('categories=')")
+    expect(email.locator("body")).not_to_contain_text("国内基础大模型密集发布新技术")
+    expect(email.locator("body")).to_contain_text("工信部发布开源AI智能体安全风险预警")
+    assert page.locator("form.side-preview-test input[name=categories]").count() == 1
