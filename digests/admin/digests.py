@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from digests.admin.digest_forms import DuplicateForm, ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
+from digests.admin.history import TranslatableHistoryMixin
 from digests.admin.preview import preview_html
 from digests.admin.sending import DigestSendingAdminMixin, TestSendForm
 from digests.admin.times import time_label
@@ -60,7 +61,7 @@ def markdown_download(digest: Digest) -> HttpResponse:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "position", "is_active", "item_count"]
     list_display_links = ["name"]
     list_editable = ["position", "is_active"]
@@ -199,7 +200,7 @@ def _editable(digest: Digest | None) -> bool:
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
+class DigestAdmin(TranslatableHistoryMixin, DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
     list_display = ["issue_date", "title", "status", "item_count", "author"]
     list_display_links = ["issue_date", "title"]
     list_filter = ["status"]

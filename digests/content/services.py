@@ -102,7 +102,7 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
     for section in parsed.sections:
         for position, parsed_item in enumerate(section.items):
             item = _item_from(parsed_item, digest=digest, category=None, position=position)
-            label = _('item "%(title)s"') % {"title": _shorten(parsed_item.title)}
+            label = _("item “%(title)s”") % {"title": _shorten(parsed_item.title)}
             problems += _validation_problems(item, line=parsed_item.line, label=label, exclude=["digest", "category"])
             items.append((section, item))
     if problems:
@@ -140,7 +140,7 @@ def _new_category_problems(sections: tuple[ParsedSection, ...]) -> list[Problem]
     problems = []
     for section in sections:
         if section.name not in known:
-            label = _('section "%(name)s"') % {"name": _shorten(section.name)}
+            label = _("section “%(name)s”") % {"name": _shorten(section.name)}
             # The slug is generated from the name on save; only the name can be wrong here.
             problems += _validation_problems(Category(name=section.name), line=section.line, label=label, exclude=["slug"])
             known.add(section.name)

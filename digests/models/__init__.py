@@ -1,6 +1,7 @@
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryEvent
 from digests.models.readers import Consent, Subscriber, Suppression
+from digests.models.staff import StaffPreference
 
 __all__ = [
     "Category",
@@ -9,6 +10,7 @@ __all__ = [
     "DeliveryEvent",
     "Digest",
     "Item",
+    "StaffPreference",
     "Subscriber",
     "Suppression",
 ]

@@ -114,7 +114,7 @@ def test_a_link_the_model_refuses_is_shown_on_the_items_line(editor_client):
 
     response = upload(editor_client, digest_bytes(lines))
 
-    assert "<li>line 5: item &quot;测试条目一&quot;, source link: " in response.content.decode()
+    assert "<li>line 5: item “测试条目一”, source link: " in response.content.decode()
     assert row_counts() == (0, 0, 0)
 
 

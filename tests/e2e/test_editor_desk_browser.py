@@ -197,3 +197,21 @@ def test_the_preview_beside_the_editor_narrows_to_a_phone_and_shows_a_chosen_var
     expect(email.locator("body")).not_to_contain_text("国内基础大模型密集发布新技术")
     expect(email.locator("body")).to_contain_text("工信部发布开源AI智能体安全风险预警")
     assert page.locator("form.side-preview-test input[name=categories]").count() == 1
+
+
+CONTRAST = """el => {
+    const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+    const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    let bg = el, color = "rgba(0, 0, 0, 0)";
+    while (bg && (color = getComputedStyle(bg).backgroundColor).startsWith("rgba(0, 0, 0, 0")) { bg = bg.parentElement; }
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(rgb(color))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_the_headers_language_label_is_readable(desk):
+    page, _digest = desk
+    page.goto(f"{page.base}/admin/")
+
+    assert page.locator("#header .language-switch label").evaluate(CONTRAST) >= 4.5
