@@ -219,15 +219,15 @@ class DigestAdmin(TranslatableHistoryMixin, DigestSendingAdminMixin, DigestStats
         (None, {"fields": ["issue_date", "title", "preheader", "intro"]}),
         (
             pgettext_lazy("digest admin fieldset", "Sending"),
-            {"fields": ["status", "send_schedule", "send_started_at", "send_finished_at"]},
+            {"fields": ["status", "send_schedule", "send_started", "send_finished"]},
         ),
-        (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
+        (_("History"), {"fields": ["author", "created", "updated"], "classes": ["collapse"]}),
     ]
     # Status only moves through digests.content.digest_transition, and the send
     # time only through the sending page's digest_schedule: a time typed here
     # would look scheduled while the dispatcher (which picks scheduled digests)
     # never sent it.
-    readonly_fields = ["status", "send_schedule", "send_started_at", "send_finished_at", "author", "created_at", "updated_at"]
+    readonly_fields = ["status", "send_schedule", "send_started", "send_finished", "author", "created", "updated"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(item_count=Count("items", distinct=True))
@@ -258,6 +258,23 @@ class DigestAdmin(TranslatableHistoryMixin, DigestSendingAdminMixin, DigestStats
     @admin.display(description=_("items"), ordering="item_count")
     def item_count(self, digest: Digest) -> int:
         return digest.item_count
+
+    # Every time on the page carries its zone: "2026-12-02 07:30 Asia/Shanghai (UTC+08:00)".
+    @admin.display(description=_("send started"))
+    def send_started(self, digest: Digest) -> str:
+        return time_label(digest.send_started_at) or "—"
+
+    @admin.display(description=_("send finished"))
+    def send_finished(self, digest: Digest) -> str:
+        return time_label(digest.send_finished_at) or "—"
+
+    @admin.display(description=_("created"))
+    def created(self, digest: Digest) -> str:
+        return time_label(digest.created_at)
+
+    @admin.display(description=_("updated"))
+    def updated(self, digest: Digest) -> str:
+        return time_label(digest.updated_at)
 
     @admin.display(description=_("send time"))
     def send_schedule(self, digest: Digest) -> str:

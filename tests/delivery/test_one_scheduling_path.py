@@ -96,3 +96,14 @@ def test_every_digest_the_list_shows_with_a_time_is_started_by_the_dispatcher_at
         assert digests_dispatch_due(now=at - datetime.timedelta(minutes=1)).started == []
         assert digests_dispatch_due(now=at).started == [pk]
     assert Digest.objects.get(pk=draft.pk).status == Digest.Status.DRAFT
+
+
+def test_every_time_on_the_digest_page_names_its_zone(publisher_client, seed_digest, readers):
+    from digests.delivery.schedule import digest_start
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+
+    html = publisher_client.get(reverse("admin:digests_digest_change", args=[seed_digest.pk])).content.decode()
+    times = re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?[^<]{0,40}", html)
+    assert times and all("Asia/Shanghai (UTC+08:00)" in t for t in times)
+    assert "CST" not in html
