@@ -65,6 +65,13 @@ class KeyPointsField(forms.Field):
         return self.to_python(initial) != self.to_python(data)
 
 
+class HttpURLField(forms.URLField):
+    """A link that must be http or https, refused with the model's own message (not "Enter a valid URL")."""
+
+    default_validators = [http_url_validator]
+    default_error_messages = {"invalid": http_url_validator.message}
+
+
 class ItemForm(forms.ModelForm):
     key_points = KeyPointsField(
         label=_("要点 key points"),
@@ -72,15 +79,12 @@ class ItemForm(forms.ModelForm):
     )
     # Declared so an address typed without a scheme gets https:// (the model's
     # validator, run on save, still refuses anything but http and https).
-    source_url = forms.URLField(
+    source_url = HttpURLField(
         label=_("source link"),
         max_length=1000,
         required=False,
         assume_scheme="https",
         widget=forms.URLInput(attrs={"class": "vURLField item-wide"}),
-        # The model's own message (http_url_validator), not Django's generic "Enter a valid URL."
-        error_messages={"invalid": http_url_validator.message},
-        validators=[http_url_validator],
     )
 
     class Meta:

@@ -27,7 +27,7 @@ def test_a_bad_source_link_says_http_or_https_not_djangos_generic_message(editor
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Enter an http:// or https:// link." in html
+    assert html.count("<li>Enter an http:// or https:// link.</li>") == 1
     assert "Enter a valid URL." not in html
 
 
