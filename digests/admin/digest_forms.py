@@ -8,6 +8,7 @@ from digests.admin.widgets import KeyPointsWidget
 from digests.content.ordering import section_rank
 from digests.content.services import digest_file_size_error
 from digests.models import Category, Digest, Item
+from digests.models.content import http_url_validator
 
 # Bullets an editor may paste from Markdown or a word processor; the list already says "bullet".
 _BULLETS = ("- ", "* ", "• ", "・")
@@ -65,6 +66,13 @@ class KeyPointsField(forms.Field):
         return self.to_python(initial) != self.to_python(data)
 
 
+class HttpURLField(forms.URLField):
+    """A link that must be http or https, refused with the model's own message (not "Enter a valid URL")."""
+
+    default_validators = [http_url_validator]
+    default_error_messages = {"invalid": http_url_validator.message}
+
+
 class ItemForm(forms.ModelForm):
     key_points = KeyPointsField(
         label=_("要点 key points"),
@@ -72,12 +80,12 @@ class ItemForm(forms.ModelForm):
     )
     # Declared so an address typed without a scheme gets https:// (the model's
     # validator, run on save, still refuses anything but http and https).
-    source_url = forms.URLField(
+    source_url = HttpURLField(
         label=_("source link"),
         max_length=1000,
         required=False,
         assume_scheme="https",
-        widget=forms.URLInput(attrs={"class": "vURLField"}),
+        widget=forms.URLInput(attrs={"class": "vURLField item-wide"}),
     )
 
     image_url = forms.URLField(
@@ -105,7 +113,8 @@ class ItemForm(forms.ModelForm):
         ]
         widgets = {
             "position": forms.NumberInput(attrs={"class": "vIntegerField item-position", "min": 0}),
-            "summary": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
+            "title": forms.TextInput(attrs={"class": "vTextField item-wide"}),
+            "summary": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField", "data-char-count": ""}),
             "background": forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField"}),
         }
         help_texts = {"position": _("Order within the category: lower numbers come first.")}
@@ -160,11 +169,21 @@ class DigestForm(forms.ModelForm):
 
 
 class MarkdownImportForm(forms.Form):
+    """A digest in the newsroom's text format, uploaded as a file or pasted as text; both go to ``digest_parse``."""
+
     # An empty file reaches the parser, which says what a digest file should contain.
     file = forms.FileField(
         allow_empty_file=True,
+        required=False,
         label=_("Markdown file"),
         help_text=_("A digest in the newsroom format, UTF-8 encoded, e.g. ai-digest-2026-02-06.md."),
+    )
+    text = forms.CharField(
+        required=False,
+        strip=False,
+        label=_("Or paste the issue"),
+        widget=forms.Textarea(attrs={"rows": 18, "class": "vLargeTextField digest-paste", "spellcheck": "false"}),
+        help_text=_("The whole issue in the same format: the title line, **section** headings, then the items."),
     )
     replace = forms.BooleanField(
         label=_("Replace existing"),
@@ -174,13 +193,41 @@ class MarkdownImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        too_large = digest_file_size_error(upload.size)
+        too_large = digest_file_size_error(upload.size) if upload else None
         if too_large:
             raise ValidationError(too_large, code="too_large")
         return upload
 
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        too_large = digest_file_size_error(len(text.encode("utf-8")))
+        if too_large:
+            raise ValidationError(too_large, code="too_large")
+        return text
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("file") and not cleaned.get("text", "").strip():
+            raise ValidationError(_("Choose a file or paste the issue's text."), code="empty")
+        return cleaned
+
+    @property
+    def pasted(self) -> bool:
+        """True when the digest comes from the text box (a file, if both are given, wins)."""
+        return not self.cleaned_data.get("file")
+
     def read(self) -> bytes:
-        """The uploaded file's bytes (call after is_valid())."""
+        """The digest's bytes, from the file or the pasted text (call after is_valid())."""
         upload = self.cleaned_data["file"]
+        if not upload:
+            return self.cleaned_data["text"].encode("utf-8")
         upload.seek(0)
         return upload.read()
+
+
+class DuplicateForm(forms.Form):
+    with_items = forms.BooleanField(
+        label=_("Copy the items too"),
+        required=False,
+        help_text=_("Unticked: each section gets one empty item to write."),
+    )

@@ -1,12 +1,14 @@
 """The editorial admin: categories, digests with their items, Markdown import/export, preview.
 
 Editors compose, import, preview and export; nothing here schedules or sends.
-The send time fields are read-only unless the user holds ``digests.send_digest``,
-and a digest that is sending or sent is read-only for everyone.
+The send time is only ever set on the sending page (``digest_schedule``): the
+change form shows it, read-only, with a link there. A digest that is sending
+or sent is read-only for everyone.
 """
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 
@@ -24,16 +26,18 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin.automation import DigestAutopilotAdminMixin
-from digests.admin.digest_forms import DigestForm, ItemForm, MarkdownImportForm
+from digests.admin.digest_forms import DigestForm, DuplicateForm, ItemForm, MarkdownImportForm
 from digests.admin.feedback import DigestStatsAdminMixin
+from digests.admin.history import TranslatableHistoryMixin
 from digests.admin.preview import preview_html
-from digests.admin.sending import DigestSendingAdminMixin
+from digests.admin.sending import DigestSendingAdminMixin, TestSendForm
+from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.ordering import section_rank
-from digests.content.services import digest_export, digest_import
-from digests.models import Category, Digest, Item
-from digests.rendering.presend import digest_check
-from digests.rendering.render import digest_subject, variant_preheader
+from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
+from digests.models import Category, Digest, Item, Subscriber
+from digests.rendering.presend import PREHEADER_MAX_CHARS, digest_check
+from digests.rendering.render import SUBJECT_MAX_COLUMNS, digest_subject, variant_preheader
 from digests.rendering.sections import digest_content
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
@@ -60,7 +64,7 @@ def markdown_download(digest: Digest) -> HttpResponse:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "position", "is_active", "item_count"]
     list_display_links = ["name"]
     list_editable = ["position", "is_active"]
@@ -169,12 +173,50 @@ class ItemInline(admin.StackedInline):
         return _editable(obj) and super().has_delete_permission(request, obj)
 
 
+def change_form_errors(adminform, inline_admin_formsets) -> list[dict]:
+    """Every error on the page, each naming its item (number, title, category) and field, for the summary on top."""
+    summary = []
+    if adminform is not None:
+        form = adminform.form
+        for name, errors in form.errors.items():
+            label = form.fields[name].label if name in form.fields else gettext("Digest")
+            anchor = form[name].id_for_label if name in form.fields else ""
+            summary.append({"where": gettext("Digest"), "field": label, "errors": errors, "anchor": anchor})
+    for inline in inline_admin_formsets:
+        formset = inline.formset
+        for error in formset.non_form_errors():
+            summary.append({"where": gettext("Items"), "field": "", "errors": [error], "anchor": ""})
+        for number, form in enumerate(formset.forms, start=1):
+            if not form.errors:
+                continue
+            title = (form.data.get(form.add_prefix("title")) or "").strip() if form.is_bound else ""
+            category = form.cleaned_data.get("category") if hasattr(form, "cleaned_data") else None
+            where = gettext("Item %(number)d") % {"number": number}
+            if title:
+                where += f" “{title[:30]}”"
+            if category:
+                where += f" ({category})"
+            for name, errors in form.errors.items():
+                in_form = name in form.fields
+                summary.append(
+                    {
+                        "where": where,
+                        "field": form.fields[name].label if in_form else "",
+                        "errors": errors,
+                        "anchor": form[name].id_for_label if in_form else "",
+                    }
+                )
+    return summary
+
+
 def _editable(digest: Digest | None) -> bool:
     return digest is None or digest.is_editable
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin):
+class DigestAdmin(
+    TranslatableHistoryMixin, DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin
+):
     list_display = ["issue_date", "title", "status", "item_count", "author"]
     list_display_links = ["issue_date", "title"]
     list_filter = ["status"]
@@ -182,6 +224,12 @@ class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStat
     search_fields = ["title", "items__title"]
     list_select_related = ["author"]
     inlines = [ItemInline]
+    change_form_template = "admin/digests/digest/change_form.html"
+
+    class Media:
+        css = {"all": ["digests/admin/digest-editor.css"]}
+        js = ["digests/admin/digest-editor.js", "digests/admin/digest-preview.js"]
+
     actions = ["export_markdown"]
     form = DigestForm
     fieldsets = [
@@ -198,13 +246,15 @@ class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStat
         ),
         (
             pgettext_lazy("digest admin fieldset", "Sending"),
-            {"fields": ["status", "scheduled_at", "allow_stale", "send_started_at", "send_finished_at"]},
+            {"fields": ["status", "send_schedule", "send_started", "send_finished"]},
         ),
-        (_("History"), {"fields": ["author", "created_at", "updated_at"], "classes": ["collapse"]}),
+        (_("History"), {"fields": ["author", "created", "updated"], "classes": ["collapse"]}),
     ]
-    # Status only moves through digests.content.digest_transition, never by editing the field.
-    always_readonly = ["status", "send_started_at", "send_finished_at", "author", "created_at", "updated_at", "brand"]
-    send_fields = ["scheduled_at", "allow_stale"]
+    # Status only moves through digests.content.digest_transition, and the send
+    # time only through the sending page's digest_schedule: a time typed here
+    # would look scheduled while the dispatcher (which picks scheduled digests)
+    # never sent it.
+    readonly_fields = ["status", "send_schedule", "send_started", "send_finished", "author", "created", "updated", "brand"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(item_count=Count("items", distinct=True))
@@ -232,15 +282,53 @@ class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStat
             _("logo: %(url)s") % {"url": settings.BRAND_LOGO_URL} if settings.BRAND_LOGO_URL else _("no logo"),
         ) + format_html("<br>{}", settings.BRAND_TAGLINE)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # Live character counts (digest-editor.js) where mail apps cut text off:
+        # any field with data-char-count gets one, with its limit if it has one.
+        if db_field.name == "subject":
+            # Counted in characters here; the pre-send check also counts a Chinese character as two columns.
+            field.widget.attrs.update({"data-char-count": SUBJECT_MAX_COLUMNS, "class": "vTextField item-wide"})
+        elif db_field.name == "title":
+            field.widget.attrs.update({"class": "vTextField item-wide"})
+        elif db_field.name == "preheader":
+            field.widget.attrs.update({"data-char-count": PREHEADER_MAX_CHARS, "class": "vTextField item-wide"})
+        return field
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["error_summary"] = change_form_errors(context.get("adminform"), context.get("inline_admin_formsets", []))
+        if obj is not None and obj.pk:
+            context["side_preview"] = self._side_preview(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     @admin.display(description=_("items"), ordering="item_count")
     def item_count(self, digest: Digest) -> int:
         return digest.item_count
 
-    def get_readonly_fields(self, request, obj=None):
-        readonly = list(self.always_readonly)
-        if not request.user.has_perm("digests.send_digest"):
-            readonly += self.send_fields
-        return readonly
+    # Every time on the page carries its zone: "2026-12-02 07:30 Asia/Shanghai (UTC+08:00)".
+    @admin.display(description=_("send started"))
+    def send_started(self, digest: Digest) -> str:
+        return time_label(digest.send_started_at) or "—"
+
+    @admin.display(description=_("send finished"))
+    def send_finished(self, digest: Digest) -> str:
+        return time_label(digest.send_finished_at) or "—"
+
+    @admin.display(description=_("created"))
+    def created(self, digest: Digest) -> str:
+        return time_label(digest.created_at)
+
+    @admin.display(description=_("updated"))
+    def updated(self, digest: Digest) -> str:
+        return time_label(digest.updated_at)
+
+    @admin.display(description=_("send time"))
+    def send_schedule(self, digest: Digest) -> str:
+        if digest.status == Digest.Status.SCHEDULED:
+            return time_label(digest.scheduled_at)
+        if digest.status in (Digest.Status.DRAFT, Digest.Status.CANCELLED):
+            return gettext("Not scheduled. Publishers schedule on the “Schedule and send” page.")
+        return time_label(digest.scheduled_at) or "—"
 
     def has_change_permission(self, request, obj=None):
         return _editable(obj) and super().has_change_permission(request, obj)
@@ -260,6 +348,7 @@ class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStat
             path("import/", wrap(self.import_view), name="%s_%s_import" % info),
             path("<path:object_id>/export/", wrap(self.export_view), name="%s_%s_export" % info),
             path("<path:object_id>/preview/", wrap(self.preview_view), name="%s_%s_preview" % info),
+            path("<path:object_id>/duplicate/", wrap(self.duplicate_view), name="%s_%s_duplicate" % info),
             path("<path:object_id>/preview/email/", wrap(self.preview_email_view), name="%s_%s_preview_email" % info),
         ] + super().get_urls()
 
@@ -288,10 +377,15 @@ class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStat
                 except DigestFormatError as exc:
                     problems = exc.problems
                 else:
-                    if replace:
-                        self.log_change(request, digest, gettext("Replaced from an uploaded Markdown file."))
+                    if form.pasted:
+                        how = gettext("Replaced from pasted text.") if replace else gettext("Imported from pasted text.")
                     else:
-                        self.log_addition(request, digest, gettext("Imported from an uploaded Markdown file."))
+                        how = (
+                            gettext("Replaced from an uploaded Markdown file.")
+                            if replace
+                            else gettext("Imported from an uploaded Markdown file.")
+                        )
+                    (self.log_change if replace else self.log_addition)(request, digest, how)
                     count = digest.items.count()
                     message = ngettext(
                         "Imported “%(digest)s” with %(count)d item.", "Imported “%(digest)s” with %(count)d items.", count
@@ -299,17 +393,68 @@ class DigestAdmin(DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStat
                     self.message_user(request, message, messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[digest.pk]))
         else:
-            form = MarkdownImportForm()
+            form = MarkdownImportForm(initial=self._paste_initial(request))
+        pasted = form.is_bound and form.is_valid() and form.pasted
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": gettext("Import a digest from Markdown"),
             "form": form,
             "problems": problems,
-            "filename": request.FILES["file"].name if "file" in request.FILES else "",
+            "pasted": pasted,
+            "filename": request.FILES["file"].name if "file" in request.FILES else gettext("The pasted text"),
             "has_view_permission": self.has_view_permission(request),
         }
         return TemplateResponse(request, "admin/digests/digest/import.html", context)
+
+    def _side_preview(self, request: HttpRequest, digest: Digest) -> dict:
+        """The saved draft's email beside the form: a variant picker, a phone width, a test copy to oneself."""
+        info = self.opts.app_label, self.opts.model_name
+        return {
+            "email_url": reverse("admin:%s_%s_preview_email" % info, args=[digest.pk]),
+            "categories": Category.objects.filter(items__digest=digest).distinct().order_by("position", "id"),
+            "languages": settings.LANGUAGES,
+            "test_url": reverse("admin:%s_%s_test_copy" % info, args=[digest.pk]),
+            "test_form": TestSendForm(digest=digest, initial={"language": Subscriber.Language.ZH_HANS}),
+            "email": request.user.email,
+        }
+
+    def _paste_initial(self, request: HttpRequest) -> dict:
+        """``?replace=<id>``: the text box starts with that editable digest's text, to edit and replace it whole."""
+        object_id = request.GET.get("replace", "")
+        if not object_id.isdigit():
+            return {}
+        digest = Digest.objects.filter(pk=object_id).first()
+        if digest is None or not digest.is_editable:
+            return {}
+        return {"text": digest_export(digest), "replace": True}
+
+    def duplicate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Tomorrow's draft from this issue: its title and sections, optionally its items (``digest_duplicate``)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        digest = self._viewable_digest(request, object_id)
+        form = DuplicateForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                copy = digest_duplicate(digest=digest, with_items=form.cleaned_data["with_items"], author=request.user)
+            except DigestDateTaken as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.log_addition(request, copy, gettext("Duplicated from %(digest)s.") % {"digest": digest})
+                self.message_user(
+                    request, gettext("Created the draft for %(date)s.") % {"date": copy.issue_date.isoformat()}, messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[copy.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": digest,
+            "title": gettext("Duplicate as a new issue: %(digest)s") % {"digest": digest},
+            "form": form,
+            "new_date": digest.issue_date + datetime.timedelta(days=1),
+        }
+        return TemplateResponse(request, "admin/digests/digest/duplicate.html", context)
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         digest = self._viewable_digest(request, object_id)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
+from digests.admin.history import TranslatableHistoryMixin
 from digests.models import Consent, Subscriber, SubscriberImport, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
@@ -89,7 +90,7 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
     form = SubscriberAdminForm
     list_display = [
         "email",
@@ -314,7 +315,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
     list_display = ["email_hash", "reason", "created_at"]
     list_filter = ["reason"]
     readonly_fields = ["email_hash", "reason", "created_at"]

@@ -20,11 +20,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from digests import queue
+from digests.admin.times import time_label, zone_label
 from digests.content.services import TransitionError
+from digests.delivery.audience import digest_audience
 from digests.delivery.progress import digest_progress
 from digests.delivery.schedule import (
     StaleDigest,
@@ -36,6 +39,7 @@ from digests.delivery.schedule import (
     digest_schedule,
     digest_start,
 )
+from digests.delivery.variants import variant_ids
 from digests.models import Category, Digest, Item, Subscriber
 from digests.queue import enqueue
 
@@ -43,10 +47,16 @@ PERMISSION = "digests.send_digest"
 
 
 class ScheduleForm(forms.Form):
+    """The one place a send time is chosen; the time is wall-clock time in the site's zone, named in the label."""
+
     send_at = forms.DateTimeField(
         label=gettext_lazy("Send time"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
     allow_stale = forms.BooleanField(label=gettext_lazy("Send even if the issue is stale"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["send_at"].label = _("Send time, %(zone)s") % {"zone": zone_label()}
 
 
 class TestSendForm(forms.Form):
@@ -73,6 +83,41 @@ def _pre_send_errors(digest: Digest) -> list[str]:
     return [str(problem.message) for problem in digest_check(digest) if getattr(problem, "level", "error") == "error"]
 
 
+def _variant_rows(by_variant: dict[str, int]) -> list[tuple[str, int]]:
+    """(the variant's category names, readers), largest first."""
+    names = dict(Category.objects.values_list("pk", "name"))
+    rows = [
+        (" · ".join(names.get(pk, "?") for pk in sorted(variant_ids(key), key=lambda pk: pk)), n) for key, n in by_variant.items()
+    ]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def _confirmations(digest: Digest, recipients: int) -> dict[str, str]:
+    """The questions asked before the two actions that cannot be taken back."""
+    names = {"digest": str(digest), "n": recipients, "now": time_label(timezone.now())}
+    send_now = (
+        ngettext(
+            "Send “%(digest)s” now to %(n)d reader? It starts at once (%(now)s) and cannot be taken back.",
+            "Send “%(digest)s” now to %(n)d readers? It starts at once (%(now)s) and cannot be taken back.",
+            recipients,
+        )
+        % names
+    )
+    if digest.status == Digest.Status.SCHEDULED:
+        cancel = ngettext(
+            "Cancel “%(digest)s”, scheduled for %(at)s to %(n)d reader?",
+            "Cancel “%(digest)s”, scheduled for %(at)s to %(n)d readers?",
+            recipients,
+        ) % {**names, "at": time_label(digest.scheduled_at)}
+    else:
+        cancel = ngettext(
+            "Cancel sending “%(digest)s” (%(n)d reader, started %(at)s)? Readers not yet sent to will not receive it.",
+            "Cancel sending “%(digest)s” (%(n)d readers, started %(at)s)? Readers not yet sent to will not receive it.",
+            recipients,
+        ) % {**names, "at": time_label(digest.send_started_at) or "—"}
+    return {"send_now": send_now, "cancel": cancel}
+
+
 class DigestSendingAdminMixin:
     """Adds the sending page, its actions and a progress column to a Digest ModelAdmin."""
 
@@ -85,6 +130,7 @@ class DigestSendingAdminMixin:
                 self.admin_site.admin_view(self.progress_view),
                 name="%s_%s_progress" % info,
             ),
+            path("<int:digest_id>/test-copy/", self.admin_site.admin_view(self.test_copy_view), name="%s_%s_test_copy" % info),
             path(
                 "<int:digest_id>/sending/<str:action>/",
                 self.admin_site.admin_view(self.sending_action_view),
@@ -106,9 +152,12 @@ class DigestSendingAdminMixin:
         return get_object_or_404(Digest, pk=digest_id)
 
     def send_progress(self, digest: Digest):
-        if digest.status in (Digest.Status.DRAFT, Digest.Status.SCHEDULED):
-            when = timezone.localtime(digest.scheduled_at).strftime("%Y-%m-%d %H:%M") if digest.scheduled_at else ""
-            return when or "—"
+        # Only a scheduled digest has a send time the dispatcher will honour; a
+        # draft's leftover time (from a cancelled schedule) is not shown.
+        if digest.status == Digest.Status.SCHEDULED:
+            return time_label(digest.scheduled_at) or "—"
+        if digest.status == Digest.Status.DRAFT:
+            return "—"
         progress = digest_progress(digest, failures=0)
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk])
         return format_html(
@@ -123,13 +172,23 @@ class DigestSendingAdminMixin:
     def sending_view(self, request, digest_id: int):
         digest = self._digest(request, digest_id)
         default_at = timezone.localtime(digest.scheduled_at or default_send_time(digest), zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        progress = digest_progress(digest)
+        # Before the send the ledger is empty: count who the snapshot will write.
+        audience = digest_audience(digest=digest) if not progress.audience else None
+        recipients = audience.recipients if audience else progress.audience - progress.skipped
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "digest": digest,
             "original": digest,
             "title": _("Sending: %(digest)s") % {"digest": digest},
-            "progress": digest_progress(digest),
+            "progress": progress,
+            "audience": audience,
+            "recipients": recipients,
+            "variants": _variant_rows(audience.by_variant) if audience else [],
+            "zone": zone_label(),
+            "scheduled_label": time_label(digest.scheduled_at) if digest.status == Digest.Status.SCHEDULED else "",
+            "confirm": _confirmations(digest, recipients),
             "schedule_form": ScheduleForm(
                 initial={"send_at": default_at.replace(tzinfo=None), "allow_stale": digest.allow_stale}
             ),
@@ -155,11 +214,28 @@ class DigestSendingAdminMixin:
         digest = self._digest(request, digest_id)
         return JsonResponse(digest_progress(digest).as_dict())
 
+    def test_copy_view(self, request, digest_id: int):
+        """A test copy to one's own address: editors too, from the preview beside the change form."""
+        digest = get_object_or_404(Digest, pk=digest_id)
+        if not self.has_view_permission(request, digest):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        back = redirect(self._back_url(request, digest))
+        try:
+            done = self._action_test(request, digest)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+            return back
+        self.log_change(request, digest, done)
+        messages.success(request, done)
+        return back
+
     def sending_action_view(self, request, digest_id: int, action: str):
         digest = self._digest(request, digest_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        back = redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk]))
+        back = redirect(self._back_url(request, digest))
         handler = getattr(self, f"_action_{action}", None)
         if handler is None:
             raise PermissionDenied
@@ -173,6 +249,13 @@ class DigestSendingAdminMixin:
             self.log_change(request, digest, done)
             messages.success(request, done)
         return back
+
+    def _back_url(self, request, digest: Digest) -> str:
+        """Where an action returns: the page it was sent from (``next``, same site only), else the sending page."""
+        wanted = request.POST.get("next", "")
+        if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
+            return wanted
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_sending", args=[digest.pk])
 
     def _refuse_if_problems(self, digest: Digest):
         problems = _pre_send_errors(digest)
@@ -188,7 +271,7 @@ class DigestSendingAdminMixin:
         if timezone.is_naive(at):
             at = timezone.make_aware(at, zoneinfo.ZoneInfo(settings.TIME_ZONE))
         digest_schedule(digest, at=at, allow_stale=form.cleaned_data["allow_stale"])
-        return _("Scheduled for %(at)s.") % {"at": timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")}
+        return _("Scheduled for %(at)s.") % {"at": time_label(at)}
 
     def _action_send_now(self, request, digest: Digest) -> str:
         self._refuse_if_problems(digest)

@@ -79,17 +79,17 @@ def _field_name(label: str) -> str:
 
 
 def _line_start(label: str) -> str:
-    return f'"{label}："'
+    return f"“{label}：”"
 
 
 def empty_file() -> str:
     return _(
-        'the file is empty; expected a header line like "%(example)s" followed by "**section**" headings and their items'
+        "the file is empty; expected a header line like “%(example)s” followed by “**section**” headings and their items"
     ) % {"example": _HEADER_EXAMPLE}
 
 
 def missing_header() -> str:
-    return _('missing header line; expected the first line to be "<title> (YYYY-MM-DD)", e.g. "%(example)s"') % {
+    return _("missing header line; expected the first line to be “<title> (YYYY-MM-DD)”, e.g. “%(example)s”") % {
         "example": _HEADER_EXAMPLE
     }
 
@@ -101,51 +101,51 @@ def not_utf8(byte: int, column: int) -> str:
 
 
 def date_not_iso(text: str) -> str:
-    return _('the header date "%(date)s" is not in YYYY-MM-DD form; expected e.g. "2026-02-06"') % {"date": _preview(text)}
+    return _("the header date “%(date)s” is not in YYYY-MM-DD form; expected e.g. “2026-02-06”") % {"date": _preview(text)}
 
 
 def date_not_real(text: str) -> str:
-    return _('the header date "%(date)s" is not a real calendar date; expected a valid YYYY-MM-DD date, e.g. "2026-02-06"') % {
+    return _("the header date “%(date)s” is not a real calendar date; expected a valid YYYY-MM-DD date, e.g. “2026-02-06”") % {
         "date": text
     }
 
 
 def malformed_header(text: str) -> str:
-    return _('expected the header line "<title> (YYYY-MM-DD)", e.g. "%(example)s"; got "%(got)s"') % {
+    return _("expected the header line “<title> (YYYY-MM-DD)”, e.g. “%(example)s”; got “%(got)s”") % {
         "example": _HEADER_EXAMPLE,
         "got": _preview(text, _LONG_PREVIEW_LENGTH),
     }
 
 
 def missing_title() -> str:
-    return _('the header has no title before the date; expected "<title> (YYYY-MM-DD)", e.g. "%(example)s"') % {
+    return _("the header has no title before the date; expected “<title> (YYYY-MM-DD)”, e.g. “%(example)s”") % {
         "example": _HEADER_EXAMPLE
     }
 
 
 def unbalanced_span() -> str:
-    return _('the header line has an unbalanced <span> tag; expected "%(example)s", optionally wrapped in <span …>…</span>') % {
+    return _("the header line has an unbalanced <span> tag; expected “%(example)s”, optionally wrapped in <span …>…</span>") % {
         "example": _HEADER_EXAMPLE
     }
 
 
 def no_sections() -> str:
-    return _('the digest has no sections; expected a "**section name**" heading followed by items')
+    return _("the digest has no sections; expected a “**section name**” heading followed by items")
 
 
 def nameless_section() -> str:
-    return _('the section heading has no name; expected "**section name**", e.g. "**政策与监管**"')
+    return _("the section heading has no name; expected “**section name**”, e.g. “**政策与监管**”")
 
 
 def empty_section(name: str) -> str:
     return _(
-        'section "%(section)s" has no items; expected at least one item (a title line, then '
+        "section “%(section)s” has no items; expected at least one item (a title line, then "
         "说明：, 要点： with bullets, and 来源出处：) under the heading"
     ) % {"section": _preview(name)}
 
 
 def outside_section(title: str) -> str:
-    return _('item "%(title)s" is outside any section; expected a "**section name**" heading above it') % {
+    return _("item “%(title)s” is outside any section; expected a “**section name**” heading above it") % {
         "title": _preview(title)
     }
 
@@ -157,13 +157,13 @@ def untitled(label: str | None) -> str:
 
 
 def _expected_next(draft) -> str:
-    """What may come next after the fields read so far, e.g. '"背景：" or "要点："'."""
+    """What may come next after the fields read so far, e.g. '“背景：” or “要点：”'."""
     options = []
     if draft.position >= FIELD_ORDER.index(SOURCE):
         # Only the optional 图片 may follow the source; say what is usual.
         return _("a blank line before the next item")
     if draft.position == FIELD_ORDER.index(KEY_POINTS):
-        options.append(_('a bullet starting with "- "'))
+        options.append(_("a bullet starting with “- ”"))
     for label in FIELD_ORDER[draft.position + 1 :]:
         options.append(_line_start(label))
         if label in REQUIRED_FIELDS:
@@ -174,14 +174,14 @@ def _expected_next(draft) -> str:
 
 
 def unexpected_line(draft) -> str:
-    return _('unexpected line in item "%(title)s"; expected %(expected)s') % {
+    return _("unexpected line in item “%(title)s”; expected %(expected)s") % {
         "title": _preview(draft.title.text),
         "expected": _expected_next(draft),
     }
 
 
 def duplicate_field(draft, label: str) -> str:
-    return _('duplicate %(field)s in item "%(title)s"; it was already given on line %(first)d') % {
+    return _("duplicate %(field)s in item “%(title)s”; it was already given on line %(first)d") % {
         "field": _field_name(label),
         "title": _preview(draft.title.text),
         "first": draft.fields[label].number,
@@ -191,19 +191,19 @@ def duplicate_field(draft, label: str) -> str:
 def misplaced_field(draft, label: str) -> str:
     last = FIELD_ORDER[draft.position]
     return _(
-        '%(field)s is in the wrong place in item "%(title)s"; it must come before %(last)s '
+        "%(field)s is in the wrong place in item “%(title)s”; it must come before %(last)s "
         "(field order: 说明, 背景, 要点, 来源出处)"
     ) % {"field": _field_name(label), "title": _preview(draft.title.text), "last": _line_start(last)}
 
 
 def missing_field(draft, label: str) -> str:
     if label == KEY_POINTS:
-        expected = _('a line "要点：" followed by one or more lines starting with "- "')
+        expected = _("a line “要点：” followed by one or more lines starting with “- ”")
     elif label == SOURCE:
-        expected = _('a line like "来源出处：[name](https://…)"')
+        expected = _("a line like “来源出处：[name](https://…)”")
     else:
         expected = _("a line starting with %(start)s") % {"start": _line_start(label)}
-    return _('item "%(title)s" is missing %(field)s; expected %(expected)s') % {
+    return _("item “%(title)s” is missing %(field)s; expected %(expected)s") % {
         "title": _preview(draft.title.text),
         "field": _field_name(label),
         "expected": expected,
@@ -211,7 +211,7 @@ def missing_field(draft, label: str) -> str:
 
 
 def empty_field(draft, label: str) -> str:
-    return _('%(field)s of item "%(title)s" is empty; expected text after %(start)s') % {
+    return _("%(field)s of item “%(title)s” is empty; expected text after %(start)s") % {
         "field": _field_name(label),
         "title": _preview(draft.title.text),
         "start": _line_start(label),
@@ -220,43 +220,43 @@ def empty_field(draft, label: str) -> str:
 
 def inline_key_points(draft) -> str:
     return _(
-        'text after "要点：" in item "%(title)s"; expected "要点：" alone on its line '
-        'with each key point on its own line starting with "- "'
+        "text after “要点：” in item “%(title)s”; expected “要点：” alone on its line "
+        "with each key point on its own line starting with “- ”"
     ) % {"title": _preview(draft.title.text)}
 
 
 def no_key_points(draft) -> str:
     return _(
-        '要点 (key points) of item "%(title)s" has no bullets; expected one or more lines starting with "- " below "要点："'
+        "要点 (key points) of item “%(title)s” has no bullets; expected one or more lines starting with “- ” below “要点：”"
     ) % {"title": _preview(draft.title.text)}
 
 
 def empty_key_point(draft) -> str:
-    return _('empty key point in item "%(title)s"; expected text after "- "') % {"title": _preview(draft.title.text)}
+    return _("empty key point in item “%(title)s”; expected text after “- ”") % {"title": _preview(draft.title.text)}
 
 
 def source_not_link(draft, value: str) -> str:
     return _(
-        '来源出处 (source) of item "%(title)s" is not a Markdown link; expected "来源出处：[name](https://…)", got "%(got)s"'
+        "来源出处 (source) of item “%(title)s” is not a Markdown link; expected “来源出处：[name](https://…)”, got “%(got)s”"
     ) % {"title": _preview(draft.title.text), "got": _preview(value, _LONG_PREVIEW_LENGTH)}
 
 
 def source_without_name(draft) -> str:
-    return _('来源出处 (source) of item "%(title)s" has no name; expected "来源出处：[name](https://…)"') % {
+    return _("来源出处 (source) of item “%(title)s” has no name; expected “来源出处：[name](https://…)”") % {
         "title": _preview(draft.title.text)
     }
 
 
 def bad_url(draft, url: str) -> str:
     return _(
-        '来源出处 (source) of item "%(title)s" links to "%(url)s"; '
-        'expected an http:// or https:// URL, e.g. "[name](https://example.com/…)"'
+        "来源出处 (source) of item “%(title)s” links to “%(url)s”; "
+        "expected an http:// or https:// URL, e.g. “[name](https://example.com/…)”"
     ) % {"title": _preview(draft.title.text), "url": _preview(url, _LONG_PREVIEW_LENGTH)}
 
 
 def url_without_host(draft, url: str) -> str:
     return _(
-        '来源出处 (source) of item "%(title)s" links to "%(url)s", which has no host; expected e.g. "https://example.com/…"'
+        "来源出处 (source) of item “%(title)s” links to “%(url)s”, which has no host; expected e.g. “https://example.com/…”"
     ) % {"title": _preview(draft.title.text), "url": _preview(url, _LONG_PREVIEW_LENGTH)}
 
 

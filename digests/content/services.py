@@ -145,7 +145,7 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
     for section in parsed.sections:
         for position, parsed_item in enumerate(section.items):
             item = _item_from(parsed_item, digest=digest, category=None, position=position)
-            label = _('item "%(title)s"') % {"title": _shorten(parsed_item.title)}
+            label = _("item “%(title)s”") % {"title": _shorten(parsed_item.title)}
             problems += _validation_problems(item, line=parsed_item.line, label=label, exclude=["digest", "category"])
             items.append((section, item))
     if problems:
@@ -188,7 +188,7 @@ def _new_category_problems(sections: tuple[ParsedSection, ...]) -> list[Problem]
     problems = []
     for section in sections:
         if section.name not in known:
-            label = _('section "%(name)s"') % {"name": _shorten(section.name)}
+            label = _("section “%(name)s”") % {"name": _shorten(section.name)}
             # The slug is generated from the name on save; only the name can be wrong here.
             problems += _validation_problems(Category(name=section.name), line=section.line, label=label, exclude=["slug"])
             known.add(section.name)
@@ -288,3 +288,31 @@ def digest_lookup(date_or_id: str) -> Digest:
         return Digest.objects.get(**lookup)
     except Digest.DoesNotExist:
         raise Digest.DoesNotExist(missing) from None
+
+
+class DigestDateTaken(ValueError):
+    """A digest for that issue date already exists."""
+
+
+@transaction.atomic
+def digest_duplicate(*, digest: Digest, with_items: bool = False, author=None) -> Digest:
+    """A new draft dated the day after ``digest``, with its title and its sections in the same order.
+
+    With ``with_items`` every item is copied (category, position and text);
+    without, each section gets one empty item to fill in (the issue's
+    skeleton), which the pre-send checks refuse to send until it is written.
+    Raises DigestDateTaken when that day already has a digest.
+    """
+    issue_date = digest.issue_date + datetime.timedelta(days=1)
+    if Digest.objects.filter(issue_date=issue_date).exists():
+        raise DigestDateTaken(_("A digest for %(date)s already exists; open it instead.") % {"date": issue_date.isoformat()})
+    copy = Digest.objects.create(issue_date=issue_date, title=digest.title, author=author)
+    items = list(digest.items.order_by("category__position", "category_id", "position", "id"))
+    if with_items:
+        fields = ["category_id", "position", "title", "summary", "background", "key_points", "source_name", "source_url"]
+        copies = [Item(digest=copy, **{name: getattr(item, name) for name in fields}) for item in items]
+    else:
+        sections = list(dict.fromkeys(item.category_id for item in items))
+        copies = [Item(digest=copy, category_id=category_id, position=0) for category_id in sections]
+    Item.objects.bulk_create(copies)
+    return copy

@@ -2,6 +2,7 @@ from digests.models.automation import ApiKey, WebhookAttempt, WebhookDelivery, W
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
 from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression
+from digests.models.staff import StaffPreference
 
 __all__ = [
     "ApiKey",
@@ -16,6 +17,7 @@ __all__ = [
     "DeliveryEvent",
     "Digest",
     "Item",
+    "StaffPreference",
     "Subscriber",
     "SubscriberImport",
     "Suppression",

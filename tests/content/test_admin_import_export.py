@@ -114,7 +114,7 @@ def test_a_link_the_model_refuses_is_shown_on_the_items_line(editor_client):
 
     response = upload(editor_client, digest_bytes(lines))
 
-    assert "<li>line 5: item &quot;测试条目一&quot;, source link: " in response.content.decode()
+    assert "<li>line 5: item “测试条目一”, source link: " in response.content.decode()
     assert row_counts() == (0, 0, 0)
 
 
@@ -126,11 +126,12 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(editor_client):
     assert row_counts() == (0, 0, 0)
 
 
-def test_uploading_nothing_asks_for_a_file(editor_client):
-    response = editor_client.post(IMPORT_URL, {})
+def test_uploading_nothing_asks_for_a_file_or_the_text(editor_client):
+    response = editor_client.post(IMPORT_URL, {"text": "  \n"})
 
     assert response.status_code == 200
-    assert response.context["form"].errors["file"]
+    assert response.context["form"].non_field_errors() == ["Choose a file or paste the issue's text."]
+    assert row_counts() == (0, 0, 0)
 
 
 # --------------------------------------------------------------------------

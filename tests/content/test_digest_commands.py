@@ -157,7 +157,7 @@ def test_links_the_parser_accepts_but_the_model_refuses_are_reported_on_the_item
     code, _out, err = run_manage("import_digest", str(path), capsys=capsys)
 
     assert code == 1
-    assert f'{path}:5: item "测试条目一", source link: ' in err
+    assert f"{path}:5: item “测试条目一”, source link: " in err
     assert row_counts() == (0, 0, 0)
 
 

@@ -325,7 +325,7 @@ def test_it_reports_a_missing_header_line():
     text = valid_doc().replace(HEADER + "\n\n", "")
 
     assert only_problem(text) == (
-        'line 1: missing header line; expected the first line to be "<title> (YYYY-MM-DD)", e.g. "AI 行业动态 (2026-02-06)"'
+        "line 1: missing header line; expected the first line to be “<title> (YYYY-MM-DD)”, e.g. “AI 行业动态 (2026-02-06)”"
     )
 
 
@@ -333,8 +333,8 @@ def test_it_reports_a_missing_header_line():
 def test_it_reports_a_malformed_header_line(header):
     problem = only_problem(valid_doc().replace(HEADER, header))
 
-    assert problem.startswith('line 1: expected the header line "<title> (YYYY-MM-DD)"')
-    assert f'got "{header}"' in problem
+    assert problem.startswith("line 1: expected the header line “<title> (YYYY-MM-DD)”")
+    assert f"got “{header}”" in problem
 
 
 def test_it_reports_a_header_without_a_title():
@@ -353,14 +353,14 @@ def test_it_reports_an_unbalanced_span_around_the_header():
 def test_it_reports_a_header_date_not_in_iso_form(date):
     problem = only_problem(valid_doc().replace("2026-02-06", date))
 
-    assert problem == f'line 1: the header date "{date}" is not in YYYY-MM-DD form; expected e.g. "2026-02-06"'
+    assert problem == f"line 1: the header date “{date}” is not in YYYY-MM-DD form; expected e.g. “2026-02-06”"
 
 
 @pytest.mark.parametrize("date", ["2026-02-30", "2026-13-01", "2025-02-29"])
 def test_it_reports_a_header_date_that_does_not_exist(date):
     problem = only_problem(valid_doc().replace("2026-02-06", date))
 
-    assert problem.startswith(f'line 1: the header date "{date}" is not a real calendar date;')
+    assert problem.startswith(f"line 1: the header date “{date}” is not a real calendar date;")
 
 
 def test_it_reports_a_file_with_a_header_but_no_sections():
@@ -375,7 +375,7 @@ def test_it_reports_an_item_outside_any_section():
     text = doc(HEADER, "", TITLE, SUMMARY, *KEY_POINTS, SOURCE)
 
     assert only_problem(text) == (
-        f'line 3: item "{TITLE}" is outside any section; expected a "**section name**" heading above it'
+        f"line 3: item “{TITLE}” is outside any section; expected a “**section name**” heading above it"
     )
 
 
@@ -384,13 +384,13 @@ def test_it_reports_an_empty_section():
 
     problem = only_problem(text)
 
-    assert problem.startswith('line 3: section "空栏目" has no items; expected at least one item')
+    assert problem.startswith("line 3: section “空栏目” has no items; expected at least one item")
 
 
 def test_it_reports_an_empty_last_section():
     problem = only_problem(valid_doc() + "\n**空栏目**\n")
 
-    assert problem.startswith('line 13: section "空栏目" has no items')
+    assert problem.startswith("line 13: section “空栏目” has no items")
 
 
 def test_it_reports_a_section_heading_without_a_name():
@@ -406,34 +406,34 @@ def test_it_reports_a_section_heading_without_a_name():
 def test_it_reports_missing_summary_with_line_number():
     text = valid_doc().replace(SUMMARY + "\n", "")
 
-    assert only_problem(text) == (f'line 5: item "{TITLE}" is missing 说明 (summary); expected a line starting with "说明："')
+    assert only_problem(text) == (f"line 5: item “{TITLE}” is missing 说明 (summary); expected a line starting with “说明：”")
 
 
 def test_it_shortens_long_titles_in_messages():
     long_title = "江苏省拟立法促进人工智能产业发展并设立专项基金支持企业创新"
     text = valid_doc().replace(TITLE, long_title).replace(SUMMARY + "\n", "")
 
-    assert only_problem(text).startswith('line 5: item "江苏省拟立法促进人工智能产业发展并设立…" is missing 说明')
+    assert only_problem(text).startswith("line 5: item “江苏省拟立法促进人工智能产业发展并设立…” is missing 说明")
 
 
 def test_it_reports_an_empty_summary():
     text = valid_doc().replace(SUMMARY, "说明：  ")
 
-    assert only_problem(text) == f'line 6: 说明 (summary) of item "{TITLE}" is empty; expected text after "说明："'
+    assert only_problem(text) == f"line 6: 说明 (summary) of item “{TITLE}” is empty; expected text after “说明：”"
 
 
 def test_it_reports_an_empty_background():
     text = valid_doc().replace(BACKGROUND, "背景：")
 
-    assert only_problem(text).startswith(f'line 7: 背景 (background) of item "{TITLE}" is empty')
+    assert only_problem(text).startswith(f"line 7: 背景 (background) of item “{TITLE}” is empty")
 
 
 def test_it_reports_missing_key_points():
     text = valid_doc().replace("要点：\n- 第一点。\n- 第二点。\n", "")
 
     assert only_problem(text) == (
-        f'line 5: item "{TITLE}" is missing 要点 (key points); '
-        'expected a line "要点：" followed by one or more lines starting with "- "'
+        f"line 5: item “{TITLE}” is missing 要点 (key points); "
+        "expected a line “要点：” followed by one or more lines starting with “- ”"
     )
 
 
@@ -441,28 +441,28 @@ def test_it_reports_key_points_without_bullets():
     text = valid_doc().replace("- 第一点。\n- 第二点。\n", "")
 
     assert only_problem(text) == (
-        f'line 8: 要点 (key points) of item "{TITLE}" has no bullets; '
-        'expected one or more lines starting with "- " below "要点："'
+        f"line 8: 要点 (key points) of item “{TITLE}” has no bullets; "
+        "expected one or more lines starting with “- ” below “要点：”"
     )
 
 
 def test_it_reports_key_points_written_on_the_label_line():
     text = valid_doc().replace("要点：\n", "要点：第零点。\n")
 
-    assert only_problem(text).startswith('line 8: text after "要点：" in item')
+    assert only_problem(text).startswith("line 8: text after “要点：” in item")
 
 
 def test_it_reports_an_empty_bullet():
     text = valid_doc().replace("- 第二点。", "-")
 
-    assert only_problem(text) == f'line 10: empty key point in item "{TITLE}"; expected text after "- "'
+    assert only_problem(text) == f"line 10: empty key point in item “{TITLE}”; expected text after “- ”"
 
 
 def test_it_reports_a_missing_source():
     text = valid_doc().replace(SOURCE + "\n", "")
 
     assert only_problem(text) == (
-        f'line 5: item "{TITLE}" is missing 来源出处 (source); expected a line like "来源出处：[name](https://…)"'
+        f"line 5: item “{TITLE}” is missing 来源出处 (source); expected a line like “来源出处：[name](https://…)”"
     )
 
 
@@ -481,7 +481,7 @@ def test_it_reports_a_missing_source():
 def test_it_reports_a_source_that_is_not_an_http_link(source):
     problem = only_problem(valid_doc().replace(SOURCE, f"来源出处：{source}"))
 
-    assert problem.startswith(f'line 11: 来源出处 (source) of item "{TITLE}" links to')
+    assert problem.startswith(f"line 11: 来源出处 (source) of item “{TITLE}” links to")
     assert "expected an http:// or https:// URL" in problem
 
 
@@ -497,8 +497,8 @@ def test_it_reports_a_source_url_without_a_host(source):
 def test_it_reports_a_source_that_is_not_a_markdown_link(source):
     problem = only_problem(valid_doc().replace(SOURCE, f"来源出处：{source}"))
 
-    assert problem.startswith(f'line 11: 来源出处 (source) of item "{TITLE}" is not a Markdown link;')
-    assert 'expected "来源出处：[name](https://…)"' in problem
+    assert problem.startswith(f"line 11: 来源出处 (source) of item “{TITLE}” is not a Markdown link;")
+    assert "expected “来源出处：[name](https://…)”" in problem
 
 
 def test_it_reports_a_source_without_a_name():
@@ -512,8 +512,8 @@ def test_it_reports_a_field_in_the_wrong_place():
     text = doc(HEADER, "", SECTION, "", TITLE, SUMMARY, *KEY_POINTS, BACKGROUND, SOURCE)
 
     assert only_problem(text) == (
-        f'line 10: 背景 (background) is in the wrong place in item "{TITLE}"; '
-        'it must come before "要点：" (field order: 说明, 背景, 要点, 来源出处)'
+        f"line 10: 背景 (background) is in the wrong place in item “{TITLE}”; "
+        "it must come before “要点：” (field order: 说明, 背景, 要点, 来源出处)"
     )
 
 
@@ -526,33 +526,33 @@ def test_a_misplaced_required_field_is_not_also_reported_missing():
 def test_it_reports_a_duplicate_field():
     text = valid_doc().replace(SUMMARY, f"{SUMMARY}\n说明：又一个。")
 
-    assert only_problem(text) == (f'line 7: duplicate 说明 (summary) in item "{TITLE}"; it was already given on line 6')
+    assert only_problem(text) == (f"line 7: duplicate 说明 (summary) in item “{TITLE}”; it was already given on line 6")
 
 
 def test_it_reports_an_unexpected_line_and_says_what_was_expected():
     text = valid_doc().replace(SUMMARY, f"{SUMMARY}\n这一行是多出来的。")
 
-    assert only_problem(text) == f'line 7: unexpected line in item "{TITLE}"; expected "背景：" or "要点："'
+    assert only_problem(text) == f"line 7: unexpected line in item “{TITLE}”; expected “背景：” or “要点：”"
 
 
 def test_it_reports_text_between_bullets_as_unexpected():
     text = valid_doc().replace("- 第二点。", "第二点没有横线。")
 
     assert only_problem(text) == (
-        f'line 10: unexpected line in item "{TITLE}"; expected a bullet starting with "- " or "来源出处："'
+        f"line 10: unexpected line in item “{TITLE}”; expected a bullet starting with “- ” or “来源出处：”"
     )
 
 
 def test_it_reports_a_bullet_outside_key_points():
     text = valid_doc().replace(BACKGROUND, "- 不该在这里。")
 
-    assert only_problem(text).startswith(f'line 7: unexpected line in item "{TITLE}"; expected "背景：" or "要点："')
+    assert only_problem(text).startswith(f"line 7: unexpected line in item “{TITLE}”; expected “背景：” or “要点：”")
 
 
 def test_it_reports_a_bullet_after_the_source():
     text = valid_doc().replace(SOURCE, f"{SOURCE}\n- 迟到的要点。")
 
-    assert only_problem(text) == f'line 12: unexpected line in item "{TITLE}"; expected a blank line before the next item'
+    assert only_problem(text) == f"line 12: unexpected line in item “{TITLE}”; expected a blank line before the next item"
 
 
 def test_it_reports_a_field_without_an_item_title_once():

@@ -7,6 +7,7 @@ import pytest
 from digests.content.digest_format import digest_parse
 from digests.content.services import digest_import
 from digests.models import Digest
+from tests.helpers.admin_browser import item_block, open_item
 from tests.helpers.digest_files import SEED_PATH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -35,17 +36,13 @@ def digest_page(browser_page, live_server, django_user_model, settings):
     return page, digest
 
 
-def item_block(page, title: str):
-    return page.locator(".digest-items .inline-related.has_original").filter(has_text=title).first
-
-
 def section_titles(digest: Digest, category: str) -> list[str]:
     return list(digest.items.filter(category__name=category).order_by("position", "id").values_list("title", flat=True))
 
 
 def test_key_points_become_one_input_each_and_edits_are_saved_as_a_list(digest_page):
     page, digest = digest_page
-    block = item_block(page, "江苏省拟立法促进人工智能产业发展")
+    block = open_item(page, "江苏省拟立法促进人工智能产业发展")
 
     inputs = block.locator("input.key-point")
     assert inputs.count() == 2

@@ -243,11 +243,11 @@ def test_the_admin_header_has_a_language_switch_that_the_admin_then_follows(edit
     url = reverse("admin:digests_digest_changelist")
     page = editor_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     user_tools = page[page.index('id="user-tools"') :]
-    assert 'class="language-switch" action="/i18n/setlang/" method="post"' in user_tools
+    assert 'class="language-switch" action="/admin/language/" method="post"' in user_tools
     assert f'name="next" value="{url}"' in user_tools
     assert '<option value="zh-hans" lang="zh-hans" selected>简体中文</option>' in user_tools
 
-    response = editor_client.post("/i18n/setlang/", {"language": "en", "next": url}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    response = editor_client.post("/admin/language/", {"language": "en", "next": url}, HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert response.status_code == 302 and response["Location"] == url
     english = editor_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "Select digest to change" in english and '<option value="en" lang="en" selected>English</option>' in english
