@@ -38,6 +38,8 @@ class Command(BaseCommand):
             if more:
                 lines.append(ngettext("… and %(n)d more problem.", "… and %(n)d more problems.", more) % {"n": more})
             raise CommandError("\n".join(lines)) from None
+        if schedule:
+            digest = digest_autopilot(digest)
         admin_url = settings.SITE_URL + reverse("admin:digests_digest_change", args=[digest.pk])
         count = digest.items.count()
         self.stdout.write(
