@@ -36,8 +36,8 @@ from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.ordering import section_rank
 from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
 from digests.models import Category, Digest, Item, Subscriber
-from digests.rendering.presend import PREHEADER_MAX_CHARS, digest_check
-from digests.rendering.render import SUBJECT_MAX_COLUMNS, digest_subject, variant_preheader
+from digests.rendering.presend import digest_check
+from digests.rendering.render import PREHEADER_MAX_CHARS, SUBJECT_MAX_COLUMNS, digest_subject, variant_preheader
 from digests.rendering.sections import digest_content
 
 MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"

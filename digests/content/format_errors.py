@@ -262,12 +262,12 @@ def url_without_host(draft, url: str) -> str:
 
 def image_not_link(draft, value: str) -> str:
     return _(
-        '图片 (image) of item "%(title)s" is not a Markdown image; expected "图片：![alt text](https://…)", got "%(got)s"'
+        "图片 (image) of item “%(title)s” is not a Markdown image; expected “图片：![alt text](https://…)”, got “%(got)s”"
     ) % {"title": _preview(draft.title.text), "got": _preview(value, _LONG_PREVIEW_LENGTH)}
 
 
 def bad_image_url(draft, url: str) -> str:
-    return _('图片 (image) of item "%(title)s" links to "%(url)s"; expected an http:// or https:// URL with a host') % {
+    return _("图片 (image) of item “%(title)s” links to “%(url)s”; expected an http:// or https:// URL with a host") % {
         "title": _preview(draft.title.text),
         "url": _preview(url, _LONG_PREVIEW_LENGTH),
     }

@@ -50,6 +50,6 @@ def test_a_clean_page_has_no_summary_and_counters_where_length_matters(editor_cl
     html = editor_client.get(change_url(seed_digest)).content.decode()
 
     assert 'class="error-summary"' not in html
-    assert 'name="title"' in html and 'data-char-count="78"' in html and 'data-char-count-extra="13"' in html
+    assert 'name="subject"' in html and 'data-char-count="60"' in html  # the subject, within 60 columns
     assert 'data-char-count="90"' in html  # the preheader, as mail apps show it
     assert 'name="items-0-summary"' in html and html.count("data-char-count") >= 2 + 14

@@ -174,7 +174,8 @@ def test_counters_show_the_length_of_subject_preheader_and_summary(desk):
     assert counter.inner_text() == "11 / 90"
     page.fill("#id_preheader", "长" * 91)
     assert "char-count-over" in counter.get_attribute("class")
-    assert page.locator("#id_title + .char-count").inner_text() == f"{len(digest.title) + 13} / 78"
+    page.fill("#id_subject", "AI 行业动态｜江苏立法")
+    assert page.locator("#id_subject + .char-count").inner_text() == "12 / 60"
     block = open_item(page, "江苏省拟立法促进人工智能产业发展")
     summary = block.locator("textarea[name$='-summary']")
     summary.fill("一二三")

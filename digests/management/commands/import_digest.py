@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.services import digest_file_size_error, digest_import, problems_shown
+from digests.delivery.autopilot import digest_autopilot
 
 
 class Command(BaseCommand):
