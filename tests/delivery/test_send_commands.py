@@ -24,6 +24,15 @@ def test_send_digest_now_refuses_a_stale_issue_unless_allowed(seed_digest, capsy
     assert Delivery.objects.filter(digest=seed_digest).count() == 1
 
 
+def test_a_stale_refusal_names_the_flag_and_the_setting_that_change_it(seed_digest, settings):
+    settings.DIGEST_STALE_AFTER_DAYS = 2
+    with pytest.raises(CommandError) as refused:
+        call_command("send_digest", "2026-02-06", "--now")
+    message = str(refused.value)
+    assert "--allow-stale" in message and "DIGEST_STALE_AFTER_DAYS (2)" in message
+    assert Digest.objects.get(pk=seed_digest.pk).status == "draft"
+
+
 def test_send_status_prints_the_counts_and_failures(seed_digest, capsys):
     from digests.delivery.schedule import digest_start
 

@@ -24,5 +24,7 @@ class Command(BaseCommand):
             else:
                 digest_schedule(found, at=found.scheduled_at, allow_stale=allow_stale)
                 self.stdout.write(f"Scheduled {found} for {found.scheduled_at.isoformat()}.")
-        except (TransitionError, StaleDigest) as exc:
+        except StaleDigest as exc:
+            raise CommandError(f"{exc}: pass --allow-stale to send it anyway.") from None
+        except TransitionError as exc:
             raise CommandError(str(exc)) from None
