@@ -11,10 +11,12 @@ from tests.helpers.digest_files import SEED_PATH
 
 
 def pytest_sessionstart(session):
-    """CI sets REQUIRE_SERVICES=1: the suite must really run on PostgreSQL and Redis."""
+    """Claim the Redis databases the tests will empty; with REQUIRE_SERVICES=1 (CI) insist on PostgreSQL and Redis."""
+    from django.conf import settings
+
+    _claim_redis_databases(settings)
     if os.environ.get("REQUIRE_SERVICES") != "1":
         return
-    from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine:
@@ -29,6 +31,21 @@ def pytest_sessionstart(session):
         pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} cannot be reached: {exc}", returncode=2)
 
 
+def _claim_redis_databases(settings):
+    import redis
+
+    from tests.helpers.redis_databases import NotTheSuitesDatabase, redis_database_claim, redis_url_of_cache
+
+    urls = [settings.CELERY_BROKER_URL, redis_url_of_cache(settings.CACHES)]
+    for url in dict.fromkeys(u for u in urls if u and u.startswith(("redis://", "rediss://"))):
+        try:
+            redis_database_claim(url)
+        except NotTheSuitesDatabase as exc:
+            pytest.exit(str(exc), returncode=2)
+        except redis.RedisError:
+            continue  # not running: the tests that need it fail (or REQUIRE_SERVICES stops the run) below
+
+
 @pytest.fixture(autouse=True)
 def _mail_in_memory(settings, tmp_path):
     """Tests read sent mail from django.core.mail.outbox unless they ask for a real server."""
@@ -41,11 +58,26 @@ def _mail_in_memory(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    """An empty cache for every test; a Redis cache only if it is the suite's own database (never cache.clear())."""
+    import redis
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    from tests.helpers.redis_databases import redis_database_flush, redis_url_of_cache
+
+    def empty():
+        url = redis_url_of_cache(settings.CACHES)
+        if not url:
+            cache.clear()
+            return
+        try:
+            redis_database_flush(url)
+        except redis.ConnectionError:
+            pass  # a test pointed the cache at a server that is not there: nothing to empty
+
+    empty()
     yield
-    cache.clear()
+    empty()
 
 
 @pytest.fixture
