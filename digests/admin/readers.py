@@ -26,7 +26,7 @@ from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression,
 from digests.models import Consent, Subscriber, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
-from digests.readers.normalise import email_normalise, name_clean
+from digests.readers.normalise import MAX_ADDRESS, email_normalise, name_clean
 from digests.readers.privacy import erased_repr, subscriber_erase
 from digests.readers.signup import subscriber_by_address
 from digests.readers.unsubscribe import subscriber_unsubscribe
@@ -35,6 +35,10 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 class SubscriberAdminForm(forms.ModelForm):
+    # A plain text field: the model's EmailField would answer a generic "Enter a
+    # valid email address." before clean_email() can say what is wrong.
+    email = forms.CharField(label=_("email address"), max_length=MAX_ADDRESS, strip=False)
+
     class Meta:
         model = Subscriber
         fields = ["email", "name", "categories", "timezone", "language"]
