@@ -20,6 +20,7 @@ from digests.delivery.testsend import digest_send_test
 from digests.feedback.suppression import delivery_event_process_by_pk
 from digests.ops.health import beat_tick
 from digests.readers.confirmation import confirmation_send
+from digests.readers.transactional import transactional_email_send, transactional_emails_send_owed
 from digests.rendering.inline import premailer_calls
 
 # The hard time limit stays well inside the lease: when the sweeper finds a
@@ -50,8 +51,20 @@ def sweep_stuck_deliveries():
     max_retries=8,
 )
 def send_transactional_confirmation(subscriber_id: int):
-    """Send a pending reader their double opt-in email (transactional queue)."""
+    """Tasks queued before the transactional outbox existed: send the double opt-in email directly."""
     confirmation_send(subscriber_id)
+
+
+@shared_task(name=queue.SEND_TRANSACTIONAL, ignore_result=True)
+def send_transactional_email(transactional_email_id: int):
+    """Send one email the transactional outbox owes (transactional queue); failures wait for housekeeping."""
+    transactional_email_send(transactional_email_id)
+
+
+@shared_task(name=queue.SEND_OWED_TRANSACTIONAL, ignore_result=True)
+def transactional_emails_send_owed_task():
+    """Every minute (beat, housekeeping queue): hand over again what the outbox still owes."""
+    transactional_emails_send_owed()
 
 
 @shared_task(

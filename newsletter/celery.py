@@ -27,6 +27,8 @@ app.conf.task_routes = {
 app.conf.beat_schedule = {
     "dispatch-due-digests": {"task": "digests.tasks.dispatch_due_digests", "schedule": 60.0},
     "sweep-stuck-deliveries": {"task": "digests.tasks.sweep_stuck_deliveries", "schedule": 300.0},
+    # The transactional outbox: confirmations (and any other transactional email) owed but not sent.
+    "send-owed-transactional-emails": {"task": "digests.tasks.transactional_emails_send_owed", "schedule": 60.0},
 }
 
 app.autodiscover_tasks()

@@ -174,3 +174,24 @@ def on_commit(django_capture_on_commit_callbacks, eager_celery):
             return fn(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def broker_down(settings):
+    """A real broker outage: Celery publishes to a Redis URL on a local port nothing listens on."""
+    from newsletter.celery import app
+    from tests.helpers.services import free_port
+
+    def point_at(url):
+        # Publishing uses broker_write_url (it defaults to broker_url when read). Celery keeps its
+        # connection and producer pools; drop them so the next publish connects to ``url``.
+        app.conf.broker_write_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    previous = app.conf.broker_write_url
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    point_at(dead)
+    settings.CELERY_BROKER_URL = dead
+    yield dead
+    point_at(previous)

@@ -1,6 +1,6 @@
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryEvent
-from digests.models.readers import Consent, Subscriber, Suppression
+from digests.models.readers import Consent, Subscriber, Suppression, TransactionalEmail
 
 __all__ = [
     "Category",
@@ -11,4 +11,5 @@ __all__ = [
     "Item",
     "Subscriber",
     "Suppression",
+    "TransactionalEmail",
 ]

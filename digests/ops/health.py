@@ -15,6 +15,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from digests.readers.outbox import transactional_emails_owed_count
+
 logger = logging.getLogger(__name__)
 
 OK, ERROR = "ok", "error"
@@ -88,6 +90,9 @@ def health_report() -> dict:
     ("unknown" is fine: a fresh stack has not ticked yet).
     """
     report: dict = {"database": database_status(), "broker": broker_status()}
+    if report["database"] == OK:
+        # Emails owed past their grace period: non-zero while the broker or the mail server is down.
+        report["transactional_emails_owed"] = transactional_emails_owed_count()
     try:
         last_tick = beat_last_tick()
         report["cache"] = OK
