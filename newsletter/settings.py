@@ -117,7 +117,13 @@ CACHE_URL = env_str("CACHE_URL", f"file://{VAR_DIR / 'cache'}")
 def _cache(url: str) -> dict:
     scheme = urlsplit(url).scheme
     if scheme in ("redis", "rediss"):
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        # A bounded connect timeout: an unreachable Redis must fail fast so public
+        # pages can fall back (rate limits, click de-duplication) instead of hanging.
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 2},
+        }
     if scheme == "file":
         return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": urlsplit(url).path}
     if scheme in ("locmem", "memory"):

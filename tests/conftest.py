@@ -195,3 +195,22 @@ def broker_down(settings):
     settings.CELERY_BROKER_URL = dead
     yield dead
     point_at(previous)
+
+
+@pytest.fixture
+def cache_down(settings):
+    """A real cache outage: the cache is a Redis URL on a local port nothing listens on."""
+    from digests.readers import shared_cache
+    from tests.helpers.services import free_port
+
+    def forget():
+        shared_cache.fallback_cache.clear()
+        shared_cache._last_logged = float("-inf")
+        shared_cache._last_failure = None
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHE_URL = dead
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
+    forget()
+    yield dead
+    forget()
