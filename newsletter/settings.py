@@ -181,7 +181,10 @@ EMAIL_FILE_PATH = MAIL_CONNECTIONS["transactional"].get("file_path", str(VAR_DIR
 ANYMAIL = env_prefixed("ANYMAIL_")
 
 # --- Celery ----------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
+if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+    # The file-system transport ignores the host, but kombu warns on every connection without one.
+    CELERY_BROKER_URL = "filesystem://localhost/"
 if CELERY_BROKER_URL.split("://")[0] not in ("filesystem", "redis", "rediss", "amqp", "memory"):
     raise fail("CELERY_BROKER_URL", CELERY_BROKER_URL, "use redis://host:6379/0, amqp://… or filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
