@@ -178,7 +178,12 @@ def on_commit(django_capture_on_commit_callbacks, eager_celery):
 
 @pytest.fixture
 def broker_down(settings):
-    """A real broker outage: Celery publishes to a Redis URL on a local port nothing listens on."""
+    """A real broker outage: Celery publishes to a Redis URL on a local port nothing listens on.
+
+    ``broker_down.end()`` brings the broker back (as at the end of the test).
+    """
+    from types import SimpleNamespace
+
     from newsletter.celery import app
     from tests.helpers.services import free_port
 
@@ -189,12 +194,17 @@ def broker_down(settings):
         app._pool = None
         app.amqp._producer_pool = None
 
-    previous = app.conf.broker_write_url
+    previous_url, previous_setting = app.conf.broker_write_url, settings.CELERY_BROKER_URL
     dead = f"redis://127.0.0.1:{free_port()}/0"
+
+    def end():
+        point_at(previous_url)
+        settings.CELERY_BROKER_URL = previous_setting
+
     point_at(dead)
     settings.CELERY_BROKER_URL = dead
-    yield dead
-    point_at(previous)
+    yield SimpleNamespace(url=dead, end=end)
+    end()
 
 
 @pytest.fixture
