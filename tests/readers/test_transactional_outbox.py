@@ -45,6 +45,11 @@ def test_a_signup_during_a_broker_outage_answers_the_normal_page_and_housekeepin
     assert transactional_emails_send_owed() == 0
     assert TransactionalEmail.objects.get().status == T.OWED
 
+    # Operators see it: /metrics and /healthz count what is owed past its grace period.
+    TransactionalEmail.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=2))
+    assert "newsletter_transactional_emails_owed 1.0" in client.get("/metrics").content.decode()
+    assert client.get("/healthz").json()["transactional_emails_owed"] == 1
+
 
 def test_housekeeping_sends_what_is_owed_once_the_broker_is_back_and_only_once(
     client, django_capture_on_commit_callbacks, categories, broker_down, request
