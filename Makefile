@@ -33,8 +33,13 @@ demo: migrate
 	$(PY) manage.py bootstrap
 
 # DEBUG=true only for the laptop run: runserver then serves the admin's static files.
+# PORT (default 8000) is the web server's; links in emails follow it unless SITE_URL is set.
+# TZ makes honcho's clock (the time before each line) the app's TIME_ZONE, as in the app's own lines.
+PORT ?= 8000
 run: demo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=$${DEBUG:-true} $(VENV)/bin/honcho --procfile Procfile start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} \
+	TZ=$$($(PY) -c 'from newsletter.env import env_timezone; print(env_timezone("TIME_ZONE", "Asia/Shanghai"))') \
+	$(PY) scripts/run_procfile.py --procfile Procfile start --port $(PORT)
 
 # The browser tests' checkers (axe-core, doiuse-email) come from package-lock.json.
 node_modules/.package-lock.json: package.json package-lock.json

@@ -7,10 +7,16 @@ the task here instead. The task names are written once, below, and
 
 from __future__ import annotations
 
+import logging
+
 from celery import current_app
 from django.db import transaction
 
-SEND_CONFIRMATION = "digests.tasks.send_transactional_confirmation"
+log = logging.getLogger(__name__)
+
+SEND_CONFIRMATION = "digests.tasks.send_transactional_confirmation"  # before the outbox; still accepted from old queues
+SEND_TRANSACTIONAL = "digests.tasks.send_transactional_email"
+SEND_OWED_TRANSACTIONAL = "digests.tasks.transactional_emails_send_owed"
 SEND_WELCOME = "digests.tasks.send_transactional_welcome"
 SEND_DIGEST_TEST = "digests.tasks.send_transactional_digest_test"
 SEND_DATA_EXPORT = "digests.tasks.send_transactional_data_export"
@@ -35,6 +41,23 @@ def enqueue(name: str, *args, countdown: float | None = None, on_commit: bool = 
         transaction.on_commit(lambda: _send(name, args, countdown))
     else:
         _send(name, args, countdown)
+
+
+def enqueue_or_leave_owed(name: str, *args) -> None:
+    """Queue task ``name`` after commit; when the broker refuses, log one warning and carry on.
+
+    For work that a database row already owes (the transactional outbox):
+    housekeeping hands it over again once the broker is back, so a broker
+    outage must not fail the request that owed it.
+    """
+
+    def send() -> None:
+        try:
+            _send(name, args, None)
+        except Exception as exc:  # kombu, redis and socket errors alike: the row stays owed
+            log.warning("broker unavailable, %s%r left for housekeeping: %s: %s", name, args, type(exc).__name__, exc)
+
+    transaction.on_commit(send)
 
 
 def _send(name: str, args: tuple, countdown: float | None) -> None:

@@ -22,6 +22,7 @@ from digests.ops.health import beat_tick
 from digests.readers.confirmation import confirmation_send
 from digests.readers.data_export import data_export_send
 from digests.readers.imports import subscriber_import_run
+from digests.readers.transactional import transactional_email_send, transactional_emails_send_owed
 from digests.readers.welcome import welcome_send
 from digests.rendering.inline import premailer_calls
 from digests.webhooks.delivery import webhook_deliver as webhook_deliver_attempt
@@ -57,8 +58,20 @@ def sweep_stuck_deliveries():
     max_retries=8,
 )
 def send_transactional_confirmation(subscriber_id: int):
-    """Send a pending reader their double opt-in email (transactional queue)."""
+    """Tasks queued before the transactional outbox existed: send the double opt-in email directly."""
     confirmation_send(subscriber_id)
+
+
+@shared_task(name=queue.SEND_TRANSACTIONAL, ignore_result=True)
+def send_transactional_email(transactional_email_id: int):
+    """Send one email the transactional outbox owes (transactional queue); failures wait for housekeeping."""
+    transactional_email_send(transactional_email_id)
+
+
+@shared_task(name=queue.SEND_OWED_TRANSACTIONAL, ignore_result=True)
+def transactional_emails_send_owed_task():
+    """Every minute (beat, housekeeping queue): hand over again what the outbox still owes."""
+    transactional_emails_send_owed()
 
 
 @shared_task(

@@ -32,6 +32,8 @@ app.conf.beat_schedule = {
     # passes, and a lost lane is replaced (the tick is two cheap queries when all is well).
     "sweep-stuck-deliveries": {"task": "digests.tasks.sweep_stuck_deliveries", "schedule": 10.0},
     "webhooks-retry-due": {"task": "digests.tasks.webhooks_retry_due", "schedule": 60.0},
+    # The transactional outbox: confirmations (and any other transactional email) owed but not sent.
+    "send-owed-transactional-emails": {"task": "digests.tasks.transactional_emails_send_owed", "schedule": 60.0},
 }
 
 app.autodiscover_tasks()

@@ -109,11 +109,22 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "json": {"()": "newsletter.logs.JsonLineFormatter"},
             "text": {"()": "newsletter.logs.TextFormatter"},
         },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": formatter}},
+        "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": formatter},
+            "mail_admins": {
+                "level": "ERROR",
+                "filters": ["require_debug_false"],
+                "class": "django.utils.log.AdminEmailHandler",
+            },
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             # cssutils (used by premailer) warns about mso-* properties that email needs.
             "CSSUTILS": {"level": "CRITICAL", "propagate": False},
+            # Django's default config gives "django" a console handler of its own (when
+            # DEBUG is on) that printed every django line twice with ours; keep its admin mails.
+            "django": {"handlers": ["console", "mail_admins"], "level": level, "propagate": False},
             # gunicorn's own handlers would print a second, unformatted copy.
             "gunicorn.error": {"handlers": ["console"], "propagate": False},
             "gunicorn.access": {"handlers": ["console"], "propagate": False},

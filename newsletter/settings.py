@@ -139,9 +139,15 @@ def _cache(url: str) -> dict:
         from redis.retry import Retry
 
         # A dropped connection (a Redis restart, CLIENT KILL) is reconnected and the command
-        # retried, within about a second: a batch's crash journal must not fail on it.
+        # retried, within about a second: a batch's crash journal must not fail on it. The
+        # connect timeout is bounded: an unreachable Redis must fail fast so public pages
+        # can fall back (rate limits, click de-duplication) instead of hanging.
         retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3)
-        options = {"retry": retry, "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
+        options = {
+            "retry": retry,
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            "socket_connect_timeout": 2,
+        }
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "OPTIONS": options}
     if scheme == "file":
         return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": urlsplit(url).path}
@@ -231,7 +237,10 @@ WEBHOOK_PROVIDERS = env_webhook_providers(
 )
 
 # --- Celery ----------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
+if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+    # The file-system transport ignores the host, but kombu warns on every connection without one.
+    CELERY_BROKER_URL = "filesystem://localhost/"
 if CELERY_BROKER_URL.split("://")[0] not in ("filesystem", "redis", "rediss", "amqp", "memory"):
     raise fail("CELERY_BROKER_URL", CELERY_BROKER_URL, "use redis://host:6379/0, amqp://… or filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -11,10 +11,12 @@ from tests.helpers.digest_files import SEED_PATH
 
 
 def pytest_sessionstart(session):
-    """CI sets REQUIRE_SERVICES=1: the suite must really run on PostgreSQL and Redis."""
+    """Claim the Redis databases the tests will empty; with REQUIRE_SERVICES=1 (CI) insist on PostgreSQL and Redis."""
+    from django.conf import settings
+
+    _claim_redis_databases(settings)
     if os.environ.get("REQUIRE_SERVICES") != "1":
         return
-    from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine:
@@ -29,6 +31,21 @@ def pytest_sessionstart(session):
         pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} cannot be reached: {exc}", returncode=2)
 
 
+def _claim_redis_databases(settings):
+    import redis
+
+    from tests.helpers.redis_databases import NotTheSuitesDatabase, redis_database_claim, redis_url_of_cache
+
+    urls = [settings.CELERY_BROKER_URL, redis_url_of_cache(settings.CACHES)]
+    for url in dict.fromkeys(u for u in urls if u and u.startswith(("redis://", "rediss://"))):
+        try:
+            redis_database_claim(url)
+        except NotTheSuitesDatabase as exc:
+            pytest.exit(str(exc), returncode=2)
+        except redis.RedisError:
+            continue  # not running: the tests that need it fail (or REQUIRE_SERVICES stops the run) below
+
+
 @pytest.fixture(autouse=True)
 def _mail_in_memory(settings, tmp_path):
     """Tests read sent mail from django.core.mail.outbox unless they ask for a real server."""
@@ -41,11 +58,26 @@ def _mail_in_memory(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    """An empty cache for every test; a Redis cache only if it is the suite's own database (never cache.clear())."""
+    import redis
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    from tests.helpers.redis_databases import redis_database_flush, redis_url_of_cache
+
+    def empty():
+        url = redis_url_of_cache(settings.CACHES)
+        if not url:
+            cache.clear()
+            return
+        try:
+            redis_database_flush(url)
+        except redis.ConnectionError:
+            pass  # a test pointed the cache at a server that is not there: nothing to empty
+
+    empty()
     yield
-    cache.clear()
+    empty()
 
 
 @pytest.fixture
@@ -152,3 +184,53 @@ def on_commit(django_capture_on_commit_callbacks, eager_celery):
             return fn(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def broker_down(settings):
+    """A real broker outage: Celery publishes to a Redis URL on a local port nothing listens on.
+
+    ``broker_down.end()`` brings the broker back (as at the end of the test).
+    """
+    from types import SimpleNamespace
+
+    from newsletter.celery import app
+    from tests.helpers.services import free_port
+
+    def point_at(url):
+        # Publishing uses broker_write_url (it defaults to broker_url when read). Celery keeps its
+        # connection and producer pools; drop them so the next publish connects to ``url``.
+        app.conf.broker_write_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    previous_url, previous_setting = app.conf.broker_write_url, settings.CELERY_BROKER_URL
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+
+    def end():
+        point_at(previous_url)
+        settings.CELERY_BROKER_URL = previous_setting
+
+    point_at(dead)
+    settings.CELERY_BROKER_URL = dead
+    yield SimpleNamespace(url=dead, end=end)
+    end()
+
+
+@pytest.fixture
+def cache_down(settings):
+    """A real cache outage: the cache is a Redis URL on a local port nothing listens on."""
+    from digests.readers import shared_cache
+    from tests.helpers.services import free_port
+
+    def forget():
+        shared_cache.fallback_cache.clear()
+        shared_cache._last_logged = float("-inf")
+        shared_cache._last_failure = None
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHE_URL = dead
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
+    forget()
+    yield dead
+    forget()

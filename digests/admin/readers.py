@@ -29,7 +29,7 @@ from digests.models import Consent, Subscriber, SubscriberImport, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
 from digests.readers.imports import BACKGROUND_IMPORT_BYTES, import_report_json, subscriber_import_queue
-from digests.readers.normalise import email_normalise, name_clean
+from digests.readers.normalise import MAX_ADDRESS, email_normalise, name_clean
 from digests.readers.privacy import erased_repr, subscriber_erase
 from digests.readers.signup import subscriber_by_address
 from digests.readers.unsubscribe import subscriber_unsubscribe
@@ -38,6 +38,10 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 class SubscriberAdminForm(forms.ModelForm):
+    # A plain text field: the model's EmailField would answer a generic "Enter a
+    # valid email address." before clean_email() can say what is wrong.
+    email = forms.CharField(label=_("email address"), max_length=MAX_ADDRESS, strip=False)
+
     class Meta:
         model = Subscriber
         fields = ["email", "name", "categories", "timezone", "language"]

@@ -242,7 +242,12 @@ class DigestSendingAdminMixin:
         try:
             with transaction.atomic():
                 done = handler(request, digest)
-        except (TransitionError, StaleDigest, ValueError) as exc:
+        except StaleDigest as exc:
+            messages.error(
+                request, _("%(problem)s: tick “Send even if the issue is stale” to send it anyway.") % {"problem": exc}
+            )
+            return back
+        except (TransitionError, ValueError) as exc:
             messages.error(request, str(exc))
             return back
         if done:

@@ -44,7 +44,19 @@ STALLED_KEY = "delivery:stalled:{digest_id}"
 
 
 class StaleDigest(ValueError):
-    """The issue date is older than DIGEST_STALE_AFTER_DAYS and the editor did not override it."""
+    """The issue date is older than DIGEST_STALE_AFTER_DAYS and the editor did not override it.
+
+    The message names the setting; each entry point adds its own way to
+    override it (``--allow-stale`` on the command line, a tick box in the admin).
+    """
+
+    def __init__(self, digest: Digest, *, age_days: int):
+        self.digest_id = digest.pk
+        self.age_days = age_days
+        super().__init__(
+            f"The digest of {digest.issue_date.isoformat()} is {age_days} days old, older than "
+            f"DIGEST_STALE_AFTER_DAYS ({settings.DIGEST_STALE_AFTER_DAYS}) allows"
+        )
 
 
 def site_zone() -> zoneinfo.ZoneInfo:
@@ -90,9 +102,13 @@ def digest_first_release(digest: Digest) -> datetime.datetime:
     return min(local_release(digest.scheduled_at, name) for name in zones)
 
 
+def digest_age_days(digest: Digest, *, now: datetime.datetime) -> int:
+    """Whole days between the issue date and today in the site's time zone."""
+    return (now.astimezone(site_zone()).date() - digest.issue_date).days
+
+
 def digest_is_stale(digest: Digest, *, now: datetime.datetime) -> bool:
-    today = now.astimezone(site_zone()).date()
-    return (today - digest.issue_date).days > settings.DIGEST_STALE_AFTER_DAYS
+    return digest_age_days(digest, now=now) > settings.DIGEST_STALE_AFTER_DAYS
 
 
 def digest_schedule(digest: Digest, *, at: datetime.datetime | None = None, allow_stale: bool = False) -> Digest:
@@ -132,10 +148,7 @@ def digest_start(
     now = now or timezone.now()
     allow_stale = digest.allow_stale if allow_stale is None else allow_stale
     if not allow_stale and digest_is_stale(digest, now=now):
-        raise StaleDigest(
-            f"The digest of {digest.issue_date.isoformat()} is more than {settings.DIGEST_STALE_AFTER_DAYS} days old; "
-            "allow stale sending to start it anyway."
-        )
+        raise StaleDigest(digest, age_days=digest_age_days(digest, now=now))
     fields = {"allow_stale": allow_stale}
     if immediate or digest.scheduled_at is None:
         fields["scheduled_at"] = now

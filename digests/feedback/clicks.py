@@ -13,12 +13,12 @@ import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 
 from digests.content.markup import item_link_targets
 from digests.feedback.events import event_store_first_party
 from digests.links import BadToken, UnknownLink, click_target, reader_key_from_token, reader_token_signed_at
 from digests.models import Delivery, Item, Subscriber
+from digests.readers.shared_cache import shared_cache_call
 
 # One row per reader and item (or per reader and message for opens) within
 # this window: reloads and link scanners firing twice add nothing but noise.
@@ -62,7 +62,8 @@ def _reader_ref(ref: str | None) -> tuple[Subscriber, datetime.datetime] | None:
 
 
 def _first_in_window(key: str) -> bool:
-    return cache.add(key, 1, timeout=REPEAT_WINDOW_SECONDS)
+    # Without the shared cache, repeats are told apart per process: a few duplicates, never a failed redirect.
+    return shared_cache_call("click and open de-duplication", lambda store: store.add(key, 1, timeout=REPEAT_WINDOW_SECONDS))
 
 
 def click_record(*, item: Item, ref: str | None, client_key: str, url: str | None = None) -> None:

@@ -1,7 +1,7 @@
 from digests.models.automation import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
-from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression
+from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression, TransactionalEmail
 from digests.models.staff import StaffPreference
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "Subscriber",
     "SubscriberImport",
     "Suppression",
+    "TransactionalEmail",
 ]

@@ -124,3 +124,44 @@ class SubscriberImport(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.status})"
+
+
+class TransactionalEmail(models.Model):
+    """The transactional outbox: one row per email a reader is owed (a confirmation, later a welcome or a data export).
+
+    Written in the same transaction as the change that owes it and stamped
+    ``sent`` only once the mail server accepted the message, so an email owed
+    while the broker was down is sent by housekeeping when it is back.
+    """
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", _("Confirmation request")
+
+    class Status(models.TextChoices):
+        OWED = "owed", _("Owed")
+        SENT = "sent", _("Sent")
+        DROPPED = "dropped", _("No longer needed")
+        FAILED = "failed", _("Refused by the mail server")
+
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="transactional_emails"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OWED)
+    created_at = models.DateTimeField(_("owed since"), auto_now_add=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), help_text=_("When housekeeping hands it to a worker again."))
+    claimed_until = models.DateTimeField(
+        _("claimed until"), null=True, blank=True, help_text=_("A worker is sending it; after this time it counts as not sent.")
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("transactional email")
+        verbose_name_plural = _("transactional emails")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="transactional_owed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"

@@ -17,6 +17,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from digests.readers.outbox import transactional_emails_owed_count
+from digests.readers.shared_cache import shared_cache_last_fallback
+
 logger = logging.getLogger(__name__)
 
 OK, ERROR = "ok", "error"
@@ -24,6 +27,7 @@ BEAT_STALE_AFTER = timedelta(minutes=3)
 BROKER_CONNECT_TIMEOUT_SECONDS = 2.0
 DEVELOPMENT_TRANSPORTS = {"filesystem", "memory"}
 BEAT_TICK_KEY = "beat:last-tick"
+CACHE_FALLBACK_RECENT = timedelta(minutes=5)
 
 
 def beat_tick() -> None:
@@ -111,6 +115,9 @@ def health_report() -> dict:
     ("unknown" is fine: a fresh stack has not ticked yet).
     """
     report: dict = {"database": database_status(), "broker": broker_status()}
+    if report["database"] == OK:
+        # Emails owed past their grace period: non-zero while the broker or the mail server is down.
+        report["transactional_emails_owed"] = transactional_emails_owed_count()
     try:
         last_tick = beat_last_tick()
         report["cache"] = OK
@@ -118,6 +125,14 @@ def health_report() -> dict:
         logger.warning("health: cache check failed: %s: %s", type(exc).__name__, exc)
         last_tick = None
         report["cache"] = ERROR
+    last_fallback = shared_cache_last_fallback()
+    if report["cache"] != OK or (last_fallback and timezone.now() - last_fallback < CACHE_FALLBACK_RECENT):
+        # Public pages keep working without the cache; say what is weaker meanwhile.
+        report["degraded"] = {
+            "rate_limits": "per-process memory",
+            "click_deduplication": "per-process memory",
+            "last_fallback": last_fallback.isoformat() if last_fallback else None,
+        }
     report["beat"] = beat_status(last_tick) if report["cache"] == OK else "unknown"
     report["beat_last_tick"] = last_tick.isoformat() if last_tick else None
     report["broker_transport"] = broker_transport()

@@ -80,6 +80,7 @@ class NewsletterCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         from digests.models import Delivery, DeliveryEvent, Subscriber
+        from digests.readers.outbox import transactional_emails_owed_count
         from newsletter.celery import QUEUES
 
         provider = mail_provider("bulk")
@@ -112,6 +113,13 @@ class NewsletterCollector(Collector):
         for status in Subscriber.Status.values:
             subscribers.add_metric([status], by_reader_status.get(status, 0))
         yield subscribers
+
+        owed = GaugeMetricFamily(
+            "newsletter_transactional_emails_owed",
+            "Transactional emails (confirmations) owed for over a minute and not yet accepted by the mail server.",
+        )
+        owed.add_metric([], transactional_emails_owed_count())
+        yield owed
 
         try:
             depths = queue_depths(QUEUES)

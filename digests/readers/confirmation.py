@@ -1,9 +1,10 @@
 """Double opt-in: ask for a confirmation (at most once an hour), send it, and confirm.
 
 The confirmation email is rendered in the reader's language from
-``templates/emails/confirm-subject.txt``, ``confirm.txt`` and ``confirm.html``
-and sent by a Celery task on the transactional queue once the signup's
-transaction has committed.
+``templates/emails/confirm-subject.txt``, ``confirm.txt`` and ``confirm.html``.
+It is owed through the transactional outbox (``digests.readers.outbox``) in
+the signup's transaction and sent by a Celery task on the transactional queue
+once that transaction has committed, or by housekeeping after a broker outage.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from django.utils import timezone, translation
 from digests import queue
 from digests.links import reader_url
 from digests.mail import mail_connection
-from digests.models import Consent, Subscriber
+from digests.models import Consent, Subscriber, TransactionalEmail
 from digests.queue import enqueue
+from digests.readers.outbox import transactional_email_owe
 from digests.readers.privacy import address_unsuppress, ip_hash
 from digests.readers.status import subscriber_transition
 
@@ -35,10 +37,10 @@ def confirmation_max_age() -> int:
 
 
 def confirmation_request(subscriber: Subscriber) -> bool:
-    """Queue a confirmation email for a pending ``subscriber`` unless one went out in the last hour.
+    """Owe a confirmation email to a pending ``subscriber`` unless one was asked for in the last hour.
 
-    Returns whether an email was queued. The stamp is written in the caller's
-    transaction and the task is queued only after it commits.
+    Returns whether an email is owed. The stamp and the outbox row are written
+    in the caller's transaction; the task is queued only after it commits.
     """
     if subscriber.status != S.PENDING:
         return False
@@ -53,7 +55,7 @@ def confirmation_request(subscriber: Subscriber) -> bool:
     if not stamped:
         return False
     subscriber.confirmation_sent_at = now
-    enqueue(queue.SEND_CONFIRMATION, subscriber.pk)
+    transactional_email_owe(subscriber=subscriber, kind=TransactionalEmail.Kind.CONFIRMATION)
     return True
 
 
@@ -86,7 +88,10 @@ def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
 
 
 def confirmation_send(subscriber_id: int) -> bool:
-    """Send the confirmation email if the reader still waits for one; False when there is nothing to send."""
+    """Send the confirmation email at once, outside the outbox, if the reader still waits for one.
+
+    Only for tasks queued by a version before the outbox; False when there is nothing to send.
+    """
     subscriber = Subscriber.objects.filter(pk=subscriber_id, status=S.PENDING).first()
     if subscriber is None:
         return False

@@ -3,8 +3,9 @@
 No regular expression here: each check is a single pass over input whose
 length is bounded first, so a hostile 5,000-character value costs nothing.
 Addresses are stored with the local part as typed (it may be case-sensitive)
-and the domain lower-cased and IDNA-encoded (``用户@例子.中国`` becomes
-``用户@xn--fsqu00a.xn--fiqs8s``).
+and the domain lower-cased and IDNA-encoded (``user@例子.中国`` becomes
+``user@xn--fsqu00a.xn--fiqs8s``). A local part must be ASCII: nothing on our
+mail path speaks SMTPUTF8, so ``用户@例子.中国`` is refused with a clear message.
 """
 
 from __future__ import annotations
@@ -76,11 +77,23 @@ def _check_local(local: str) -> None:
         raise ValidationError(
             _("The part before the @ cannot start or end with a dot or have two dots in a row."), code="local_dots"
         )
+    if not local.isascii():
+        # A mailbox such as 用户@… needs SMTPUTF8 at every hop, and our mail
+        # path (a confirmation's To header, the digest's SMTP envelope) cannot
+        # carry it: refuse the address now rather than lose the reader later.
+        raise ValidationError(
+            _(
+                "We cannot deliver to an address with characters other than Latin letters, digits and "
+                "punctuation before the @ (“%(local)s”). Please use another address, such as an ASCII "
+                "alias your mail provider gives you; the domain after the @ may be in any script."
+            ),
+            code="local_not_ascii",
+            params={"local": local},
+        )
     for ch in local:
-        # Letters and digits of any script are fine (SMTPUTF8 mailboxes); ASCII
-        # punctuation only from RFC 5322's unquoted set. Quoted local parts are
-        # legal but practically unused and a favourite of injection attempts.
-        if ch.isalnum() or ch in LOCAL_SPECIALS or (ord(ch) > 127 and not ch.isspace()):
+        # ASCII letters, digits and RFC 5322's unquoted punctuation. Quoted local
+        # parts are legal but practically unused and a favourite of injection attempts.
+        if ch.isalnum() or ch in LOCAL_SPECIALS:
             continue
         raise ValidationError(
             _("The part before the @ contains a character that is not allowed: “%(char)s”."),

@@ -3,6 +3,8 @@
 Rates are written ``N/s``, ``N/m``, ``N/h`` or ``N/d`` (settings
 SIGNUP_RATE_PER_IP and SIGNUP_RATE_PER_ADDRESS). The identity is hashed
 before it becomes a cache key, so neither addresses nor IPs sit in Redis.
+When the cache is down the counts fall back to this process's memory
+(``shared_cache``): limits then hold per process instead of site-wide.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from django.core.cache import cache
-
+from digests.readers.shared_cache import shared_cache_call
 from newsletter.env import rate_parse
 
 
@@ -21,12 +22,15 @@ def rate_limit_allows(scope: str, identity: str, rate: str, *, setting: str = "r
     window = int(time.time() // period)
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
     key = f"ratelimit:{scope}:{digest}:{window}"
-    # add() is a no-op when the key exists, so concurrent first hits both count.
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # The key expired between add() and incr(): this is the first hit of a new window.
-        cache.set(key, 1, timeout=period + 1)
-        count = 1
-    return count <= limit
+
+    def count(store) -> int:
+        # add() is a no-op when the key exists, so concurrent first hits both count.
+        store.add(key, 0, timeout=period + 1)
+        try:
+            return store.incr(key)
+        except ValueError:
+            # The key expired between add() and incr(): this is the first hit of a new window.
+            store.set(key, 1, timeout=period + 1)
+            return 1
+
+    return shared_cache_call("signup rate limits", count) <= limit

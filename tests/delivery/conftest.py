@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from tests.helpers.paths import ROOT
+from tests.helpers.redis_databases import redis_database_flush
 from tests.helpers.services import free_port, services_available
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -158,9 +159,7 @@ class Worker:
 def worker_env(transactional_db, smtp_server, https_site):
     if not services_available():
         pytest.skip("needs PostgreSQL and Redis")
-    import redis
-
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    redis_database_flush(settings.CELERY_BROKER_URL)  # tasks left by an earlier run would confuse this one
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),

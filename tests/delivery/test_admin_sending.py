@@ -59,6 +59,15 @@ def test_send_now_sends_and_shows_progress(publisher_client, seed_digest, reader
     assert b"<progress" in listing.content
 
 
+def test_send_now_of_a_stale_issue_says_which_box_to_tick_and_the_page_has_it(publisher_client, seed_digest, readers):
+    page = publisher_client.get(_url(seed_digest))
+    assert page.content.count(b'name="allow_stale"') == 2  # the schedule form's and send now's
+    response = publisher_client.post(_url(seed_digest, "send_now"), follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("DIGEST_STALE_AFTER_DAYS" in text and "Send even if the issue is stale" in text for text in shown), shown
+    assert Digest.objects.get(pk=seed_digest.pk).status == "draft"
+
+
 def test_pause_then_resume_then_cancel(publisher_client, seed_digest, readers):
     from digests.delivery.schedule import digest_start
 

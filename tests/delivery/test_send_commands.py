@@ -1,5 +1,7 @@
 """send_digest and send_status from a terminal."""
 
+import io
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -22,6 +24,27 @@ def test_send_digest_now_refuses_a_stale_issue_unless_allowed(seed_digest, capsy
     call_command("send_digest", str(seed_digest.pk), "--now", "--allow-stale")
     assert Digest.objects.get(pk=seed_digest.pk).status == "sending"
     assert Delivery.objects.filter(digest=seed_digest).count() == 1
+
+
+def test_a_stale_refusal_names_the_flag_and_the_setting_that_change_it(seed_digest, settings):
+    settings.DIGEST_STALE_AFTER_DAYS = 2
+    with pytest.raises(CommandError) as refused:
+        call_command("send_digest", "2026-02-06", "--now")
+    message = str(refused.value)
+    assert "--allow-stale" in message and "DIGEST_STALE_AFTER_DAYS (2)" in message
+    assert Digest.objects.get(pk=seed_digest.pk).status == "draft"
+
+
+def test_scheduling_an_issue_too_old_to_start_warns_and_names_the_flag(seed_digest, settings):
+    settings.DIGEST_STALE_AFTER_DAYS = 2
+    err = io.StringIO()
+    call_command("send_digest", "2026-02-06", stdout=io.StringIO(), stderr=err)
+    assert "will not start" in err.getvalue()
+    assert "--allow-stale" in err.getvalue() and "DIGEST_STALE_AFTER_DAYS (2)" in err.getvalue()
+    Digest.objects.filter(pk=seed_digest.pk).update(status="draft")
+    err = io.StringIO()
+    call_command("send_digest", "2026-02-06", "--allow-stale", stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == ""
 
 
 def test_send_status_prints_the_counts_and_failures(seed_digest, capsys):

@@ -81,7 +81,7 @@ def test_defaults_need_nothing_but_python(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-4:] == [
         "django.db.backends.sqlite3",
-        "filesystem://",
+        "filesystem://localhost/",
         "digests.mail.outbox.EmailBackend",
         "Asia/Shanghai",
     ]

@@ -217,11 +217,21 @@ def test_at_least_one_category_is_needed(client, on_commit, categories):
     assert not Subscriber.objects.exists()
 
 
-def test_an_idn_domain_is_stored_punycoded_and_the_local_part_kept(client, on_commit, categories):
-    post(client, on_commit, email="用户@例子.中国", categories=[categories[0].pk])
+def test_an_idn_domain_is_stored_punycoded_and_the_confirmation_is_addressed_to_it(client, on_commit, categories):
+    post(client, on_commit, email="Wang.Li@例子.中国", categories=[categories[0].pk])
     reader = Subscriber.objects.get()
-    assert reader.email == "用户@xn--fsqu00a.xn--fiqs8s"
-    assert len(mail.outbox) == 1
+    assert reader.email == "Wang.Li@xn--fsqu00a.xn--fiqs8s"
+    assert [message.to for message in mail.outbox] == [["Wang.Li@xn--fsqu00a.xn--fiqs8s"]]
+    assert "Wang.Li@xn--fsqu00a.xn--fiqs8s" in mail.outbox[0].message()["To"]
+
+
+@pytest.mark.parametrize("address", ["用户@例子.中国", "josé@example.com", "user\u00a0name@example.com"])
+def test_it_refuses_an_address_with_a_non_ascii_local_part_with_a_clear_message(client, on_commit, categories, address):
+    response = post(client, on_commit, email=address, categories=[categories[0].pk])
+    body = response.content.decode()
+    assert response.status_code == 200 and "We cannot deliver to an address" in body
+    assert "the domain after the @ may be in any script" in body
+    assert not Subscriber.objects.exists() and mail.outbox == []
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,23 @@ def test_adding_a_subscriber_normalises_the_address_and_refuses_duplicates(admin
     assert response.status_code == 200 and "already exists" in response.content.decode()
 
 
+def test_the_admin_refuses_to_add_an_address_it_cannot_deliver_to(admin_client, categories):
+    response = admin_client.post(
+        f"{LIST}add/",
+        {
+            "email": "用户@例子.中国",
+            "categories": [categories[0].pk],
+            "timezone": "",
+            "language": "en",
+            "consents-TOTAL_FORMS": "0",
+            "consents-INITIAL_FORMS": "0",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200 and "We cannot deliver to an address" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
 def test_csv_upload_imports_and_lists_bad_rows(admin_client, categories, django_capture_on_commit_callbacks, eager_celery):
     upload = SimpleUploadedFile(
         "readers.csv", "\ufeffemail,name,categories\nok@example.com,好,research\nbroken,Bad,\n".encode(), content_type="text/csv"

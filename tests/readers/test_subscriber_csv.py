@@ -28,21 +28,23 @@ GOOD_AND_BAD = (
     "erin@example.com,Erin,,,fr\n"  # 8 bad language
     '"frank@example.com","Frank\nBcc: x@example.org",,,\n'  # 9-10 line break in name
     "ALICE@example.com,Alice again,,,\n"  # 11 duplicate of line 2
-    "用户@例子.中国,用户,policy,,zh-hans\n"  # 12 good, IDN
+    "user@例子.中国,用户,policy,,zh-hans\n"  # 12 good, IDN domain
+    "用户@例子.中国,用户,policy,,zh-hans\n"  # 13 non-ASCII local part: undeliverable
 )
 
 
 def test_good_rows_are_imported_and_bad_rows_listed_with_line_and_reason(on_commit, categories):
     report = on_commit(subscribers_import, GOOD_AND_BAD.encode(), confirmed=False)
-    assert [n.email for n in report.created] == ["alice@example.com", "bob@example.com", "用户@xn--fsqu00a.xn--fiqs8s"]
+    assert [n.email for n in report.created] == ["alice@example.com", "bob@example.com", "user@xn--fsqu00a.xn--fiqs8s"]
     errors = {n.line: n.reason for n in report.errors}
-    assert set(errors) == {3, 5, 6, 7, 8, 9}
+    assert set(errors) == {3, 5, 6, 7, 8, 9, 13}
     assert "needs a dot" in errors[3]
     assert "exactly one @" in errors[5]
     assert "unknown category “nonsense”" in errors[6]
     assert "unknown time zone “Mars/Base”" in errors[7]
     assert "unknown language “fr”" in errors[8]
     assert "one line" in errors[9]
+    assert "cannot deliver" in errors[13] and "“用户”" in errors[13]
     assert [(n.line, n.reason) for n in report.skipped] == [(11, "duplicate of line 2")]
     alice = Subscriber.objects.get(email="alice@example.com")
     assert alice.status == S.PENDING and alice.source == Subscriber.Source.IMPORT
@@ -141,10 +143,11 @@ def test_the_import_command_reports_rows_and_fails_when_some_are_bad(categories,
     path = tmp_path / "readers.csv"
     path.write_bytes(("\ufeff" + GOOD_AND_BAD).encode())
     out, err = io.StringIO(), io.StringIO()
-    with pytest.raises(CommandError, match="6 rows could not be imported"):
+    with pytest.raises(CommandError, match="7 rows could not be imported"):
         call_command("import_subscribers", str(path), "--confirmed", stdout=out, stderr=err)
-    assert "3 imported, 1 skipped, 6 with errors" in out.getvalue()
+    assert "3 imported, 1 skipped, 7 with errors" in out.getvalue()
     assert f"{path}: line 3: a@b:" in err.getvalue()
+    assert f"{path}: line 13: 用户@例子.中国: We cannot deliver to an address" in err.getvalue()
     assert Subscriber.objects.filter(status=S.ACTIVE).count() == 3
 
 

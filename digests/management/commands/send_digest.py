@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from digests.content.services import TransitionError
-from digests.delivery.schedule import StaleDigest, digest_schedule, digest_start
+from digests.delivery.schedule import StaleDigest, digest_age_days, digest_is_stale, digest_schedule, digest_start
 from digests.management.arguments import add_digest_argument, digest_from_argument
 
 
@@ -24,5 +26,14 @@ class Command(BaseCommand):
             else:
                 digest_schedule(found, at=found.scheduled_at, allow_stale=allow_stale)
                 self.stdout.write(f"Scheduled {found} for {found.scheduled_at.isoformat()}.")
-        except (TransitionError, StaleDigest) as exc:
+                starts = max(found.scheduled_at, timezone.now())  # a time already past starts at the next tick
+                if not allow_stale and digest_is_stale(found, now=starts):
+                    age = digest_age_days(found, now=starts)
+                    self.stderr.write(
+                        f"Warning: at that time the issue will be {age} days old, older than DIGEST_STALE_AFTER_DAYS "
+                        f"({settings.DIGEST_STALE_AFTER_DAYS}) allows, and will not start: add --allow-stale to send it anyway."
+                    )
+        except StaleDigest as exc:
+            raise CommandError(f"{exc}: pass --allow-stale to send it anyway.") from None
+        except TransitionError as exc:
             raise CommandError(str(exc)) from None

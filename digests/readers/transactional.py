@@ -1,0 +1,82 @@
+"""Sending what the transactional outbox owes: one function per kind of email, one send path for all.
+
+A new transactional email (a welcome, a data export) is a kind on
+``TransactionalEmail``, a function here that builds its message (or None when
+it is no longer wanted) and a call to ``transactional_email_owe`` in the
+transaction that owes it. Sending, retries and the broker-outage recovery are
+then the same for every kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+
+from anymail.exceptions import AnymailRecipientsRefused
+from django.core.mail import EmailMessage
+
+from digests import queue
+from digests.mail import mail_connection
+from digests.models import Subscriber, TransactionalEmail
+from digests.readers.confirmation import confirmation_message
+from digests.readers.outbox import transactional_email_claim, transactional_email_record, transactional_emails_due
+
+log = logging.getLogger(__name__)
+K, T = TransactionalEmail.Kind, TransactionalEmail.Status
+
+
+def _confirmation(subscriber: Subscriber) -> EmailMessage | None:
+    # Confirmed, unsubscribed or bounced meanwhile: the request has no point any more.
+    return confirmation_message(subscriber) if subscriber.status == Subscriber.Status.PENDING else None
+
+
+MESSAGES: dict[str, Callable[[Subscriber], EmailMessage | None]] = {K.CONFIRMATION: _confirmation}
+
+
+def _refused_for_good(exc: Exception) -> bool:
+    """Whether the mail server refused the recipient permanently (5xx), so retrying cannot help."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _message in exc.recipients.values())
+    return False
+
+
+def transactional_email_send(pk: int) -> str:
+    """Send one owed email if it is still owed and nobody else is sending it; returns the row's status after."""
+    owed = transactional_email_claim(pk)
+    if owed is None:
+        return "not-owed"
+    try:
+        message = MESSAGES[owed.kind](owed.subscriber)
+        if message is None:
+            transactional_email_record(owed, status=T.DROPPED)
+            return T.DROPPED
+        message.connection = mail_connection("transactional")
+        message.send()
+    except Exception as exc:
+        status = T.FAILED if _refused_for_good(exc) else T.OWED
+        transactional_email_record(owed, status=status, error=f"{type(exc).__name__}: {exc}")
+        log.warning("transactional email %s (%s) not sent: %s: %s", pk, owed.kind, type(exc).__name__, exc)
+        return status
+    transactional_email_record(owed, status=T.SENT)
+    return T.SENT
+
+
+def transactional_emails_send_owed() -> int:
+    """Housekeeping: hand every overdue owed email to the transactional queue again; returns how many."""
+    due = transactional_emails_due()
+    handed = 0
+    for pk in due:
+        try:
+            queue.enqueue(queue.SEND_TRANSACTIONAL, pk, on_commit=False)
+        except Exception as exc:  # still no broker: the rows stay owed for the next run
+            log.warning(
+                "broker unavailable, %d owed transactional emails wait: %s: %s", len(due) - handed, type(exc).__name__, exc
+            )
+            break
+        handed += 1
+    if handed:
+        log.info("handed %d owed transactional emails to the transactional queue", handed)
+    return handed
