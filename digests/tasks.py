@@ -20,10 +20,8 @@ from digests.delivery.testsend import digest_send_test
 from digests.feedback.suppression import delivery_event_process_by_pk
 from digests.ops.health import beat_tick
 from digests.readers.confirmation import confirmation_send
-from digests.readers.data_export import data_export_send
 from digests.readers.imports import subscriber_import_run
 from digests.readers.transactional import transactional_email_send, transactional_emails_send_owed
-from digests.readers.welcome import welcome_send
 from digests.rendering.inline import premailer_calls
 from digests.webhooks.delivery import webhook_deliver as webhook_deliver_attempt
 from digests.webhooks.delivery import webhooks_retry_due as webhooks_queue_due
@@ -72,32 +70,6 @@ def send_transactional_email(transactional_email_id: int):
 def transactional_emails_send_owed_task():
     """Every minute (beat, housekeeping queue): hand over again what the outbox still owes."""
     transactional_emails_send_owed()
-
-
-@shared_task(
-    name=queue.SEND_DATA_EXPORT,
-    ignore_result=True,
-    autoretry_for=(OSError, AnymailAPIError),
-    retry_backoff=30,
-    retry_backoff_max=1800,
-    max_retries=8,
-)
-def send_transactional_data_export(subscriber_id: int):
-    """Email a reader the one-day download link of their data (transactional queue)."""
-    data_export_send(subscriber_id)
-
-
-@shared_task(
-    name=queue.SEND_WELCOME,
-    ignore_result=True,
-    autoretry_for=(OSError, AnymailAPIError),
-    retry_backoff=30,
-    retry_backoff_max=1800,
-    max_retries=8,
-)
-def send_transactional_welcome(subscriber_id: int):
-    """Send a newly confirmed reader their welcome email, once per subscription (transactional queue)."""
-    welcome_send(subscriber_id)
 
 
 @shared_task(

@@ -136,6 +136,8 @@ class TransactionalEmail(models.Model):
 
     class Kind(models.TextChoices):
         CONFIRMATION = "confirmation", _("Confirmation request")
+        WELCOME = "welcome", _("Welcome")
+        DATA_EXPORT = "data_export", _("Data export link")
 
     class Status(models.TextChoices):
         OWED = "owed", _("Owed")

@@ -18,11 +18,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from digests import queue
 from digests.links import reader_url
 from digests.mail import mail_connection
 from digests.models import Consent, Subscriber, TransactionalEmail
-from digests.queue import enqueue
 from digests.readers.outbox import transactional_email_owe
 from digests.readers.privacy import address_unsuppress, ip_hash
 from digests.readers.status import subscriber_transition
@@ -114,6 +112,6 @@ def subscriber_confirm(subscriber: Subscriber, *, ip: str | None, form: str, wor
         if changed:
             Consent.objects.create(subscriber=subscriber, form=form, ip_hash=ip_hash(ip), wording=wording)
             address_unsuppress(subscriber.email)
-            # A new subscription: welcome the reader once this commits.
-            enqueue(queue.SEND_WELCOME, subscriber.pk)
+            # A new subscription: the reader is owed a welcome, sent through the outbox.
+            transactional_email_owe(subscriber=subscriber, kind=TransactionalEmail.Kind.WELCOME)
     return changed

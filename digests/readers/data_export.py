@@ -15,11 +15,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from digests import queue
 from digests.links import reader_url
-from digests.mail import mail_connection
-from digests.models import Subscriber
-from digests.queue import enqueue
+from digests.models import Subscriber, TransactionalEmail
+from digests.readers.outbox import transactional_email_owe
 from digests.readers.preferences import subscriber_preferences_editable
 from digests.readers.ratelimit import rate_limit_allows
 
@@ -34,13 +32,8 @@ def data_export_request(subscriber: Subscriber) -> bool:
         return False
     if not rate_limit_allows("data-export", subscriber.key.hex, DATA_EXPORT_RATE):
         return False
-    data_export_mail_owed(subscriber.pk)
+    transactional_email_owe(subscriber=subscriber, kind=TransactionalEmail.Kind.DATA_EXPORT)
     return True
-
-
-def data_export_mail_owed(subscriber_id: int) -> None:
-    """Hand the data-export email to the transactional mail path: the one place to switch to a transactional outbox."""
-    enqueue(queue.SEND_DATA_EXPORT, subscriber_id)
 
 
 def data_export_message(subscriber: Subscriber) -> EmailMultiAlternatives:
@@ -66,14 +59,3 @@ def data_export_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     return message
-
-
-def data_export_send(subscriber_id: int) -> bool:
-    """Send the download-link email over the transactional connection; False when the reader is gone."""
-    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
-    if subscriber is None:
-        return False
-    message = data_export_message(subscriber)
-    message.connection = mail_connection("transactional")
-    message.send()
-    return True

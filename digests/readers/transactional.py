@@ -20,7 +20,9 @@ from digests import queue
 from digests.mail import mail_connection
 from digests.models import Subscriber, TransactionalEmail
 from digests.readers.confirmation import confirmation_message
+from digests.readers.data_export import data_export_message
 from digests.readers.outbox import transactional_email_claim, transactional_email_record, transactional_emails_due
+from digests.readers.welcome import welcome_owed_message, welcome_sent
 
 log = logging.getLogger(__name__)
 K, T = TransactionalEmail.Kind, TransactionalEmail.Status
@@ -31,7 +33,13 @@ def _confirmation(subscriber: Subscriber) -> EmailMessage | None:
     return confirmation_message(subscriber) if subscriber.status == Subscriber.Status.PENDING else None
 
 
-MESSAGES: dict[str, Callable[[Subscriber], EmailMessage | None]] = {K.CONFIRMATION: _confirmation}
+MESSAGES: dict[str, Callable[[Subscriber], EmailMessage | None]] = {
+    K.CONFIRMATION: _confirmation,
+    K.WELCOME: welcome_owed_message,
+    K.DATA_EXPORT: data_export_message,
+}
+# What a kind records once the mail server accepted it.
+AFTER_SENT: dict[str, Callable[[Subscriber], None]] = {K.WELCOME: welcome_sent}
 
 
 def _refused_for_good(exc: Exception) -> bool:
@@ -61,6 +69,8 @@ def transactional_email_send(pk: int) -> str:
         log.warning("transactional email %s (%s) not sent: %s: %s", pk, owed.kind, type(exc).__name__, exc)
         return status
     transactional_email_record(owed, status=T.SENT)
+    if owed.kind in AFTER_SENT:
+        AFTER_SENT[owed.kind](owed.subscriber)
     return T.SENT
 
 

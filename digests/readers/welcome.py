@@ -13,13 +13,11 @@ from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from digests.links import reader_links, site_url
-from digests.mail import mail_connection
 from digests.models import Digest, Subscriber
 from digests.rendering.premail import html_inline
 from digests.rendering.render import brand_context, variant_context
@@ -74,27 +72,15 @@ def welcome_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     return message
 
 
-def welcome_deliver(message: EmailMultiAlternatives) -> None:
-    """Hand a welcome email to the transactional connection (the one place it is sent)."""
-    message.connection = mail_connection("transactional")
-    message.send()
+def welcome_owed_message(subscriber: Subscriber) -> EmailMultiAlternatives | None:
+    """The welcome the outbox sends, or None when the reader left or was welcomed since confirming."""
+    if subscriber.status != S.ACTIVE or subscriber.confirmed_at is None:
+        return None
+    if subscriber.welcome_sent_at and subscriber.welcome_sent_at >= subscriber.confirmed_at:
+        return None
+    return welcome_message(subscriber)
 
 
-def welcome_send(subscriber_id: int) -> bool:
-    """Send the welcome once per subscription: only to an active reader not welcomed since they confirmed."""
-    now = timezone.now()
-    claimed = (
-        Subscriber.objects.filter(pk=subscriber_id, status=S.ACTIVE, confirmed_at__isnull=False)
-        .filter(Q(welcome_sent_at__isnull=True) | Q(welcome_sent_at__lt=F("confirmed_at")))
-        .update(welcome_sent_at=now)
-    )
-    if not claimed:
-        return False
-    subscriber = Subscriber.objects.get(pk=subscriber_id)
-    try:
-        welcome_deliver(welcome_message(subscriber))
-    except Exception:
-        # Let the task retry: the claim is released so the retry may send.
-        Subscriber.objects.filter(pk=subscriber_id, welcome_sent_at=now).update(welcome_sent_at=None)
-        raise
-    return True
+def welcome_sent(subscriber: Subscriber) -> None:
+    """Stamp the welcome of this subscription as sent (once the mail server accepted it)."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(welcome_sent_at=timezone.now())
