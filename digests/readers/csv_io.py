@@ -251,7 +251,7 @@ def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool, consent_form
         [
             through(subscriber_id=subscriber.pk, category_id=category.pk)
             for subscriber, (_line, row) in zip(subscribers, fresh, strict=True)
-            for category in row.categories
+            for category in dict.fromkeys(row.categories)  # a slug listed twice is one choice
         ]
     )
     if confirmed:

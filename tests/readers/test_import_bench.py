@@ -32,3 +32,12 @@ def test_a_signup_racing_the_import_is_reported_and_the_rest_of_the_chunk_still_
     assert [note.email for note in report.created] == ["first@example.org", "last@example.org"]
     assert [(note.line, note.email) for note in report.skipped] == [(3, "racer@example.org")]
     assert Subscriber.objects.get(email="racer@example.org").status == "pending"
+
+
+def test_a_category_listed_twice_in_a_row_is_one_choice(categories):
+    from digests.readers import csv_io
+
+    slug = categories[0].slug
+    report = csv_io.subscribers_import(f"email,categories\ntwice@example.org,{slug}|{slug}\n".encode(), confirmed=True)
+    assert [note.email for note in report.created] == ["twice@example.org"] and not report.skipped
+    assert list(Subscriber.objects.get(email="twice@example.org").categories.all()) == [categories[0]]
