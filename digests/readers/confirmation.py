@@ -10,16 +10,14 @@ once that transaction has committed, or by housekeeping after a broker outage.
 from __future__ import annotations
 
 import datetime
-from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from digests.links import reader_url
-from digests.mail import mail_connection
+from digests.mail import mail_connection, transactional_message
 from digests.models import Consent, Subscriber, TransactionalEmail
 from digests.readers.outbox import transactional_email_owe
 from digests.readers.privacy import address_unsuppress, ip_hash
@@ -67,22 +65,9 @@ def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
         "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
         "publisher_address": settings.PUBLISHER_ADDRESS,
     }
-    with translation.override(subscriber.language or settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string("emails/confirm-subject.txt", context).split())
-        text = render_to_string("emails/confirm.txt", context)
-        html = render_to_string("emails/confirm.html", context)
-    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
-    headers = {"Auto-Submitted": "auto-generated", "Message-ID": make_msgid(domain=from_domain)}
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
-        reply_to=[settings.REPLY_TO_EMAIL] if settings.REPLY_TO_EMAIL else None,
-        headers=headers,
+    return transactional_message(
+        "confirm", to=subscriber.email, language=subscriber.language or settings.LANGUAGE_CODE, context=context
     )
-    message.attach_alternative(html, "text/html")
-    return message
 
 
 def confirmation_send(subscriber_id: int) -> bool:

@@ -8,14 +8,11 @@ address on file, so only its owner can open it.
 
 from __future__ import annotations
 
-from email.utils import make_msgid, parseaddr
-
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
-from django.utils import translation
 
 from digests.links import reader_url
+from digests.mail import transactional_message
 from digests.models import Subscriber, TransactionalEmail
 from digests.readers.outbox import transactional_email_owe
 from digests.readers.preferences import subscriber_preferences_editable
@@ -45,17 +42,6 @@ def data_export_message(subscriber: Subscriber) -> EmailMultiAlternatives:
         "max_age_hours": DATA_LINK_MAX_AGE // 3600,
         "publisher_address": settings.PUBLISHER_ADDRESS,
     }
-    with translation.override(subscriber.language or settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string("emails/data-export-subject.txt", context).split())
-        text = render_to_string("emails/data-export.txt", context)
-        html = render_to_string("emails/data-export.html", context)
-    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
-        headers={"Auto-Submitted": "auto-generated", "Message-ID": make_msgid(domain=from_domain)},
+    return transactional_message(
+        "data-export", to=subscriber.email, language=subscriber.language or settings.LANGUAGE_CODE, context=context
     )
-    message.attach_alternative(html, "text/html")
-    return message

@@ -9,15 +9,13 @@ one place it is handed over, so it can move onto an outbox unchanged.
 
 from __future__ import annotations
 
-from email.utils import make_msgid, parseaddr
-
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from digests.links import reader_links, site_url
+from digests.mail import transactional_message
 from digests.models import Digest, Subscriber
 from digests.rendering.premail import html_inline
 from digests.rendering.render import brand_context, variant_context
@@ -56,20 +54,7 @@ def welcome_message(subscriber: Subscriber) -> EmailMultiAlternatives:
             postal_address=settings.PUBLISHER_POSTAL_ADDRESS,
         )
         context.setdefault("brand", brand_context())
-        subject = " ".join(render_to_string("emails/welcome-subject.txt", context).split())
-        text = render_to_string("emails/welcome.txt", context)
-        html = html_inline(render_to_string("emails/welcome.html", context))
-    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
-        reply_to=[settings.REPLY_TO_EMAIL] if settings.REPLY_TO_EMAIL else None,
-        headers={"Auto-Submitted": "auto-generated", "Message-ID": make_msgid(domain=from_domain)},
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+    return transactional_message("welcome", to=subscriber.email, language=language, context=context, html_filter=html_inline)
 
 
 def welcome_owed_message(subscriber: Subscriber) -> EmailMultiAlternatives | None:
