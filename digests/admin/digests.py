@@ -114,22 +114,8 @@ class ItemInline(admin.StackedInline):
         if _editable(obj):
             return self.fieldsets
         # A read-only digest shows key points as a list rather than as the stored JSON.
-        return [
-            (
-                None,
-                {
-                    "fields": [
-                        ("category", "position"),
-                        "title",
-                        "summary",
-                        "background",
-                        "key_point_list",
-                        ("source_name", "source_url"),
-                        ("image_url", "image_alt"),
-                    ]
-                },
-            )
-        ]
+        fields = ["key_point_list" if field == "key_points" else field for field in self.fieldsets[0][1]["fields"]]
+        return [(None, {"fields": fields})]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if _editable(obj) else ["key_point_list"]
