@@ -81,7 +81,7 @@ def _digest(date: str) -> Digest:
     except ValueError:
         raise Http404("Digests are named by their issue date, YYYY-MM-DD.") from None
     try:
-        return Digest.objects.get(issue_date=issue_date)
+        return Digest.objects.get(issue_date=issue_date, edition=Digest.Edition.DAILY)
     except Digest.DoesNotExist:
         raise Http404(f"No digest for {issue_date.isoformat()}.") from None
 
@@ -194,7 +194,7 @@ class DigestListCreate(generics.GenericAPIView):
                 return _refused(s.errors_as_fields(serializer.errors))
             parsed, fields = s.parsed_from_json(serializer.validated_data)
             extra = {name: serializer.validated_data[name] for name in ("subject", "preheader", "intro")}
-        existing = Digest.objects.filter(issue_date=parsed.issue_date).first()
+        existing = Digest.objects.filter(issue_date=parsed.issue_date, edition=Digest.Edition.DAILY).first()
         if existing and not (replace and existing.status == Digest.Status.DRAFT):
             detail = f"A digest for {parsed.issue_date.isoformat()} exists ({existing.status})."
             if existing.status == Digest.Status.DRAFT:

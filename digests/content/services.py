@@ -107,7 +107,7 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
     title too long, a link the URL validator rejects) raises DigestFormatError
     with the line of the header, section or item concerned; nothing is written.
     """
-    existing = Digest.objects.select_for_update().filter(issue_date=parsed.issue_date).first()
+    existing = Digest.objects.select_for_update().filter(issue_date=parsed.issue_date, edition=Digest.Edition.DAILY).first()
     if existing and not replace:
         raise DigestFormatError(
             [
@@ -304,9 +304,15 @@ def digest_duplicate(*, digest: Digest, with_items: bool = False, author=None) -
     Raises DigestDateTaken when that day already has a digest.
     """
     issue_date = digest.issue_date + datetime.timedelta(days=1)
-    if Digest.objects.filter(issue_date=issue_date).exists():
+    if Digest.objects.filter(issue_date=issue_date, edition=digest.edition).exists():
         raise DigestDateTaken(_("A digest for %(date)s already exists; open it instead.") % {"date": issue_date.isoformat()})
-    copy = Digest.objects.create(issue_date=issue_date, title=digest.title, author=author)
+    copy = Digest.objects.create(
+        issue_date=issue_date,
+        edition=digest.edition,
+        period_start=digest.period_start and digest.period_start + datetime.timedelta(days=1),
+        title=digest.title,
+        author=author,
+    )
     items = list(digest.items.order_by("category__position", "category_id", "position", "id"))
     if with_items:
         fields = ["category_id", "position", "title", "summary", "background", "key_points", "source_name", "source_url"]

@@ -1,7 +1,7 @@
 from digests.models.automation import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
-from digests.models.readers import Consent, Subscriber, SubscriberImport, Suppression, TransactionalEmail
+from digests.models.readers import Consent, FrequencyChange, Subscriber, SubscriberImport, Suppression, TransactionalEmail
 from digests.models.staff import StaffPreference
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "DeliveryCount",
     "DeliveryEvent",
     "Digest",
+    "FrequencyChange",
     "Item",
     "StaffPreference",
     "Subscriber",

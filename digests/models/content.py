@@ -65,7 +65,16 @@ class Digest(models.Model):
         AUTOMATIC = "automatic", _("Scheduled automatically")
         HELD = "held", _("Held")
 
-    issue_date = models.DateField(_("issue date"), unique=True)
+    class Edition(models.TextChoices):
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+
+    edition = models.CharField(_("edition"), max_length=10, choices=Edition.choices, default=Edition.DAILY, db_index=True)
+    # A weekly edition's issue date is the last day it covers; period_start the first.
+    issue_date = models.DateField(_("issue date"))
+    period_start = models.DateField(
+        _("covers from"), null=True, blank=True, help_text=_("Weekly editions: the first day of the week they cover.")
+    )
     title = models.CharField(_("title"), max_length=200)
     preheader = models.CharField(
         _("preheader"), max_length=200, blank=True, help_text=_("Preview text shown by mail apps after the subject.")
@@ -116,13 +125,18 @@ class Digest(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
-        ordering = ["-issue_date"]
+        ordering = ["-issue_date", "edition"]
+        constraints = [models.UniqueConstraint(fields=["issue_date", "edition"], name="digest_one_edition_per_date")]
         verbose_name = _("digest")
         verbose_name_plural = _("digests")
         permissions = [("send_digest", _("Can schedule and send digests"))]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.issue_date.isoformat()})"
+
+    @property
+    def is_weekly(self) -> bool:
+        return self.edition == self.Edition.WEEKLY
 
     @property
     def is_editable(self) -> bool:
@@ -151,6 +165,9 @@ class Item(models.Model):
     )
     image_alt = models.CharField(
         _("image description"), max_length=300, blank=True, help_text=_("What the image shows, for readers who cannot see it.")
+    )
+    highlight = models.BooleanField(
+        _("highlight of the week"), default=False, help_text=_("Always carried into the weekly edition of its week.")
     )
 
     class Meta:

@@ -25,6 +25,21 @@ class Subscriber(models.Model):
         ZH_HANS = "zh-hans", "简体中文"
         EN = "en", "English"
 
+    class Frequency(models.TextChoices):
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        BOTH = "both", _("Daily and weekly")
+
+    class Weekday(models.TextChoices):
+        # Values are the CSV spelling; Weekday.index() maps to Python's date.weekday().
+        MON = "mon", _("Monday")
+        TUE = "tue", _("Tuesday")
+        WED = "wed", _("Wednesday")
+        THU = "thu", _("Thursday")
+        FRI = "fri", _("Friday")
+        SAT = "sat", _("Saturday")
+        SUN = "sun", _("Sunday")
+
     # Reader links carry a signed token of this key, never the address or the pk.
     key = models.UUIDField(_("key"), default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(_("email address"), max_length=254)
@@ -33,6 +48,14 @@ class Subscriber(models.Model):
     categories = models.ManyToManyField(Category, verbose_name=_("categories"), blank=True, related_name="subscribers")
     timezone = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("IANA name; empty means the site's."))
     language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS)
+    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices, default=Frequency.DAILY, db_index=True)
+    weekly_day = models.CharField(
+        _("weekly edition on"),
+        max_length=3,
+        choices=Weekday.choices,
+        default=Weekday.SAT,
+        help_text=_("The weekday the weekly edition arrives, at the reader's usual send time."),
+    )
     source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.SIGNUP)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -59,6 +82,46 @@ class Subscriber(models.Model):
     @property
     def tz_name(self) -> str:
         return self.timezone or settings.TIME_ZONE
+
+    @property
+    def weekly_weekday(self) -> int:
+        """The weekly day as ``date.weekday()`` counts it (Monday is 0)."""
+        return WEEKDAYS.index(self.weekly_day)
+
+    def receives(self, edition: str) -> bool:
+        """Whether this reader's frequency takes ``edition`` (``daily`` or ``weekly``)."""
+        return self.frequency in (edition, self.Frequency.BOTH)
+
+
+WEEKDAYS = [day.value for day in Subscriber.Weekday]
+
+
+class FrequencyChange(models.Model):
+    """A reader moved between daily and weekly: the list-growth page counts the moves that replaced an unsubscribe."""
+
+    class Via(models.TextChoices):
+        SIGNUP = "signup", _("Signup form")
+        PREFERENCES = "preferences", _("Preference centre")
+        UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
+        ADMIN = "admin", _("Admin")
+        IMPORT = "import", _("Import")
+        API = "api", _("API")
+
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="frequency_changes"
+    )
+    old = models.CharField(_("from"), max_length=10, choices=Subscriber.Frequency.choices)
+    new = models.CharField(_("to"), max_length=10, choices=Subscriber.Frequency.choices)
+    via = models.CharField(_("via"), max_length=20, choices=Via.choices)
+    created_at = models.DateTimeField(_("changed at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("frequency change")
+        verbose_name_plural = _("frequency changes")
+
+    def __str__(self) -> str:
+        return f"{self.old} → {self.new} ({self.via})"
 
 
 class Consent(models.Model):

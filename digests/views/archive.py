@@ -33,7 +33,7 @@ def archive_digests() -> QuerySet[Digest]:
 
 def archive_digest_get(issue_date: datetime.date) -> Digest:
     """The public digest of ``issue_date``; Http404 for a draft, scheduled, cancelled or missing one."""
-    digest = archive_digests().filter(issue_date=issue_date).first()
+    digest = archive_digests().filter(issue_date=issue_date, edition=Digest.Edition.DAILY).first()
     if digest is None:
         raise Http404("No published digest for this date.")
     return digest
