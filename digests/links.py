@@ -74,9 +74,11 @@ def site_url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def archive_url(issue_date: datetime.date) -> str:
-    """The public web page of the issue of ``issue_date`` (the "view in browser" link)."""
-    return site_url(reverse("digests:archive_digest", kwargs={"issue_date": issue_date.isoformat()}))
+def archive_url(issue_date: datetime.date, *, weekly: bool = False) -> str:
+    """The public web page of the issue of ``issue_date`` (the "view in browser" link); with
+    ``weekly``, of the weekly edition ending on that day."""
+    name = "digests:archive_weekly" if weekly else "digests:archive_digest"
+    return site_url(reverse(name, kwargs={"issue_date": issue_date.isoformat()}))
 
 
 @functools.cache

@@ -25,6 +25,7 @@ SWEEP_STUCK = "digests.tasks.sweep_stuck_deliveries"
 IMPORT_SUBSCRIBERS = "digests.tasks.import_subscribers_file"
 WEBHOOK_DELIVER = "digests.tasks.webhook_deliver"
 WEBHOOKS_RETRY_DUE = "digests.tasks.webhooks_retry_due"
+BUILD_WEEKLY_DUE = "digests.tasks.build_weekly_due"
 
 
 def enqueue(name: str, *args, countdown: float | None = None, on_commit: bool = True) -> None:

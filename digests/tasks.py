@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import OperationalError as DatabaseUnavailable
 
 from digests import queue
+from digests.content.weekly import weekly_build_due
 from digests.delivery.autopilot import digests_hold_unapproved
 from digests.delivery.batch import deliveries_send_batch as batch_send
 from digests.delivery.schedule import batch_continue, deliveries_recover, digests_dispatch_due, lanes_heartbeat
@@ -116,3 +117,9 @@ def webhook_deliver(delivery_id: int):
 def webhooks_retry_due():
     """Every minute (beat): queue webhook deliveries whose task was lost."""
     webhooks_queue_due()
+
+
+@shared_task(name=queue.BUILD_WEEKLY_DUE, ignore_result=True)
+def build_weekly_due():
+    """Every ten minutes (beat): on the weekly build day, after its time, build the week's draft once."""
+    weekly_build_due()

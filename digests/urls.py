@@ -17,8 +17,11 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", readers.unsubscribe, name="unsubscribe"),
     # The archive and its feeds
     path("archive/", archive.archive, name="archive"),
+    path("archive/weekly/<str:issue_date>/", archive.archive_weekly, name="archive_weekly"),
     path("archive/<str:issue_date>/", archive.archive_digest, name="archive_digest"),
     path("feed/", feeds.DigestFeed(), name="feed"),
+    # Before the category feeds: "weekly" is this feed, never a category's slug.
+    path("feed/weekly/", feeds.WeeklyFeed(), name="weekly_feed"),
     path("feed/<slug:slug>/", feeds.CategoryFeed(), name="category_feed"),
     # Click and open tracking
     path("r/<str:token>/", tracking.click, name="click"),

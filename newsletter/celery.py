@@ -34,6 +34,9 @@ app.conf.beat_schedule = {
     "webhooks-retry-due": {"task": "digests.tasks.webhooks_retry_due", "schedule": 60.0},
     # The transactional outbox: confirmations (and any other transactional email) owed but not sent.
     "send-owed-transactional-emails": {"task": "digests.tasks.transactional_emails_send_owed", "schedule": 60.0},
+    # The weekly edition's draft, on WEEKLY_BUILD_DAY after WEEKLY_BUILD_TIME; the task decides, so the
+    # settings apply without a beat restart and a beat that was down catches up at its next tick.
+    "build-weekly-edition": {"task": "digests.tasks.build_weekly_due", "schedule": 600.0},
 }
 
 app.autodiscover_tasks()

@@ -266,6 +266,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # --- Newsletter behaviour ---------------------------------------------------
 DIGEST_SEND_TIME = env_clock("DIGEST_SEND_TIME", "07:30")
 DIGEST_LOCAL_TIME_DELIVERY = env_bool("DIGEST_LOCAL_TIME_DELIVERY", True)
+# The weekly edition (digests.content.weekly): items per category besides the week's leads and
+# highlights, and when the beat job builds the week's draft (site time; "off": only by hand).
+WEEKLY_ITEMS_PER_CATEGORY = env_int("WEEKLY_ITEMS_PER_CATEGORY", 3, minimum=1)
+WEEKLY_BUILD_DAY = env_choice("WEEKLY_BUILD_DAY", "fri", ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "off"))
+WEEKLY_BUILD_TIME = env_clock("WEEKLY_BUILD_TIME", "12:00")
 DIGEST_STALE_AFTER_DAYS = env_int("DIGEST_STALE_AFTER_DAYS", 2, minimum=0)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200, minimum=1)
 DELIVERY_RATE_PER_SECOND = env_float("DELIVERY_RATE_PER_SECOND", 0, minimum=0)

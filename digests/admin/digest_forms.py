@@ -110,6 +110,7 @@ class ItemForm(forms.ModelForm):
             "source_url",
             "image_url",
             "image_alt",
+            "highlight",
         ]
         widgets = {
             "position": forms.NumberInput(attrs={"class": "vIntegerField item-position", "min": 0}),
@@ -230,4 +231,17 @@ class DuplicateForm(forms.Form):
         label=_("Copy the items too"),
         required=False,
         help_text=_("Unticked: each section gets one empty item to write."),
+    )
+
+
+class WeeklyBuildForm(forms.Form):
+    end_date = forms.DateField(
+        label=_("Last day of the week"),
+        help_text=_("The weekly covers the seven days ending on this day (YYYY-MM-DD)."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    replace = forms.BooleanField(
+        label=_("Rebuild the existing draft"),
+        required=False,
+        help_text=_("If a weekly draft for this week exists, build its items again; its 导语, subject and preheader are kept."),
     )

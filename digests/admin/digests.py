@@ -26,7 +26,7 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from digests.admin.automation import DigestAutopilotAdminMixin
-from digests.admin.digest_forms import DigestForm, DuplicateForm, ItemForm, MarkdownImportForm
+from digests.admin.digest_forms import DigestForm, DuplicateForm, ItemForm, MarkdownImportForm, WeeklyBuildForm
 from digests.admin.feedback import DigestStatsAdminMixin
 from digests.admin.history import TranslatableHistoryMixin
 from digests.admin.preview import preview_html
@@ -35,6 +35,7 @@ from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
 from digests.content.ordering import section_rank
 from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
+from digests.content.weekly import SOURCE_STATUSES, WeeklyBuildError, weekly_build
 from digests.models import Category, Digest, Item, Subscriber
 from digests.rendering.presend import digest_check
 from digests.rendering.render import PREHEADER_MAX_CHARS, SUBJECT_MAX_COLUMNS, digest_subject, variant_preheader
@@ -51,7 +52,8 @@ def _preview_categories(request: HttpRequest) -> frozenset[int] | None:
 
 
 def markdown_filename(digest: Digest) -> str:
-    return f"digest-{digest.issue_date.isoformat()}.md"
+    kind = "weekly" if digest.is_weekly else "digest"
+    return f"{kind}-{digest.issue_date.isoformat()}.md"
 
 
 def markdown_download(digest: Digest) -> HttpResponse:
@@ -101,6 +103,7 @@ class ItemInline(admin.StackedInline):
                     "key_points",
                     ("source_name", "source_url"),
                     ("image_url", "image_alt"),
+                    "highlight",
                 ]
             },
         ),
@@ -111,10 +114,14 @@ class ItemInline(admin.StackedInline):
         js = ["digests/admin/digest-items.js"]
 
     def get_fieldsets(self, request, obj=None):
+        fields = self.fieldsets[0][1]["fields"]
+        if obj is not None and obj.is_weekly:
+            # "Highlight of the week" picks items of dailies for the weekly; in the weekly itself it means nothing.
+            fields = [field for field in fields if field != "highlight"]
         if _editable(obj):
-            return self.fieldsets
+            return [(None, {"fields": fields})]
         # A read-only digest shows key points as a list rather than as the stored JSON.
-        fields = ["key_point_list" if field == "key_points" else field for field in self.fieldsets[0][1]["fields"]]
+        fields = ["key_point_list" if field == "key_points" else field for field in fields]
         return [(None, {"fields": fields})]
 
     def get_readonly_fields(self, request, obj=None):
@@ -203,9 +210,9 @@ def _editable(digest: Digest | None) -> bool:
 class DigestAdmin(
     TranslatableHistoryMixin, DigestAutopilotAdminMixin, DigestSendingAdminMixin, DigestStatsAdminMixin, admin.ModelAdmin
 ):
-    list_display = ["issue_date", "title", "status", "item_count", "author"]
+    list_display = ["issue_date", "edition_label", "title", "status", "item_count", "author"]
     list_display_links = ["issue_date", "title"]
-    list_filter = ["status"]
+    list_filter = ["edition", "status"]
     date_hierarchy = "issue_date"
     search_fields = ["title", "items__title"]
     list_select_related = ["author"]
@@ -291,6 +298,27 @@ class DigestAdmin(
     def item_count(self, digest: Digest) -> int:
         return digest.item_count
 
+    @admin.display(description=_("edition"), ordering="edition")
+    def edition_label(self, digest: Digest) -> str:
+        """ "Daily", or "Weekly" with the days it covers."""
+        if not digest.is_weekly:
+            return digest.get_edition_display()
+        start = digest.period_start.isoformat() if digest.period_start else "?"
+        return format_html(
+            '<strong class="weekly-badge">{}</strong> {} – {}', digest.get_edition_display(), start, digest.issue_date.isoformat()
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not obj.is_weekly:
+            return fieldsets
+        first = [("edition_label" if name == "issue_date" else name) for name in fieldsets[0][1]["fields"]]
+        return [(fieldsets[0][0], {**fieldsets[0][1], "fields": first}), *fieldsets[1:]]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "edition_label"] if obj is not None and obj.is_weekly else fields
+
     # Every time on the page carries its zone: "2026-12-02 07:30 Asia/Shanghai (UTC+08:00)".
     @admin.display(description=_("send started"))
     def send_started(self, digest: Digest) -> str:
@@ -332,6 +360,7 @@ class DigestAdmin(
         wrap = self.admin_site.admin_view
         return [
             path("import/", wrap(self.import_view), name="%s_%s_import" % info),
+            path("build-weekly/", wrap(self.build_weekly_view), name="%s_%s_build_weekly" % info),
             path("<path:object_id>/export/", wrap(self.export_view), name="%s_%s_export" % info),
             path("<path:object_id>/preview/", wrap(self.preview_view), name="%s_%s_preview" % info),
             path("<path:object_id>/duplicate/", wrap(self.duplicate_view), name="%s_%s_duplicate" % info),
@@ -392,6 +421,56 @@ class DigestAdmin(
             "has_view_permission": self.has_view_permission(request),
         }
         return TemplateResponse(request, "admin/digests/digest/import.html", context)
+
+    def build_weekly_view(self, request: HttpRequest) -> HttpResponse:
+        """The week's draft weekly edition from its sent dailies (``weekly_build``), as ``build_weekly`` does."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = WeeklyBuildForm(request.POST)
+            if form.is_valid():
+                replace = form.cleaned_data["replace"]
+                if replace and not self.has_change_permission(request):
+                    raise PermissionDenied
+                try:
+                    digest = weekly_build(form.cleaned_data["end_date"], replace=replace, author=request.user)
+                except WeeklyBuildError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    how = gettext("Rebuilt from the week's dailies.") if replace else gettext("Built from the week's dailies.")
+                    (self.log_change if replace else self.log_addition)(request, digest, how)
+                    count = digest.items.count()
+                    message = ngettext(
+                        "Built the weekly edition “%(digest)s” with %(count)d item. Write its 导语, adjust it, then preview and send it like a daily.",
+                        "Built the weekly edition “%(digest)s” with %(count)d items. Write its 导语, adjust it, then preview and send it like a daily.",
+                        count,
+                    ) % {"digest": digest, "count": count}
+                    self.message_user(request, message, messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:digests_digest_change", args=[digest.pk]))
+        else:
+            form = WeeklyBuildForm(initial=self._weekly_initial(request))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Build the weekly edition"),
+            "form": form,
+            "per_category": settings.WEEKLY_ITEMS_PER_CATEGORY,
+            "has_view_permission": self.has_view_permission(request),
+        }
+        return TemplateResponse(request, "admin/digests/digest/build_weekly.html", context)
+
+    def _weekly_initial(self, request: HttpRequest) -> dict:
+        """The end date asked for (``?end_date=``, ``&replace=1`` from a weekly's page), else the latest sent daily's date."""
+        try:
+            end = datetime.date.fromisoformat(request.GET.get("end_date", ""))
+        except ValueError:
+            end = (
+                Digest.objects.filter(edition=Digest.Edition.DAILY, status__in=SOURCE_STATUSES)
+                .order_by("-issue_date")
+                .values_list("issue_date", flat=True)
+                .first()
+            )
+        return {"end_date": end, "replace": request.GET.get("replace") == "1"}
 
     def _side_preview(self, request: HttpRequest, digest: Digest) -> dict:
         """The saved draft's email beside the form: a variant picker, a phone width, a test copy to oneself."""

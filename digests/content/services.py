@@ -269,16 +269,28 @@ def digest_export(digest: Digest) -> str:
     return digest_format(digest_to_parsed(digest))
 
 
+WEEKLY_PREFIX = "weekly:"
+
+
 def digest_lookup(date_or_id: str) -> Digest:
-    """Find a digest by ISO issue date (2026-02-06) or numeric id; raises Digest.DoesNotExist saying which."""
+    """Find a digest by ISO issue date (2026-02-06: the daily), ``weekly:`` and the last day of its week
+    (weekly:2026-02-08: the weekly edition) or numeric id; raises Digest.DoesNotExist saying which."""
+    edition = Digest.Edition.DAILY
+    if date_or_id.lower().startswith(WEEKLY_PREFIX):
+        edition, date_or_id = Digest.Edition.WEEKLY, date_or_id[len(WEEKLY_PREFIX) :]
     try:
         issue_date = datetime.date.fromisoformat(date_or_id)
     except ValueError:
         issue_date = None
     if issue_date is not None:
         lookup, missing = (
-            {"issue_date": issue_date},
-            _("A digest for %(date)s does not exist.") % {"date": issue_date.isoformat()},
+            {"issue_date": issue_date, "edition": edition},
+            (
+                _("A weekly edition ending on %(date)s does not exist.")
+                if edition == Digest.Edition.WEEKLY
+                else _("A digest for %(date)s does not exist.")
+            )
+            % {"date": issue_date.isoformat()},
         )
     elif date_or_id.isdigit():
         lookup, missing = {"pk": int(date_or_id)}, _("A digest with id %(id)s does not exist.") % {"id": date_or_id}

@@ -111,7 +111,8 @@ def _distinct(queryset, field_name: str) -> int:
 
 def _next_send_started(digest: Digest) -> datetime.datetime | None:
     return (
-        Digest.objects.filter(issue_date__gt=digest.issue_date, send_started_at__isnull=False)
+        # The next issue of the same edition: a daily sent in the week does not end a weekly's window.
+        Digest.objects.filter(edition=digest.edition, issue_date__gt=digest.issue_date, send_started_at__isnull=False)
         .order_by("issue_date")
         .values_list("send_started_at", flat=True)
         .first()

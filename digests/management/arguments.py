@@ -7,7 +7,11 @@ from digests.models import Digest
 
 
 def add_digest_argument(parser) -> None:
-    parser.add_argument("digest", metavar="DATE_OR_ID", help="Issue date (YYYY-MM-DD) or digest id")
+    parser.add_argument(
+        "digest",
+        metavar="DATE_OR_ID",
+        help="Issue date (YYYY-MM-DD), weekly:YYYY-MM-DD for the weekly edition ending that day, or digest id",
+    )
 
 
 def digest_from_argument(value: str) -> Digest:

@@ -132,6 +132,8 @@ class Digest(models.Model):
         permissions = [("send_digest", _("Can schedule and send digests"))]
 
     def __str__(self) -> str:
+        if self.is_weekly and self.period_start:
+            return f"{self.title} ({self.period_start.isoformat()} – {self.issue_date.isoformat()})"
         return f"{self.title} ({self.issue_date.isoformat()})"
 
     @property

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import pgettext
 
 from digests.links import PLACEHOLDER_LINKS, ReaderLinks, archive_url, click_url, open_pixel_url, site_url
 from digests.models import Digest
@@ -102,13 +103,25 @@ def lead_content(digest: Digest, sections) -> ItemContent | None:
 
 
 def digest_heading(digest: Digest) -> str:
-    """The issue's name, as in the seed and on the web: "AI 行业动态 (2026-02-06)"."""
+    """The issue's name, as in the seed and on the web: "AI 行业动态 (2026-02-06)"; a weekly edition
+    names the week it covers: "AI 行业动态 周刊 (2026-02-02 – 2026-02-08)"."""
+    if digest.is_weekly and digest.period_start:
+        return f"{_one_line(digest.title)} ({digest.period_start.isoformat()} – {digest.issue_date.isoformat()})"
     return f"{_one_line(digest.title)} ({digest.issue_date.isoformat()})"
 
 
+def _day(date) -> str:
+    return f"{date.month}/{date.day}"
+
+
 def subject_default(digest: Digest, lead: ItemContent | None) -> str:
-    """The publication's name, the issue's day and the lead story's title, within 60 display columns."""
-    head = f"{_one_line(settings.SITE_NAME)} {digest.issue_date.month}/{digest.issue_date.day}"
+    """The publication's name, the issue's day and the lead story's title, within 60 display columns.
+
+    A weekly edition says so and names its days: "AI 行业动态 周刊 2/2–2/8｜<lead>"."""
+    head = f"{_one_line(settings.SITE_NAME)} {_day(digest.issue_date)}"
+    if digest.is_weekly and digest.period_start:
+        weekly = pgettext("weekly edition, in the subject", "Weekly")
+        head = f"{_one_line(settings.SITE_NAME)} {weekly} {_day(digest.period_start)}–{_day(digest.issue_date)}"
     if lead is None:
         return digest_heading(digest)
     return text_cut(f"{head}｜{_one_line(lead.title)}", columns=SUBJECT_MAX_COLUMNS)
@@ -236,7 +249,7 @@ def variant_context(
         preheader=variant_preheader(digest, sections),
         links=links,
         for_reader=True,
-        archive_url=archive_url(digest.issue_date),
+        archive_url=archive_url(digest.issue_date, weekly=digest.is_weekly),
         site_name=settings.SITE_NAME,
         site_url=site_url("/"),
         open_pixel_url=open_pixel_url(links.reader_ref) if settings.TRACK_OPENS else "",

@@ -1,4 +1,6 @@
-"""Atom feeds of sent digests: all of them, and one per category (only that category's items)."""
+"""Atom feeds of sent digests: the dailies, one per category (only that category's items, from the
+dailies), and the weekly editions (/feed/weekly/). A weekly repeats the week's stories, so it has its
+own feed and never appears in the daily ones."""
 
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class DigestFeed(Feed):
         return _("Every sent issue of %(site)s.") % {"site": settings.SITE_NAME}
 
     def items(self) -> list[Digest]:
-        return list(archive_digests()[:FEED_SIZE])
+        return list(archive_digests().filter(edition=Digest.Edition.DAILY)[:FEED_SIZE])
 
     def item_title(self, item: Digest) -> str:
         category = _category_of(item)
@@ -75,7 +77,7 @@ class DigestFeed(Feed):
 
     def item_link(self, item: Digest) -> str:
         category = _category_of(item)
-        return archive_url(item.issue_date) + (f"#s-{category.slug}" if category else "")
+        return archive_url(item.issue_date, weekly=item.is_weekly) + (f"#s-{category.slug}" if category else "")
 
     def item_guid(self, item: Digest) -> str:
         return self.item_link(item)
@@ -110,7 +112,26 @@ class CategoryFeed(DigestFeed):
         return _("%(category)s from every sent issue of %(site)s.") % {"category": obj.name, "site": settings.SITE_NAME}
 
     def items(self, obj: Category) -> list[Digest]:
-        digests = list(archive_digests().filter(items__category=obj).distinct()[:FEED_SIZE])
+        digests = list(archive_digests().filter(edition=Digest.Edition.DAILY, items__category=obj).distinct()[:FEED_SIZE])
         for digest in digests:
             digest._feed_category = obj
         return digests
+
+
+class WeeklyFeed(DigestFeed):
+    """/feed/weekly/: the weekly editions only."""
+
+    def title(self) -> str:
+        return f"{settings.SITE_NAME} · " + _("Weekly edition")
+
+    def link(self) -> str:
+        return site_url(reverse("digests:archive"))
+
+    def feed_url(self) -> str:
+        return site_url(reverse("digests:weekly_feed"))
+
+    def subtitle(self) -> str:
+        return _("Every sent weekly edition of %(site)s.") % {"site": settings.SITE_NAME}
+
+    def items(self) -> list[Digest]:
+        return list(archive_digests().filter(edition=Digest.Edition.WEEKLY)[:FEED_SIZE])

@@ -16,7 +16,12 @@ class Command(BaseCommand):
         found = digest_from_argument(digest)
         stats = digest_stats(found)
         rows = [(label, value, "" if rate is None else rate) for label, value, rate in stats.rows()]
-        out = [f"{found}  [{found.get_status_display()}]", "", text_table((_("Measure"), _("Readers"), _("Rate")), rows), ""]
+        out = [
+            f"{found}  [{found.get_edition_display()} · {found.get_status_display()}]",
+            "",
+            text_table((_("Measure"), _("Readers"), _("Rate")), rows),
+            "",
+        ]
         out.append(
             _("Rates of complaints, unsubscribes, opens and clicks are of delivered messages.")
             if stats.delivered_known
