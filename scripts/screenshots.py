@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Take the README's screenshots with headless Chromium: the admin digest list and page, and the email.
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium]
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium] [--only weekly-edition ...]
 
 It builds a throw-away site (SQLite and a file broker in a temporary folder), loads
 the demo digest, starts Django's development server on a free port, logs into the
@@ -99,7 +99,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--only", nargs="*", default=[], help="File names (without .png) to take; all when omitted.")
     options = parser.parse_args()
+    ONLY.update(options.only)
     options.out.mkdir(parents=True, exist_ok=True)
 
     from playwright.sync_api import sync_playwright
@@ -123,6 +125,7 @@ def main() -> int:
                     raise SystemExit(f"manage.py render_digest failed:\n{result.stderr}")
             email_html = emails["zh-hans"]
         welcome_html = welcome_email(env, var_dir)
+        weekly_html = weekly_email(env, var_dir)
 
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -168,6 +171,11 @@ def main() -> int:
                                 page.goto(path.as_uri())
                                 saved.append(shot(page, options.out / f"email-{language}-{width}-{scheme}.png"))
                                 page.close()
+                if weekly_html:
+                    page = browser.new_page(viewport={"width": 680, "height": 1400})
+                    page.goto(weekly_html.as_uri())
+                    saved.append(shot(page, options.out / "weekly-edition.png"))
+                    page.close()
                 if welcome_html:
                     page = browser.new_page(viewport={"width": 600, "height": 1100})
                     page.goto(welcome_html.as_uri())
@@ -183,7 +191,7 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=30)
 
-    for path in saved:
+    for path in filter(None, saved):
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
     return 0
 
@@ -216,7 +224,52 @@ def welcome_email(env: dict[str, str], var_dir: Path) -> Path | None:
     return out
 
 
-def shot(page, path: Path) -> Path:
+WEEKLY_SCRIPT = """
+import datetime
+from pathlib import Path
+from digests.content.services import digest_duplicate, digest_transition
+from digests.content.weekly import weekly_build
+from digests.models import Digest
+from digests.rendering.render import variant_render
+seed = Digest.objects.filter(edition="daily").order_by("issue_date").first()
+for status in ("sending", "sent"):
+    if seed.can_move_to(status):
+        digest_transition(seed, to=status)
+# A second daily of the same week, with two stories of its own and one highlight.
+next_day = Digest.objects.filter(edition="daily", issue_date=seed.issue_date + datetime.timedelta(days=1)).first()
+if next_day is None:
+    next_day = digest_duplicate(digest=seed, with_items=True)
+    items = list(next_day.items.order_by("category__position", "position"))
+    items[0].title, items[0].source_url = "国务院印发《关于深入实施“人工智能+”行动的意见》", "https://www.gov.cn/zhengce/ai-plus.html"
+    items[-1].title, items[-1].source_url, items[-1].highlight = "某大模型公司完成新一轮融资", "https://36kr.example/p/1", True
+    for item in (items[0], items[-1]):
+        item.save()
+    for status in ("sending", "sent"):
+        digest_transition(next_day, to=status)
+weekly = weekly_build(seed.issue_date + datetime.timedelta(days=2), replace=True)
+weekly.intro = "本周：地方立法与国家“人工智能+”行动意见接连出台，国产大模型密集发布，融资升温。"
+weekly.save()
+Path(OUT).write_text(variant_render(weekly, language="zh-hans").html, encoding="utf-8")
+"""
+
+
+def weekly_email(env: dict[str, str], var_dir: Path) -> Path | None:
+    """A weekly edition built from the seed and a second daily of its week, as a reader of every category gets it."""
+    if not (ROOT / "digests" / "content" / "weekly.py").exists():
+        return None
+    out = var_dir / "weekly.html"
+    result = manage(env, "shell", "-c", f"OUT = {str(out)!r}\n" + WEEKLY_SCRIPT)
+    if result.returncode:
+        raise SystemExit(f"rendering the weekly edition failed:\n{result.stderr}")
+    return out
+
+
+ONLY: set[str] = set()
+
+
+def shot(page, path: Path) -> Path | None:
+    if ONLY and path.stem not in ONLY:
+        return None
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(path), full_page=False)
     return path

@@ -152,7 +152,8 @@ def weekly_title(sources: list[Digest]) -> str:
     """The latest daily's title (the publication's name as issues carry it) with "周刊" after it."""
     stem = sources[-1].title.strip() if sources else settings.SITE_NAME
     with translation.override(settings.LANGUAGE_CODE):
-        return f"{stem} {pgettext('weekly edition title', 'Weekly')}"
+        weekly = pgettext("weekly edition title", "Weekly")
+    return f"{stem} {weekly}"
 
 
 @transaction.atomic

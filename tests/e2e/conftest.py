@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+# The real SMTP server and Celery worker of the delivery tests, for the weekly edition's end-to-end send.
+from tests.delivery.conftest import https_site, smtp_server, worker, worker_env  # noqa: F401
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium, headless, with nothing that reaches for the network.
 CHROMIUM_ARGS = [
