@@ -241,7 +241,12 @@ if next_day is None:
     next_day = digest_duplicate(digest=seed, with_items=True)
     items = list(next_day.items.order_by("category__position", "position"))
     items[0].title, items[0].source_url = "国务院印发《关于深入实施“人工智能+”行动的意见》", "https://www.gov.cn/zhengce/ai-plus.html"
+    items[0].summary = "国务院印发意见，提出推动人工智能与经济社会各行业各领域广泛深度融合。"
+    items[0].background = "“人工智能+”行动此前已写入政府工作报告，此次意见明确了分阶段目标和重点领域。"
+    items[0].key_points = ["提出到2027年新一代智能终端、智能体等应用普及率超70%。", "部署科学研究、产业发展、消费提质等六大重点行动。"]
+    items[0].source_name = "中国政府网"
     items[-1].title, items[-1].source_url, items[-1].highlight = "某大模型公司完成新一轮融资", "https://36kr.example/p/1", True
+    items[-1].summary = "一家国内大模型创业公司宣布完成新一轮融资，资金将用于基础模型研发和算力建设。"
     for item in (items[0], items[-1]):
         item.save()
     for status in ("sending", "sent"):

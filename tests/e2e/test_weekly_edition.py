@@ -61,7 +61,7 @@ def test_the_weekly_is_built_adjusted_in_the_admin_and_sent_to_weekly_readers(
     call_command("build_weekly", "2026-02-08", stdout=out)
 
     weekly = Digest.objects.get(edition=Digest.Edition.WEEKLY, issue_date=SUNDAY)
-    assert f"(id {weekly.pk})" in out.getvalue() and weekly.status == Digest.Status.DRAFT
+    assert f"/admin/digests/digest/{weekly.pk}/change/" in out.getvalue() and weekly.status == Digest.Status.DRAFT
     policy_titles = [i.title for i in ordered_items(weekly) if i.category_id == week["policy"].pk]
     # The seed's lead (its first item) and Saturday's lead (the rewritten first item), nothing more: the limit is 2.
     assert policy_titles == ["江苏省拟立法促进人工智能产业发展", "国务院发布人工智能+行动意见"]
@@ -69,14 +69,16 @@ def test_the_weekly_is_built_adjusted_in_the_admin_and_sent_to_weekly_readers(
     # Sunday's lead and Saturday's highlight are one story, the earliest copy, first in its section.
     assert funding_titles[0] == "某大模型公司完成新一轮融资" and funding_titles.count("某大模型公司完成新一轮融资") == 1
 
-    # The editor swaps the two policy stories, cuts the last item and writes the week's 导语.
+    # The editor swaps the two stories on models, cuts the last item and writes the week's 导语.
     items = ordered_items(weekly)
-    first, second = [i for i in items if i.category_id == week["policy"].pk]
+    models = Category.objects.get(name="模型与技术进展")
+    first, second = [i for i in items if i.category_id == models.pk]
     cut = items[-1]
     data = change_form_data(
         weekly, **{str(first.pk): {"position": 1}, str(second.pk): {"position": 0}, str(cut.pk): {"DELETE": "on"}}
     )
     data.pop("issue_date")
+    data["lead_item"] = weekly.lead_item_id  # the lead story select, as the page posts it
     data["intro"] = "本周：地方立法与国家行动意见接连出台，大模型融资升温。"
     response = editor_client.post(reverse("admin:digests_digest_change", args=[weekly.pk]), data)
     assert response.status_code == 302
@@ -95,13 +97,13 @@ def test_the_weekly_is_built_adjusted_in_the_admin_and_sent_to_weekly_readers(
     assert smtp_server.by_recipient() == {weekly_reader.email: 1, both_reader.email: 1}
     messages = {rcpts[0]: message for rcpts, message, _raw in smtp_server.parsed()}
     for message in messages.values():
-        assert message["Subject"].startswith("AI 行业动态 周刊 2/2–2/8｜")
+        assert message["Subject"].strip() == "AI 行业动态 周刊 2/2–2/8｜江苏省拟立法促进人工智能产业发展"
     whole = messages[weekly_reader.email]
     html = whole.get_body(("html",)).get_content()
     text = whole.get_body(("plain",)).get_content()
     assert "周刊 · 2026年2月2日 – 2026年2月8日" in " ".join(parse_html(html).find_class("dl")[0].text_content().split())
     assert "本周：地方立法与国家行动意见接连出台" in text
-    assert text.index("国务院发布人工智能+行动意见") < text.index("江苏省拟立法促进人工智能产业发展")
+    assert text.index(second.title) < text.index(first.title)
     assert cut.title not in text
     assert "/archive/weekly/2026-02-08/" in text
     # The reader of one category gets only that category's stories of the week.
