@@ -33,7 +33,7 @@ from digests.admin.preview import preview_html
 from digests.admin.sending import DigestSendingAdminMixin, TestSendForm
 from digests.admin.times import time_label
 from digests.content.digest_format import DigestFormatError, digest_parse
-from digests.content.ordering import section_rank
+from digests.content.ordering import items_by_section, section_rank
 from digests.content.services import DigestDateTaken, digest_duplicate, digest_export, digest_import
 from digests.content.weekly import SOURCE_STATUSES, WeeklyBuildError, weekly_build
 from digests.models import Category, Digest, Item, Subscriber
@@ -202,6 +202,10 @@ def change_form_errors(adminform, inline_admin_formsets) -> list[dict]:
     return summary
 
 
+def ordered_items_for(digest: Digest) -> list[Item]:
+    return list(digest.items.select_related("category").order_by("position", "id"))
+
+
 def _editable(digest: Digest | None) -> bool:
     return digest is None or digest.is_editable
 
@@ -364,6 +368,7 @@ class DigestAdmin(
             path("<path:object_id>/export/", wrap(self.export_view), name="%s_%s_export" % info),
             path("<path:object_id>/preview/", wrap(self.preview_view), name="%s_%s_preview" % info),
             path("<path:object_id>/duplicate/", wrap(self.duplicate_view), name="%s_%s_duplicate" % info),
+            path("<path:object_id>/highlights/", wrap(self.highlights_view), name="%s_%s_highlights" % info),
             path("<path:object_id>/preview/email/", wrap(self.preview_email_view), name="%s_%s_preview_email" % info),
         ] + super().get_urls()
 
@@ -520,6 +525,42 @@ class DigestAdmin(
             "new_date": digest.issue_date + datetime.timedelta(days=1),
         }
         return TemplateResponse(request, "admin/digests/digest/duplicate.html", context)
+
+    def highlights_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Tick a daily's "highlight of the week" items, also once it is sent (the email is not changed by it)."""
+        digest = self._viewable_digest(request, object_id)
+        if digest.is_weekly:
+            raise Http404(gettext("A weekly edition has no highlights; they are chosen in its dailies."))
+        # Model-level change permission: a sent digest is read-only, but its highlights only feed the weekly.
+        can_change = super().has_change_permission(request)
+        items = ordered_items_for(digest)
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            chosen = {int(value) for value in request.POST.getlist("highlight") if value.isdigit()}
+            marked = Item.objects.filter(digest=digest, pk__in=chosen).update(highlight=True)
+            Item.objects.filter(digest=digest).exclude(pk__in=chosen).update(highlight=False)
+            self.log_change(request, digest, gettext("Highlights of the week: %(count)d items.") % {"count": marked})
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d item of this issue is a highlight of the week.",
+                    "%(count)d items of this issue are highlights of the week.",
+                    marked,
+                )
+                % {"count": marked},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:digests_digest_highlights", args=[digest.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": digest,
+            "title": gettext("Highlights of the week: %(digest)s") % {"digest": digest},
+            "sections": items_by_section(items, digest.section_order),
+            "can_change": can_change,
+        }
+        return TemplateResponse(request, "admin/digests/digest/highlights.html", context)
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         digest = self._viewable_digest(request, object_id)

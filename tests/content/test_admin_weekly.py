@@ -143,3 +143,43 @@ def test_an_editor_marks_a_highlight_in_a_draft_daily(editor_client, seed_digest
 
     assert response.status_code == 302
     assert list(Item.objects.filter(digest=seed_digest, highlight=True)) == [item]
+
+
+def test_highlights_are_ticked_on_a_sent_daily_and_go_into_the_weekly(editor_client, settings, sent_week):
+    settings.WEEKLY_ITEMS_PER_CATEGORY = 1
+    url = reverse("admin:digests_digest_highlights", args=[sent_week.pk])
+    change_page = editor_client.get(reverse("admin:digests_digest_change", args=[sent_week.pk])).content.decode()
+    assert url in change_page
+    last = ordered_items(sent_week)[-1]
+    assert not parse_html(editor_client.get(url).content.decode()).xpath("//input[@name='highlight'][@checked]")
+
+    response = editor_client.post(url, {"highlight": [str(last.pk)]})
+
+    assert response.status_code == 302
+    assert list(Item.objects.filter(highlight=True)) == [last]
+    assert Digest.objects.get(pk=sent_week.pk).status == Digest.Status.SENT
+    page = parse_html(editor_client.get(url).content.decode())
+    assert page.xpath("//input[@name='highlight'][@checked]/@value") == [str(last.pk)]
+    section = [i.title for i in ordered_items(weekly_build(datetime.date(2026, 2, 8))) if i.category_id == last.category_id]
+    assert last.title in section
+
+    editor_client.post(url, {})
+    assert not Item.objects.filter(highlight=True).exists()
+
+
+def test_only_staff_who_may_change_digests_tick_highlights(client, django_user_model, sent_week):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user(username="viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_digest"))
+    client.force_login(viewer)
+    url = reverse("admin:digests_digest_highlights", args=[sent_week.pk])
+    assert client.get(url).status_code == 200
+    item = ordered_items(sent_week)[0]
+    assert client.post(url, {"highlight": [str(item.pk)]}).status_code == 403
+    assert not Item.objects.filter(highlight=True).exists()
+
+
+def test_a_weekly_has_no_highlights_page(editor_client, sent_week):
+    weekly = weekly_build(datetime.date(2026, 2, 8))
+    assert editor_client.get(reverse("admin:digests_digest_highlights", args=[weekly.pk])).status_code == 404
