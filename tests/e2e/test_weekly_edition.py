@@ -30,6 +30,22 @@ def _send(digest: Digest) -> Digest:
     return digest_transition(digest, to=Digest.Status.SENT)
 
 
+@pytest.fixture
+def editor_client(client, django_user_model):
+    """An Editor signed in; the group is made again, since a transactional test before this one may have flushed it."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    codenames = import_module("digests.migrations.0002_editorial_groups").EDITOR
+    group, _created = Group.objects.get_or_create(name="Editor")
+    group.permissions.set(Permission.objects.filter(content_type__app_label="digests", codename__in=codenames))
+    editor = django_user_model.objects.create_user(username="editor", password="pw-editor", is_staff=True)
+    editor.groups.add(group)
+    client.force_login(editor)
+    return client
+
+
 def _week_of_dailies(seed_digest) -> dict:
     """The seed (Fri 2/6) and two more dailies: Sat 2/7 with two new stories (one a highlight) and Sun 2/8
     that repeats Saturday's news (the same links), with its own lead chosen."""
