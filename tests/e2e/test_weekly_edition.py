@@ -104,6 +104,9 @@ def test_the_weekly_is_built_adjusted_in_the_admin_and_sent_to_weekly_readers(
     everything = list(Category.objects.all())
     weekly_reader = make_reader("weekly@example.com", categories=everything, frequency=Subscriber.Frequency.WEEKLY)
     both_reader = make_reader("both@example.com", categories=[week["policy"]], frequency=Subscriber.Frequency.BOTH)
+    # A weekly reader whose only category had nothing all week gets no email.
+    robots = Category.objects.create(name="机器人", slug="robots", position=99)
+    make_reader("robots@example.com", categories=[robots], frequency=Subscriber.Frequency.WEEKLY)
     worker().start()
 
     # The Publisher sends it now (the week is past: the stale guard is overridden, as on the sending page).
