@@ -21,6 +21,7 @@ reorder, cut, rewrite and add in the weekly without touching the dailies.
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from django.utils.translation import pgettext
 from digests.content.ordering import items_by_section, section_rank
 from digests.models import Category, Digest, Item
 from digests.webhooks.events import digest_data, event_emit
+
+log = logging.getLogger(__name__)
 
 WEEK_DAYS = 7
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -245,6 +248,9 @@ def weekly_build_due(now: datetime.datetime | None = None) -> Digest | None:
     if Digest.objects.filter(issue_date=end, edition=Digest.Edition.WEEKLY).exists() or not weekly_sources(end):
         return None
     try:
-        return weekly_build(end)
-    except WeeklyBuildError:
+        digest = weekly_build(end)
+    except WeeklyBuildError as exc:
+        log.info("weekly edition not built: %s", exc)
         return None
+    log.info("built the draft weekly edition %s (id %s)", digest, digest.pk)
+    return digest
