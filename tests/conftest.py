@@ -3,6 +3,7 @@
 Test modules never import fixtures; plain helpers and data are in tests/helpers/.
 """
 
+import datetime
 import os
 
 import pytest
@@ -101,6 +102,26 @@ def hard_digest(seed_digest):
     from tests.helpers.digest_files import HARD_PATH
 
     return digest_import(digest_parse(HARD_PATH.read_bytes()))
+
+
+@pytest.fixture
+def weekly_digest(seed_digest):
+    """The weekly edition of 2026-02-02 – 2026-02-08 built from the seed (marked sent) and a copy of it on 2/7 with a new lead story."""
+    from digests.content.services import digest_duplicate, digest_transition
+    from digests.content.weekly import weekly_build
+
+    for status in ("sending", "sent"):
+        digest_transition(seed_digest, to=status)
+    saturday = digest_duplicate(digest=seed_digest, with_items=True)
+    first = saturday.items.order_by("category__position", "position").first()
+    first.title, first.source_url = "国务院印发“人工智能+”行动意见", "https://www.gov.cn/zhengce/ai-plus.html"
+    first.save()
+    for status in ("sending", "sent"):
+        digest_transition(saturday, to=status)
+    weekly = weekly_build(datetime.date(2026, 2, 8))
+    weekly.intro = "本周导语：地方立法与国家行动意见接连出台。"
+    weekly.save()
+    return weekly
 
 
 def _staff(django_user_model, username, group=None):

@@ -34,7 +34,7 @@ def _violations(chromium, html: str, *, scheme: str = "light", width: int = 600)
     ]
 
 
-@pytest.mark.parametrize("fixture", ["seed_digest", "hard_digest"])
+@pytest.mark.parametrize("fixture", ["seed_digest", "hard_digest", "weekly_digest"])
 def test_the_email_passes_axe_in_both_colour_schemes(fixture, request):
     digest = request.getfixturevalue(fixture)
     # Rendered before Playwright starts its event loop (the ORM must not run inside it).

@@ -49,7 +49,7 @@ def _unsupported(html: str) -> dict[str, set[str]]:
     return features
 
 
-@pytest.mark.parametrize("fixture", ["seed_digest", "hard_digest"])
+@pytest.mark.parametrize("fixture", ["seed_digest", "hard_digest", "weekly_digest"])
 def test_only_accepted_gracefully_degrading_features_lack_support(fixture, request):
     digest = request.getfixturevalue(fixture)
     rendered = variant_render(digest)
