@@ -143,6 +143,16 @@ def test_the_sending_page_shows_the_weekly_audience_per_weekday(publisher_client
     assert "to 3 readers?" in html  # the "send now" confirmation
 
 
+def test_in_chinese_the_weekdays_and_the_weekly_rule_read_in_chinese(publisher_client, weekly, by_frequency):
+    digest_schedule(weekly)
+    html = publisher_client.get(
+        reverse("admin:digests_digest_sending", args=[weekly.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+
+    assert "<td>星期六</td><td>2</td>" in html
+    assert "周刊在每位读者选定的星期几送达" in html
+
+
 def test_running_the_weekly_snapshot_twice_adds_nobody_twice(weekly, by_frequency):
     release = release_function(weekly, now=SEND_STARTS, immediate=True)
     first = ledger.deliveries_snapshot(weekly, release=release)
