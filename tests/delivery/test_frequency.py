@@ -254,6 +254,43 @@ def test_the_dispatcher_starts_a_weekly_edition_when_its_first_readers_day_comes
     assert _recipients(weekly) == {"sat@example.org", "sun@example.org"}
 
 
+def test_the_progress_tells_readers_waiting_for_their_day_from_those_due_now(weekly, week_of_readers, settings):
+    from digests.delivery.batch import deliveries_send_batch
+    from digests.delivery.progress import digest_progress
+
+    settings.DIGEST_LOCAL_TIME_DELIVERY = False
+    digest_schedule(weekly)
+    digests_dispatch_due(now=SEND_STARTS)
+    deliveries_send_batch(weekly.pk, now=SEND_STARTS)
+    tuesday = datetime.datetime.combine(WEEKDAY_DATES["tue"], datetime.time(7, 30), tzinfo=SHANGHAI)
+
+    progress = digest_progress(Digest.objects.get(pk=weekly.pk), now=SEND_STARTS)
+
+    assert (progress.sent, progress.pending, progress.waiting) == (3, 19, 19)
+    assert progress.next_release == tuesday
+    assert progress.eta_seconds is None  # nothing is late: the rest wait for their weekday
+    assert datetime.datetime.fromisoformat(progress.as_dict()["next_release"]) == tuesday
+
+
+@pytest.mark.usefixtures("english")
+def test_the_sending_page_shows_how_many_readers_wait_and_when_the_next_are_due(publisher_client, seed_digest, settings):
+    from django.utils import timezone
+
+    settings.DIGEST_LOCAL_TIME_DELIVERY = False
+    today = timezone.localdate(timezone=SHANGHAI)
+    weekly = weekly_of(seed_digest, issue_date=today - datetime.timedelta(days=1))
+    for offset in (1, 2):
+        day = WEEKDAYS[(today + datetime.timedelta(days=offset)).weekday()]
+        Subscriber.objects.create(email=f"{day}@example.org", status="active", frequency="weekly", weekly_day=day)
+    digest_schedule(weekly)
+    digest_start(Digest.objects.get(pk=weekly.pk), now=timezone.now())
+
+    html = publisher_client.get(reverse("admin:digests_digest_sending", args=[weekly.pk])).content.decode()
+
+    tomorrow = (today + datetime.timedelta(days=1)).isoformat()
+    assert f'id="p-waiting">2</span> (next at {tomorrow} 07:30)' in html
+
+
 # --- The stale guard -------------------------------------------------------------------------
 
 
