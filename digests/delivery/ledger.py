@@ -64,6 +64,8 @@ def deliveries_snapshot(
     time, for a weekly digest ``release(tz_name, weekday)`` (their weekly day);
     it is called once per time zone (and weekday), never per reader. A reader
     with no categories chosen gets every category.
+    A reader whose zone (or weekday) appeared after the release times were
+    computed is left for the next run, as one who joined a moment later.
     Rows go in grouped by release time and variant, so batches mostly share
     one, and with ON CONFLICT DO NOTHING on (digest, reader), so running it
     again adds only readers who have no row yet. On PostgreSQL the whole
@@ -115,7 +117,7 @@ WITH inserted AS (
         FROM {through} t WHERE t.subscriber_id = s.id
     ) AS c
     CROSS JOIN LATERAL (SELECT CASE WHEN c.chosen = 0 THEN %(all_variant)s::text ELSE c.in_digest END) AS v(variant)
-    WHERE s.status = %(active)s AND s.frequency = ANY(%(frequencies)s::text[])
+    WHERE s.status = %(active)s AND s.frequency = ANY(%(frequencies)s::text[]) AND {release} IS NOT NULL
     ORDER BY 4, v.variant, s.id
     ON CONFLICT (digest_id, subscriber_id) DO NOTHING
     RETURNING status
@@ -181,13 +183,16 @@ def _snapshot_in_chunks(
             chosen.setdefault(subscriber_id, set()).add(category_id)
         rows = []
         for pk, tz_name, weekday, key in chunk:
+            not_before = releases.get(_release_key(tz_name or settings.TIME_ZONE, weekday if digest.is_weekly else ""))
+            if not_before is None:
+                continue  # as the set-based path: a reader who came after the release times waits for the next run
             categories = digest_categories & chosen[pk] if pk in chosen else digest_categories
             rows.append(
                 Delivery(
                     digest_id=digest.pk,
                     subscriber_id=pk,
                     variant=variant_key(categories),
-                    not_before=releases[_release_key(tz_name or settings.TIME_ZONE, weekday if digest.is_weekly else "")],
+                    not_before=not_before,
                     status=D.PENDING if categories else D.SKIPPED,
                     last_error="" if categories else SKIP_REASON,
                     message_id=message_id_for(digest.pk, key),

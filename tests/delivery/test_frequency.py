@@ -164,6 +164,28 @@ def test_running_the_weekly_snapshot_twice_adds_nobody_twice(weekly, by_frequenc
     assert Delivery.objects.filter(digest=weekly, subscriber=late).count() == 1
 
 
+@pytest.mark.parametrize("path", ["set-based", "chunked"])
+def test_a_reader_in_a_new_zone_who_confirms_during_the_snapshot_waits_for_the_next_run(weekly, by_frequency, path, monkeypatch):
+    if path == "set-based" and connection.vendor != "postgresql":
+        pytest.skip("the set-based snapshot is PostgreSQL's")
+    if path == "chunked":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    computed = release_function(weekly, now=SEND_STARTS, immediate=True)
+
+    def release_while_a_reader_confirms(tz_name, weekday=""):
+        Subscriber.objects.get_or_create(
+            email="auckland@example.org",
+            defaults={"status": "active", "frequency": "weekly", "timezone": "Pacific/Auckland", "weekly_day": "tue"},
+        )
+        return computed(tz_name, weekday)
+
+    first = ledger.deliveries_snapshot(weekly, release=release_while_a_reader_confirms)
+    again = ledger.deliveries_snapshot(weekly, release=computed)
+
+    assert (first.pending, again.pending) == (2, 1)
+    assert _recipients(weekly) == {"weekly@example.org", "both@example.org", "auckland@example.org"}
+
+
 # --- When weekly readers get theirs --------------------------------------------------------
 
 
