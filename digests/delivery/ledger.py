@@ -65,7 +65,8 @@ def deliveries_snapshot(
     it is called once per time zone (and weekday), never per reader. A reader
     with no categories chosen gets every category.
     A reader whose zone (or weekday) appeared after the release times were
-    computed is left for the next run, as one who joined a moment later.
+    computed is left out, as one who joined a moment after the start would be
+    (a later run would add them).
     Rows go in grouped by release time and variant, so batches mostly share
     one, and with ON CONFLICT DO NOTHING on (digest, reader), so running it
     again adds only readers who have no row yet. On PostgreSQL the whole
@@ -185,7 +186,7 @@ def _snapshot_in_chunks(
         for pk, tz_name, weekday, key in chunk:
             not_before = releases.get(_release_key(tz_name or settings.TIME_ZONE, weekday if digest.is_weekly else ""))
             if not_before is None:
-                continue  # as the set-based path: a reader who came after the release times waits for the next run
+                continue  # joined after the release times were computed: left out, as in the set-based path
             categories = digest_categories & chosen[pk] if pk in chosen else digest_categories
             rows.append(
                 Delivery(
