@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from digests.delivery.audience import digest_readers, edition_frequencies
 from digests.delivery.journal import journal_forget, journal_read
 from digests.delivery.messages import message_id_for, sender_domain
 from digests.delivery.outcomes import Code, Outcome
@@ -54,12 +55,18 @@ class SnapshotReport:
 
 
 def deliveries_snapshot(
-    digest: Digest, *, release: Callable[[str], datetime.datetime], chunk_size: int = SNAPSHOT_CHUNK
+    digest: Digest, *, release: Callable[..., datetime.datetime], chunk_size: int = SNAPSHOT_CHUNK
 ) -> SnapshotReport:
-    """Insert one ledger row per active reader; readers whose categories have no item are ``skipped``.
+    """Insert one ledger row per reader of the digest; readers whose categories have no item are ``skipped``.
 
-    ``release(tz_name)`` gives a reader's earliest send time; it is called once
-    per time zone. A reader with no categories chosen gets every category.
+    The readers are the active ones whose frequency takes the digest's edition
+    (``digest_readers``). ``release(tz_name)`` gives a reader's earliest send
+    time, for a weekly digest ``release(tz_name, weekday)`` (their weekly day);
+    it is called once per time zone (and weekday), never per reader. A reader
+    with no categories chosen gets every category.
+    A reader whose zone (or weekday) appeared after the release times were
+    computed is left out, as one who joined a moment after the start would be
+    (a later run would add them).
     Rows go in grouped by release time and variant, so batches mostly share
     one, and with ON CONFLICT DO NOTHING on (digest, reader), so running it
     again adds only readers who have no row yet. On PostgreSQL the whole
@@ -68,18 +75,26 @@ def deliveries_snapshot(
     written in primary-key chunks.
     """
     digest_categories = sorted(set(Item.objects.filter(digest=digest).values_list("category_id", flat=True)))
-    zones = {
-        tz_name or settings.TIME_ZONE
-        for tz_name in Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).values_list("timezone", flat=True).distinct()
+    groups = {
+        (tz_name or settings.TIME_ZONE, weekday if digest.is_weekly else "")
+        for tz_name, weekday in digest_readers(digest).values_list("timezone", "weekly_day").distinct()
     }
-    releases = {tz_name: release(tz_name) for tz_name in zones}
+    releases = {
+        _release_key(tz_name, weekday): release(tz_name, weekday) if weekday else release(tz_name) for tz_name, weekday in groups
+    }
     if connection.vendor == "postgresql":
         return _snapshot_in_database(digest, digest_categories, releases)
     return _snapshot_in_chunks(digest, frozenset(digest_categories), releases, chunk_size)
 
 
+def _release_key(tz_name: str, weekday: str) -> str:
+    # A daily digest's readers are grouped by zone, a weekly's by zone and weekday.
+    return f"{tz_name} {weekday}" if weekday else tz_name
+
+
 # Per reader, the categories come from a correlated lookup on the M2M table's
-# subscriber index and the release time from a CASE over the few time zones:
+# subscriber index and the release time from a CASE over the few time zones
+# (and weekdays, for a weekly digest):
 # the plan stays linear even before the tables have statistics (a freshly
 # imported list), where a join would be planned as a nested loop.
 _SNAPSHOT_SQL = """
@@ -103,7 +118,7 @@ WITH inserted AS (
         FROM {through} t WHERE t.subscriber_id = s.id
     ) AS c
     CROSS JOIN LATERAL (SELECT CASE WHEN c.chosen = 0 THEN %(all_variant)s::text ELSE c.in_digest END) AS v(variant)
-    WHERE s.status = %(active)s
+    WHERE s.status = %(active)s AND s.frequency = ANY(%(frequencies)s::text[]) AND {release} IS NOT NULL
     ORDER BY 4, v.variant, s.id
     ON CONFLICT (digest_id, subscriber_id) DO NOTHING
     RETURNING status
@@ -115,11 +130,14 @@ SELECT status, count(*) FROM inserted GROUP BY status
 def _snapshot_in_database(digest: Digest, categories: list[int], releases: dict[str, datetime.datetime]) -> SnapshotReport:
     zones = sorted(releases)
     cases = " ".join(f"WHEN %(zone_{n})s THEN %(release_{n})s::timestamptz" for n in range(len(zones)))
+    group = "coalesce(nullif(s.timezone, ''), %(site_zone)s::text)"
+    if digest.is_weekly:
+        group = f"{group} || ' ' || s.weekly_day"  # as _release_key spells it
     sql = _SNAPSHOT_SQL.format(
         through=connection.ops.quote_name(Subscriber.categories.through._meta.db_table),
         delivery=connection.ops.quote_name(Delivery._meta.db_table),
         subscriber=connection.ops.quote_name(Subscriber._meta.db_table),
-        release=f"CASE coalesce(nullif(s.timezone, ''), %(site_zone)s::text) {cases} END" if zones else "%(now)s",
+        release=f"CASE {group} {cases} END" if zones else "%(now)s",
     )
     params = {
         "digest_id": digest.pk,
@@ -135,6 +153,7 @@ def _snapshot_in_database(digest: Digest, categories: list[int], releases: dict[
         **{f"release_{n}": releases[zone] for n, zone in enumerate(zones)},
         "site_zone": settings.TIME_ZONE,
         "active": Subscriber.Status.ACTIVE,
+        "frequencies": list(edition_frequencies(digest.edition)),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -150,9 +169,10 @@ def _snapshot_in_chunks(
     last_pk = 0
     while True:
         chunk = list(
-            Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, pk__gt=last_pk)
+            digest_readers(digest)
+            .filter(pk__gt=last_pk)
             .order_by("pk")
-            .values_list("pk", "timezone", "key")[:chunk_size]
+            .values_list("pk", "timezone", "weekly_day", "key")[:chunk_size]
         )
         if not chunk:
             break
@@ -163,14 +183,17 @@ def _snapshot_in_chunks(
         ):
             chosen.setdefault(subscriber_id, set()).add(category_id)
         rows = []
-        for pk, tz_name, key in chunk:
+        for pk, tz_name, weekday, key in chunk:
+            not_before = releases.get(_release_key(tz_name or settings.TIME_ZONE, weekday if digest.is_weekly else ""))
+            if not_before is None:
+                continue  # joined after the release times were computed: left out, as in the set-based path
             categories = digest_categories & chosen[pk] if pk in chosen else digest_categories
             rows.append(
                 Delivery(
                     digest_id=digest.pk,
                     subscriber_id=pk,
                     variant=variant_key(categories),
-                    not_before=releases[tz_name or settings.TIME_ZONE],
+                    not_before=not_before,
                     status=D.PENDING if categories else D.SKIPPED,
                     last_error="" if categories else SKIP_REASON,
                     message_id=message_id_for(digest.pk, key),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import asdict, dataclass, field
 
+from django.db.models import Min
 from django.utils import timezone
 
 from digests.delivery.ledger import deliveries_counts
@@ -28,9 +29,14 @@ class Progress:
     eta_seconds: int | None
     percent: float
     failures: list[dict] = field(default_factory=list)
+    # Pending deliveries not yet due (a reader's local morning, a weekly reader's weekday), and the first of them.
+    waiting: int = 0
+    next_release: datetime.datetime | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["next_release"] = self.next_release.isoformat() if self.next_release else None
+        return data
 
 
 def digest_progress(digest: Digest, *, failures: int = 50, now: datetime.datetime | None = None) -> Progress:
@@ -43,7 +49,14 @@ def digest_progress(digest: Digest, *, failures: int = 50, now: datetime.datetim
     ).count()
     rate = recent / RATE_WINDOW_SECONDS
     left = counts["pending"] + counts["sending"]
-    eta = int(left / rate) if rate > 0 and left else (0 if not left else None)
+    waiting, next_release = 0, None
+    if counts["pending"]:
+        later = Delivery.objects.filter(digest=digest, status=Delivery.Status.PENDING, not_before__gt=now)
+        waiting = later.count()
+        next_release = later.aggregate(first=Min("not_before"))["first"] if waiting else None
+    # The ETA is for what is due now: readers waiting for their day are not late.
+    due = left - waiting
+    eta = (int(due / rate) if rate > 0 else None) if due else (None if waiting else 0)
     done = audience - left
     rows = (
         Delivery.objects.filter(digest=digest, status=Delivery.Status.FAILED)
@@ -62,6 +75,8 @@ def digest_progress(digest: Digest, *, failures: int = 50, now: datetime.datetim
         suppressed=counts["suppressed"],
         rate_per_second=round(rate, 1),
         eta_seconds=eta,
+        waiting=waiting,
+        next_release=next_release,
         percent=round(100 * done / audience, 1) if audience else 0.0,
         failures=[
             {

@@ -1,5 +1,21 @@
 """When digests go out: scheduling, the per-minute dispatcher, local-morning release, the stale guard.
 
+A daily digest's ``scheduled_at`` is its morning: each reader is due at that
+wall-clock time (date and time of day in the site's zone) in their own time
+zone (DIGEST_LOCAL_TIME_DELIVERY; off, everyone at the instant itself).
+
+A weekly digest's ``scheduled_at`` is when its send starts, by default the day
+after its issue date (the last day it covers) at DIGEST_SEND_TIME. Each reader
+is due on the first day on or after that wall-clock date that is their weekly
+day, at the scheduled time of day in their own zone (in the site's zone with
+local time off). The digest therefore stays ``sending`` for up to a week, its
+ledger rows pending until their day; pause, resume and cancel act on what is
+left. For the stale guard it ages from the end of that delivery week (its
+default send date and the six days after), so neither the week it covers nor
+the spread of weekdays makes it stale.
+Releases are computed once per time zone (and weekday), never per reader.
+"Send now" makes every reader due at once, whatever the edition.
+
 Starting a send is one conditional UPDATE of the digest's status
 (``digest_transition``) in the same transaction as the audience snapshot, so
 two beat processes, a restart across the send time or a double click start a
@@ -22,6 +38,7 @@ from django.utils.translation import gettext
 
 from digests import queue
 from digests.content.services import TransitionError, digest_transition
+from digests.delivery.audience import digest_readers, edition_frequencies
 from digests.delivery.batch import BatchReport, batch_size
 from digests.delivery.ledger import (
     SnapshotReport,
@@ -32,7 +49,8 @@ from digests.delivery.ledger import (
     deliveries_sweep_stuck,
     deliveries_unfinished_exists,
 )
-from digests.models import Delivery, Digest, Subscriber
+from digests.models import Delivery, Digest, FrequencyChange
+from digests.models.readers import WEEKDAYS
 from digests.queue import enqueue
 from digests.webhooks.events import digest_data, event_emit
 
@@ -41,6 +59,8 @@ log = logging.getLogger(__name__)
 LANES_KEY = "delivery:lanes:{digest_id}"
 LANES_TTL = 90
 STALLED_KEY = "delivery:stalled:{digest_id}"
+WEEKLY_SPREAD_DAYS = 6  # a weekly's readers are due on its send date or one of the six days after
+OFF_FREQUENCY = "the reader's frequency no longer takes this edition"
 
 
 class StaleDigest(ValueError):
@@ -53,10 +73,11 @@ class StaleDigest(ValueError):
     def __init__(self, digest: Digest, *, age_days: int):
         self.digest_id = digest.pk
         self.age_days = age_days
-        super().__init__(
-            f"The digest of {digest.issue_date.isoformat()} is {age_days} days old, older than "
-            f"DIGEST_STALE_AFTER_DAYS ({settings.DIGEST_STALE_AFTER_DAYS}) allows"
-        )
+        if digest.is_weekly:
+            what = f"The weekly edition of {digest.issue_date.isoformat()} is {age_days} days past its delivery week"
+        else:
+            what = f"The digest of {digest.issue_date.isoformat()} is {age_days} days old"
+        super().__init__(f"{what}, older than DIGEST_STALE_AFTER_DAYS ({settings.DIGEST_STALE_AFTER_DAYS}) allows")
 
 
 def site_zone() -> zoneinfo.ZoneInfo:
@@ -72,10 +93,17 @@ def reader_zone(name: str) -> zoneinfo.ZoneInfo:
 
 
 def default_send_time(digest: Digest) -> datetime.datetime:
-    """The issue date at DIGEST_SEND_TIME in the site's time zone."""
+    """The issue date at DIGEST_SEND_TIME in the site's time zone; for a weekly edition, the day after it.
+
+    A weekly's issue date is the last day it covers, so its send starts once that day is over.
+    """
     hours, _, minutes = settings.DIGEST_SEND_TIME.partition(":")
     local = datetime.time(int(hours), int(minutes or 0))
-    return datetime.datetime.combine(digest.issue_date, local, tzinfo=site_zone())
+    return datetime.datetime.combine(_default_send_date(digest), local, tzinfo=site_zone())
+
+
+def _default_send_date(digest: Digest) -> datetime.date:
+    return digest.issue_date + datetime.timedelta(days=1) if digest.is_weekly else digest.issue_date
 
 
 def local_release(scheduled_at: datetime.datetime, tz_name: str) -> datetime.datetime:
@@ -84,27 +112,58 @@ def local_release(scheduled_at: datetime.datetime, tz_name: str) -> datetime.dat
     return datetime.datetime.combine(wall.date(), wall.time().replace(tzinfo=None), tzinfo=reader_zone(tz_name))
 
 
+def weekly_release(scheduled_at: datetime.datetime, tz_name: str, weekday: str, *, local: bool) -> datetime.datetime:
+    """A weekly reader's copy: the first ``weekday`` on or after the scheduled wall-clock date, at its time of day.
+
+    In the reader's zone when ``local`` (DIGEST_LOCAL_TIME_DELIVERY), else in the site's.
+    """
+    wall = scheduled_at.astimezone(site_zone())
+    ahead = (WEEKDAYS.index(weekday) - wall.weekday()) % 7 if weekday else 0
+    day = wall.date() + datetime.timedelta(days=ahead)
+    zone = reader_zone(tz_name) if local else site_zone()
+    return datetime.datetime.combine(day, wall.time().replace(tzinfo=None), tzinfo=zone)
+
+
 def release_function(digest: Digest, *, now: datetime.datetime, immediate: bool):
-    """How each reader's earliest send time is computed for this start."""
+    """How each reader's earliest send time is computed for this start: ``release(tz_name, weekday="")``."""
     if immediate or digest.scheduled_at is None:
-        return lambda tz_name: now
-    if settings.DIGEST_LOCAL_TIME_DELIVERY:
-        return lambda tz_name: local_release(digest.scheduled_at, tz_name)
-    return lambda tz_name: digest.scheduled_at
+        return lambda tz_name, weekday="": now
+    local = settings.DIGEST_LOCAL_TIME_DELIVERY
+    if digest.is_weekly:
+        return lambda tz_name, weekday="": weekly_release(digest.scheduled_at, tz_name, weekday, local=local)
+    if local:
+        return lambda tz_name, weekday="": local_release(digest.scheduled_at, tz_name)
+    return lambda tz_name, weekday="": digest.scheduled_at
 
 
 def digest_first_release(digest: Digest) -> datetime.datetime:
-    """The earliest moment any active reader of a scheduled digest is due: when the send must start."""
-    if not settings.DIGEST_LOCAL_TIME_DELIVERY:
+    """The earliest moment any reader of a scheduled digest is due: when the send must start.
+
+    One release per time zone (and weekday, for a weekly) present among the
+    digest's readers; the scheduled time itself when it has none.
+    """
+    if not digest.is_weekly and not settings.DIGEST_LOCAL_TIME_DELIVERY:
         return digest.scheduled_at
-    zones = set(Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).values_list("timezone", flat=True).distinct())
-    zones.add("")
-    return min(local_release(digest.scheduled_at, name) for name in zones)
+    release = release_function(digest, now=digest.scheduled_at, immediate=False)
+    readers = digest_readers(digest)
+    if digest.is_weekly:
+        groups = set(readers.values_list("timezone", "weekly_day").distinct())
+    else:
+        groups = {(name, "") for name in readers.values_list("timezone", flat=True).distinct()} | {("", "")}
+    return min((release(name, weekday) for name, weekday in groups), default=digest.scheduled_at)
 
 
 def digest_age_days(digest: Digest, *, now: datetime.datetime) -> int:
-    """Whole days between the issue date and today in the site's time zone."""
-    return (now.astimezone(site_zone()).date() - digest.issue_date).days
+    """Whole days between the digest's default send date and today in the site's time zone.
+
+    A daily's default send date is its issue date. A weekly's is the day after
+    the week it covers, and its readers' copies go out over that day and the
+    six after it (their weekdays), so a weekly ages only once that delivery
+    week is over: a send that starts on a Saturday because its first reader
+    reads on Saturdays is not late.
+    """
+    age = (now.astimezone(site_zone()).date() - _default_send_date(digest)).days
+    return age - WEEKLY_SPREAD_DAYS if digest.is_weekly else age
 
 
 def digest_is_stale(digest: Digest, *, now: datetime.datetime) -> bool:
@@ -297,6 +356,30 @@ def digests_dispatch_due(*, now: datetime.datetime | None = None) -> DispatchRep
             continue
         else:
             report.started.append(digest.pk)
-    for digest_id in Digest.objects.filter(status=Digest.Status.SENDING).values_list("pk", flat=True):
-        report.kicked[digest_id] = deliveries_kick(digest_id, now=now)
+    for digest in Digest.objects.filter(status__in=[Digest.Status.SENDING, Digest.Status.PAUSED]).only(
+        "pk", "status", "edition", "send_started_at"
+    ):
+        deliveries_withdraw_off_frequency(digest, now=now)
+        if digest.status == Digest.Status.SENDING:
+            report.kicked[digest.pk] = deliveries_kick(digest.pk, now=now)
     return report
+
+
+def deliveries_withdraw_off_frequency(digest: Digest, *, now: datetime.datetime | None = None) -> int:
+    """Cancel the pending deliveries of readers who moved, since the send started, to a frequency without its edition.
+
+    A weekly send stays open for a week: a reader who switches to daily on
+    Wednesday must not get Saturday's weekly (nor a reader who switched to
+    weekly the rest of a daily's local mornings). Only readers with a
+    FrequencyChange since the start are looked at, so the minute's tick
+    touches a handful of rows. Returns how many deliveries it cancelled.
+    """
+    if digest.send_started_at is None:
+        return 0
+    now = now or timezone.now()
+    moved = FrequencyChange.objects.filter(created_at__gte=digest.send_started_at).values("subscriber_id")
+    return (
+        Delivery.objects.filter(digest_id=digest.pk, status=Delivery.Status.PENDING, subscriber_id__in=moved)
+        .exclude(subscriber__frequency__in=edition_frequencies(digest.edition))
+        .update(status=Delivery.Status.CANCELLED, last_error=OFF_FREQUENCY, updated_at=now)
+    )

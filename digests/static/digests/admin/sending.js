@@ -16,7 +16,7 @@
     var url = root.dataset.progressUrl;
     function tick() {
       fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
-        ["audience", "sent", "failed", "skipped", "pending", "sending", "percent"].forEach(function (k) { set("p-" + k, p[k]); });
+        ["audience", "sent", "failed", "skipped", "pending", "waiting", "sending", "percent"].forEach(function (k) { set("p-" + k, p[k]); });
         set("p-rate", p.rate_per_second);
         set("p-eta", p.eta_seconds === null ? "—" : p.eta_seconds);
         set("p-cancelled", p.cancelled + p.suppressed);
