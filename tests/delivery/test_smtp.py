@@ -1,4 +1,6 @@
-"""The SMTP path against a real aiosmtpd server: one connection per batch, refusals, outages."""
+"""The SMTP path against a real aiosmtpd server: a batch over several connections, PIPELINING, refusals, outages."""
+
+import uuid
 
 import pytest
 
@@ -16,10 +18,13 @@ def readers(seed_digest):
     return [Subscriber.objects.create(email=f"reader{i}@example.org", status="active") for i in range(4)]
 
 
+@pytest.mark.parametrize(("connections", "pipelining"), [(1, False), (3, False), (3, True)])
 def test_refused_recipients_fail_with_the_servers_reply_and_deferred_ones_wait(
-    seed_digest, readers, smtp_bulk, https_site, settings
+    seed_digest, readers, smtp_bulk, https_site, settings, connections, pipelining
 ):
     settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    settings.DELIVERY_SMTP_CONNECTIONS = connections
+    smtp_bulk.pipelining = pipelining
     smtp_bulk.refuse = {"reader1@example.org": "550 5.1.1 No such user", "reader2@example.org": "451 4.2.0 Greylisted"}
     digest_start(seed_digest, immediate=True, allow_stale=True)
     report = deliveries_send_batch(seed_digest.pk)
@@ -93,3 +98,30 @@ def test_sending_log_lines_carry_digest_batch_and_reader_ids_but_never_an_addres
 
     formatted = [JsonLineFormatter().format(record) for record in lines]
     assert not any("@example.org" in line for line in formatted)
+
+
+def test_lines_starting_with_a_dot_arrive_intact_over_each_connection(smtp_bulk, settings):
+    """The transport dot-stuffs the bytes itself (smtplib's regular expressions are not on the hot path)."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.messages import Recipient, VariantMessage
+    from digests.delivery.transport import Outgoing, transport_send
+    from digests.links import reader_links
+    from digests.mail import mail_connection
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 2
+    smtp_bulk.pipelining = True
+    raw = b"Subject: dots\r\nTo: x@example.org\r\n\r\n.first line\r\n..second\r\nplain\r\n.\r\nlast"
+    variant = VariantMessage(parts=(raw,))
+    items = [
+        Outgoing(
+            delivery_id=n,
+            digest_id=1,
+            fields=Recipient(to=f"dots{n}@example.org", message_id=f"<{n}@example.org>", links=reader_links(uuid.uuid4())),
+            variant=variant,
+        )
+        for n in range(4)
+    ]
+    outcomes = transport_send(mail_connection("bulk"), items, journal=BatchJournal("dots"))
+    assert {outcome.code for outcome in outcomes.values()} == {"S"}
+    assert sorted(smtp_bulk.by_recipient()) == [f"dots{n}@example.org" for n in range(4)]
+    assert {body.replace(b"\r\n", b"\n") for _, body in smtp_bulk.messages} == {raw.replace(b"\r\n", b"\n") + b"\n"}
