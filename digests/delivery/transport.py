@@ -490,21 +490,22 @@ def _anymail_batch(connection, group: list[Outgoing], *, syntax: str, provider: 
     import html as html_lib
 
     first = group[0]
+    values = {item.fields.to: {field: getattr(item.fields.links, field) for field in LINK_FIELDS} for item in group}
+    # The HTML part needs its own, escaped copy of a link only if escaping changes one (our
+    # tokens never need it): without the copies each API call is a third smaller to encode.
+    escaped = any(html_lib.escape(value, quote=True) != value for links in values.values() for value in links.values())
     text, html = first.rendered.text, first.rendered.html
     for field in LINK_FIELDS:
         placeholder = getattr(PLACEHOLDER_LINKS, field)
         text = text.replace(placeholder, syntax.format(field))
-        html = html.replace(placeholder, syntax.format(field + "_html"))
+        html = html.replace(placeholder, syntax.format(field + "_html" if escaped else field))
     message = _anymail_message(first, to=[item.fields.to for item in group], html=html, text=text, headers=_common_headers(first))
     # merge_data for every recipient, always: without it the provider would
     # send one message with every address in To.
-    message.merge_data = {
-        item.fields.to: {
-            **{field: getattr(item.fields.links, field) for field in LINK_FIELDS},
-            **{field + "_html": html_lib.escape(getattr(item.fields.links, field), quote=True) for field in LINK_FIELDS},
-        }
-        for item in group
-    }
+    if escaped:
+        for links in values.values():
+            links.update({field + "_html": html_lib.escape(value, quote=True) for field, value in list(links.items())})
+    message.merge_data = values
     message.merge_headers = {item.fields.to: _reader_headers(item.fields) for item in group}
     message.merge_metadata = {item.fields.to: _metadata(item) for item in group}
     try:

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 
 from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
@@ -125,3 +126,25 @@ def test_lines_starting_with_a_dot_arrive_intact_over_each_connection(smtp_bulk,
     assert {outcome.code for outcome in outcomes.values()} == {"S"}
     assert sorted(smtp_bulk.by_recipient()) == [f"dots{n}@example.org" for n in range(4)]
     assert {body.replace(b"\r\n", b"\n") for _, body in smtp_bulk.messages} == {raw.replace(b"\r\n", b"\n") + b"\n"}
+
+
+@pytest.mark.skipif(not django_settings.CACHE_URL.startswith("redis"), reason="needs Redis (CACHE_URL=redis://…)")
+def test_a_batch_over_several_connections_keeps_to_the_shared_rate(seed_digest, smtp_bulk, https_site, settings):
+    """Every connection reserves its send slots from the one global rate: more connections, same rate."""
+    import time
+
+    import redis
+
+    from digests.delivery import throttle
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 3
+    settings.DELIVERY_RATE_PER_SECOND = 10  # and a burst of one second's worth
+    for n in range(30):
+        Subscriber.objects.create(email=f"rated{n}@example.org", status="active")
+    redis.Redis.from_url(settings.CACHE_URL).delete(throttle.KEY)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    started = time.monotonic()
+    report = deliveries_send_batch(seed_digest.pk)
+    elapsed = time.monotonic() - started
+    assert report.sent == 30 and smtp_bulk.count() == 30
+    assert elapsed >= (30 - 10) / 10 * 0.9, f"30 messages at 10/s (burst 10) went out in {elapsed:.2f}s"
