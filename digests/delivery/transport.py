@@ -157,10 +157,11 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal, busy_for: flo
     if len(ranges) == 1:
         return _smtp_lane(connection, items, lanes[0], busy_for)
     results: list[dict | BaseException] = [{} for _ in ranges]
+    stop = threading.Event()
 
     def run(index: int, start: int, end: int) -> None:
         try:
-            results[index] = _smtp_lane(connections[index], items[start:end], lanes[index], busy_for)
+            results[index] = _smtp_lane(connections[index], items[start:end], lanes[index], busy_for, stop=stop)
         except BaseException as exc:  # re-raised in the batch's thread below
             results[index] = exc
 
@@ -170,8 +171,16 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal, busy_for: flo
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        # Interrupted (a soft time limit arrives in this thread): the lanes start nothing new,
+        # and the batch gives up only once no call of theirs can still be running.
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
     outcomes: dict[int, Outcome] = {}
     for result in results:
         if isinstance(result, BaseException):
@@ -221,8 +230,11 @@ def _envelope(smtp: smtplib.SMTP, sender: str, to: str, options: list[str], lane
         raise smtplib.SMTPDataError(*rest[1])
 
 
-def _smtp_lane(connection: SMTPBackend, items: list[Outgoing], lane, busy_for: float) -> dict[int, Outcome]:
-    """Send one lane's items in order over ``connection``; the lane's journal says how far it got."""
+def _smtp_lane(
+    connection: SMTPBackend, items: list[Outgoing], lane, busy_for: float, *, stop: threading.Event | None = None
+) -> dict[int, Outcome]:
+    """Send one lane's items in order over ``connection``; the lane's journal says how far it got.
+    Once ``stop`` is set, the rest of the lane is not attempted."""
     outcomes: dict[int, Outcome] = {}
     lane.write(busy_for, in_flight=False)  # connecting and the greeting: nothing handed over yet
     try:
@@ -242,10 +254,12 @@ def _smtp_lane(connection: SMTPBackend, items: list[Outgoing], lane, busy_for: f
     def sleep(seconds: float) -> None:
         # The journal's deadline moves past a wait for send slots first.
         lane.write(busy_for + seconds, in_flight=False)
-        time.sleep(seconds)
+        stop.wait(seconds) if stop is not None else time.sleep(seconds)
 
     try:
         for index, item in enumerate(items):
+            if stop is not None and stop.is_set() and not broken:
+                broken = "the batch was interrupted before this message"
             if broken:
                 outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
                 continue
@@ -255,6 +269,10 @@ def _smtp_lane(connection: SMTPBackend, items: list[Outgoing], lane, busy_for: f
                 continue
             if index % THROTTLE_CHUNK == 0:
                 throttle_wait(min(THROTTLE_CHUNK, len(items) - index), sleep=sleep)
+                if stop is not None and stop.is_set():
+                    broken = "the batch was interrupted before this message"
+                    outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
+                    continue
             variant, options = item.variant, []
             if variant.eight_bit:
                 if eight_bit_ok:

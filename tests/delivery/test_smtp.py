@@ -148,3 +148,37 @@ def test_a_batch_over_several_connections_keeps_to_the_shared_rate(seed_digest, 
     elapsed = time.monotonic() - started
     assert report.sent == 30 and smtp_bulk.count() == 30
     assert elapsed >= (30 - 10) / 10 * 0.9, f"30 messages at 10/s (burst 10) went out in {elapsed:.2f}s"
+
+
+def test_a_batch_interrupted_while_its_connections_send_waits_for_them_and_starts_nothing_new(
+    seed_digest, readers, smtp_bulk, https_site, settings, monkeypatch
+):
+    """A soft time limit arrives in the batch's own thread: the lanes finish the message they are
+    sending, attempt nothing else, and only then does the batch give up (the sweeper settles it)."""
+    import threading
+
+    from digests.delivery import transport
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 2
+    joined = threading.Thread.join
+    interrupted = []
+
+    def join_then_interrupt(thread, *args, **kwargs):
+        if thread.name.startswith("smtp-lane") and not interrupted:
+            interrupted.append(thread.name)
+            raise KeyboardInterrupt  # stands for the time limit's signal
+        return joined(thread, *args, **kwargs)
+
+    monkeypatch.setattr(threading.Thread, "join", join_then_interrupt)
+    real_lane = transport._smtp_lane
+
+    def slow_lane(*args, stop, **kwargs):
+        stop.wait(2)  # the lanes see the stop before their first message
+        return real_lane(*args, stop=stop, **kwargs)
+
+    monkeypatch.setattr(transport, "_smtp_lane", slow_lane)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    with pytest.raises(KeyboardInterrupt):
+        deliveries_send_batch(seed_digest.pk)
+    assert smtp_bulk.count() == 0
+    assert not any(thread.name.startswith("smtp-lane") for thread in threading.enumerate())
