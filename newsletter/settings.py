@@ -278,6 +278,8 @@ DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=30)
 DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 30, minimum=0)
 DELIVERY_PARALLEL_BATCHES = env_int("DELIVERY_PARALLEL_BATCHES", 4, minimum=1)
+# SMTP connections one batch sends over at once (one thread each; see digests/delivery/transport.py).
+DELIVERY_SMTP_CONNECTIONS = env_int("DELIVERY_SMTP_CONNECTIONS", 4, minimum=1)
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
 # How long the preference link in an email works; every new email carries a fresh one.
 PREFERENCES_LINK_MAX_AGE_DAYS = env_int("PREFERENCES_LINK_MAX_AGE_DAYS", 60, minimum=1)

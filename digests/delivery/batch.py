@@ -12,11 +12,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db import connection as database
 
-from digests.delivery.journal import journal_expire, journal_forget, journal_write
+from digests.delivery.journal import BatchJournal, journal_expire, journal_forget, journal_write
 from digests.delivery.ledger import claim_token_new, deliveries_claim, deliveries_recheck, deliveries_record
 from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
 from digests.delivery.outcomes import Code, Outcome
-from digests.delivery.transport import Outgoing, call_timeout, transport_needs_bytes, transport_send
+from digests.delivery.transport import Outgoing, call_timeout, smtp_connections, transport_needs_bytes, transport_send
 from digests.delivery.variants import variant_ids
 from digests.links import reader_links
 from digests.mail import mail_connection
@@ -47,8 +47,15 @@ class BatchReport:
 
 
 def batch_size() -> int:
-    """DELIVERY_BATCH_SIZE, lowered under a slow rate limit so a batch ends well within its time limit."""
+    """DELIVERY_BATCH_SIZE per SMTP connection of a batch (DELIVERY_SMTP_CONNECTIONS; one for other
+    transports), lowered under a slow rate limit so a batch ends well within its time limit.
+
+    Per connection because a batch's fixed cost (claim, re-check, record, connecting) is paid once
+    per batch: cut into more connections, a batch of the same size would pay it for fewer messages each.
+    """
     size = settings.DELIVERY_BATCH_SIZE
+    if settings.MAIL_CONNECTIONS["bulk"]["backend"].endswith(".smtp.EmailBackend"):
+        size *= smtp_connections()
     rate = settings.DELIVERY_RATE_PER_SECOND
     if rate > 0:
         size = min(size, max(1, int(rate * settings.DELIVERY_LEASE_SECONDS / 4)))
@@ -68,6 +75,7 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
         return report
     fields = log_fields(digest_id=digest_id, batch=claim.token)
     items: list[Outgoing] = []
+    journal = BatchJournal(claim.token)
     connection = mail_connection("bulk")
     try:
         items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(connection))
@@ -87,16 +95,14 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
     else:
         report.variants = len({item.variant_key for item in items if not item.error})
         try:
-            outcomes = transport_send(
-                connection, items, journal=lambda done, busy_for: journal_write(claim.token, done, busy_for=busy_for)
-            )
+            outcomes = transport_send(connection, items, journal=journal)
         except Exception:
             # Some messages may have gone out: leave the rows to the sweeper,
             # which settles them from the journal at once.
             log.exception("digest %s: a batch failed while sending; the sweeper settles it", digest_id, extra=fields)
             journal_expire(claim.token)
             return report
-    recorded = _record(claim, outcomes, digest_id=digest_id, fields=fields)
+    recorded = _record(claim, outcomes, digest_id=digest_id, fields=fields, lanes=journal.lanes)
     journal_forget(claim.token)
     report.sent, report.failed, report.retried, report.retry_at = (
         recorded.sent,
@@ -126,12 +132,18 @@ def _claim_journalled(digest_id: int, *, limit: int, now: datetime.datetime | No
     return deliveries_claim(digest_id, limit=limit, now=now, token=token)
 
 
-def _record(claim, outcomes: dict, *, digest_id: int, fields: dict):
+def _record(claim, outcomes: dict, *, digest_id: int, fields: dict, lanes: tuple = ()):
     """Record the batch's outcomes, waiting out a lost database connection (the worker settles its own claim)."""
     try:
         # Every outcome is known and no call is running: should this worker not
         # reach the database in time, the sweeper settles exactly these.
-        journal_write(claim.token, [outcomes[pk] for pk in sorted(outcomes)], busy_for=RECONNECT_SECONDS + 5, in_flight=False)
+        journal_write(
+            claim.token,
+            [outcomes[pk] for pk in sorted(outcomes)],
+            busy_for=RECONNECT_SECONDS + 5,
+            in_flight=False,
+            lanes=lanes,  # kept so that journal_forget finds the lanes' journals
+        )
     except Exception:
         log.exception("digest %s: could not journal a finished batch", digest_id, extra=fields)
     return _reconnecting(lambda: deliveries_record(claim, outcomes), digest_id)

@@ -8,19 +8,33 @@ sent, what was never attempted goes back to pending, and the one message whose
 call was in flight is *ambiguous* (see ledger.py). A journal written while no
 call is running (preparing the batch, recording its outcomes) says so, and
 then nothing is ambiguous.
+
+A batch that sends over several SMTP connections at once splits its claim
+into contiguous *lanes*, one per connection. The batch's journal then names
+the lanes, and each connection keeps a journal of its own for its lane,
+written before each message is handed over (and, under PIPELINING, while the
+envelope is on its way, so the write costs no extra round trip). The sweeper
+joins them: a dead worker leaves at most one ambiguous message per
+connection, and nothing else repeats. A lane's write is one SET on a Redis
+client the lane keeps, not a new client per write.
 """
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from digests.delivery.outcomes import Code, Outcome
 
 JOURNAL_KEY = "delivery:journal:{token}"
+LANE_KEY = "delivery:journal:{token}:lane{index}"
+# In a joined journal (``journal_joined``): the call for this id may have started / was never attempted.
+IN_FLIGHT, NOT_ATTEMPTED = "?", "."
 
 
 class Journal(NamedTuple):
@@ -28,23 +42,25 @@ class Journal(NamedTuple):
     codes: str
     in_flight: bool  # whether the call for the id after ``codes`` may have started
     reasons: dict[int, str]  # the error of each failed (refused) delivery, by its index in ``codes``
+    lanes: tuple = ()  # (start, end) index ranges, one per connection, each with its own LaneJournal
 
 
 def _ttl() -> int:
     return settings.DELIVERY_LEASE_SECONDS * 4
 
 
-def journal_write(token: str, done: list[Outcome] | str, *, busy_for: float, in_flight: bool = True) -> None:
+def journal_write(token: str, done: list[Outcome] | str, *, busy_for: float, in_flight: bool = True, lanes: tuple = ()) -> None:
     """Record progress: the outcomes (or their codes) of the first len(done) claimed ids, in id order,
     and that the worker will have returned from its next provider call (or, with ``in_flight=False``,
-    written its journal again) within ``busy_for`` seconds."""
+    written its journal again) within ``busy_for`` seconds. With ``lanes``, the progress is in each
+    lane's own journal (``LaneJournal``) instead."""
     if isinstance(done, str):
         codes, reasons = done, {}
     else:
         codes = "".join(outcome.code for outcome in done)
         reasons = {index: outcome.error for index, outcome in enumerate(done) if outcome.code == Code.FAILED}
     deadline = timezone.now().timestamp() + busy_for
-    cache.set(JOURNAL_KEY.format(token=token), Journal(deadline, codes, in_flight, reasons), timeout=_ttl())
+    cache.set(JOURNAL_KEY.format(token=token), Journal(deadline, codes, in_flight, reasons, tuple(lanes)), timeout=_ttl())
 
 
 def journal_read(token: str) -> Journal | None:
@@ -60,9 +76,81 @@ def journal_read(token: str) -> Journal | None:
 def journal_expire(token: str) -> None:
     """Declare that no call of this claim is in flight any more (the sweeper may settle it now)."""
     journal = journal_read(token)
-    expired = journal._replace(deadline=0.0, in_flight=True) if journal else Journal(0.0, "", True, {})
+    expired = journal._replace(deadline=0.0, in_flight=True) if journal else Journal(0.0, "", True, {}, ())
     cache.set(JOURNAL_KEY.format(token=token), expired, timeout=_ttl())
 
 
 def journal_forget(token: str) -> None:
-    cache.delete(JOURNAL_KEY.format(token=token))
+    journal = journal_read(token)
+    keys = [JOURNAL_KEY.format(token=token)]
+    if journal:
+        keys += [LANE_KEY.format(token=token, index=index) for index in range(len(journal.lanes))]
+    cache.delete_many(keys)
+
+
+class LaneJournal:
+    """One connection's journal for its lane of a batch: the lane's outcomes so far, and whether its next call is in flight."""
+
+    def __init__(self, token: str, index: int):
+        self.codes: list[str] = []
+        self.reasons: dict[int, str] = {}
+        key = LANE_KEY.format(token=token, index=index)
+        backend = caches["default"]
+        if isinstance(backend, RedisCache):
+            # Django's RedisCache makes a client object per call; a lane writes before every
+            # message, so it keeps one (same pool, same retries, same key and serialisation).
+            client = backend._cache.get_client(key, write=True)
+            full_key, dumps = backend.make_and_validate_key(key), backend._cache._serializer.dumps
+            self._set = lambda value: client.set(full_key, dumps(value), ex=_ttl())
+        else:
+            self._set = lambda value: cache.set(key, value, timeout=_ttl())
+
+    def add(self, outcome: Outcome) -> None:
+        """The next id of the lane has its outcome (the call returned); journalled with the next ``write``."""
+        if outcome.code == Code.FAILED:
+            self.reasons[len(self.codes)] = outcome.error
+        self.codes.append(outcome.code)
+
+    def write(self, busy_for: float, *, in_flight: bool = True) -> None:
+        """Like ``journal_write`` for the lane: the outcomes added so far, and whether the next call may start."""
+        self._set(Journal(time.time() + busy_for, "".join(self.codes), in_flight, self.reasons))
+
+
+def journal_joined(token: str, journal: Journal) -> Journal:
+    """A journal with lanes as one: a code per claimed id (IN_FLIGHT and NOT_ATTEMPTED included) and the
+    latest deadline of all. A deadline of 0 (``journal_expire``) stays 0: no call is running any more.
+    Once the batch journals its outcomes itself (all of them, after sending), its own codes win."""
+    if not journal.lanes or journal.codes:
+        return journal
+    keys = [LANE_KEY.format(token=token, index=index) for index in range(len(journal.lanes))]
+    found = cache.get_many(keys)
+    codes, reasons, deadline = [], {}, journal.deadline
+    for key, (start, end) in zip(keys, journal.lanes, strict=True):
+        lane = found.get(key)
+        lane = Journal(*lane) if lane else Journal(0.0, "", False, {})
+        if journal.deadline:
+            deadline = max(deadline, lane.deadline)
+        codes.append(lane.codes[: end - start])
+        reasons.update({start + index: reason for index, reason in lane.reasons.items()})
+        rest = end - start - len(lane.codes)
+        if rest > 0:
+            codes.append((IN_FLIGHT if lane.in_flight else NOT_ATTEMPTED) + NOT_ATTEMPTED * (rest - 1))
+    return Journal(deadline, "".join(codes), False, reasons)
+
+
+class BatchJournal:
+    """A batch's journal as a transport writes it: called like ``journal_write`` (one connection), or
+    ``split`` into lanes, one per connection, each then writing its own ``LaneJournal``."""
+
+    def __init__(self, token: str):
+        self.token = token
+        self.lanes: tuple = ()
+
+    def __call__(self, done: list[Outcome] | str, busy_for: float, *, in_flight: bool = True) -> None:
+        journal_write(self.token, done, busy_for=busy_for, in_flight=in_flight, lanes=self.lanes)
+
+    def split(self, ranges: list[tuple[int, int]], busy_for: float) -> list[LaneJournal]:
+        """Before any lane starts: the ids in ``ranges`` (index ranges of the claim) go over one connection each."""
+        self.lanes = tuple(ranges)
+        journal_write(self.token, "", busy_for=busy_for, in_flight=False, lanes=self.lanes)
+        return [LaneJournal(self.token, index) for index in range(len(ranges))]

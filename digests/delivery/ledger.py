@@ -14,7 +14,8 @@ Exactly-once rests on three things:
 While a batch sends, its progress is written to the crash journal
 (journal.py). If the worker dies, the sweeper replays the journal: what was
 sent is marked sent, what was never attempted goes back to pending, and the
-one message whose provider call was in flight is *ambiguous*; it goes back to
+one message whose provider call was in flight (one per connection, when a
+batch sends over several) is *ambiguous*; it goes back to
 pending with the same Message-ID (mail systems drop the second copy by that
 id) and is recorded as a DeliveryEvent of type ``ambiguous`` and in
 ``last_error``.
@@ -34,7 +35,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from digests.delivery.audience import digest_readers, edition_frequencies
-from digests.delivery.journal import journal_forget, journal_read
+from digests.delivery.journal import IN_FLIGHT, NOT_ATTEMPTED, journal_forget, journal_joined, journal_read
 from digests.delivery.messages import message_id_for, sender_domain
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.retry import retry_delay
@@ -408,6 +409,7 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
             continue
         journal = journal_read(token) if token else None
         if journal is not None:
+            journal = journal_joined(token, journal)
             if journal.deadline > now.timestamp():
                 continue
             codes, in_flight, reasons = journal.codes, journal.in_flight, journal.reasons
@@ -439,8 +441,12 @@ def _settle(
     outcomes: dict[int, Outcome] = {}
     ambiguous: list[int] = []
     for index, pk in enumerate(claim.ids):
-        if codes is None:
+        # A joined journal marks the call in flight on each connection, and what no connection reached.
+        code = codes[index] if codes is not None and index < len(codes) else None
+        if codes is None or code == IN_FLIGHT:
             ambiguous.append(pk)
+        elif code == NOT_ATTEMPTED:
+            outcomes[pk] = None
         elif index < len(codes):
             error = reasons.get(index) or "outcome recovered from the journal of a worker that died"
             outcomes[pk] = Outcome(Code(codes[index]), error=error)

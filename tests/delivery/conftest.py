@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -30,6 +31,15 @@ class Inbox:
         self.messages: list[tuple[list[str], bytes]] = []
         self.lock = threading.Lock()
         self.refuse: dict[str, str] = {}  # address -> SMTP reply to RCPT
+        self.pipelining = False  # announce PIPELINING (aiosmtpd handles pipelined commands in order)
+        self.stall_after: int | None = None  # from this many messages on, keep each DATA unanswered
+        self.stalled: list[str] = []  # recipients of the messages received but never answered
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -40,6 +50,12 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            stall = self.stall_after is not None and len(self.messages) > self.stall_after
+            if stall:
+                self.stalled.extend(envelope.rcpt_tos)
+        if stall:
+            # The message is here but the sender never hears so: for it, the call is in flight.
+            await asyncio.sleep(600)
         return "250 Message accepted"
 
     def count(self) -> int:

@@ -16,3 +16,33 @@ def test_the_floor_pushes_every_message_over_the_asked_connections(smtp_server):
     assert len(set(smtp_server.by_recipient())) == 41  # each message to its own address
     assert floor.connections == 3 and floor.messages == 41 and floor.per_second > 0
     assert "41 ready-made messages" in str(floor) and "3 SMTP connection(s)" in str(floor)
+
+
+def test_the_provider_floor_replays_the_stubs_own_calls_over_the_asked_connections():
+    """The calls a send made (kept by the Mailgun stub) are replayed raw, as often as asked."""
+    import requests
+
+    from digests.bench.floor import ApiCall, api_floor
+    from digests.bench.provider_stub import MailgunStub
+
+    stub = MailgunStub()
+    try:
+        for n in (3, 1):
+            body = "&".join(f"to=r{i}%40example.org" for i in range(n)) + "&subject=s&text=t"
+            answer = requests.post(
+                f"{stub.url}/bench.example.org/messages",
+                data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                auth=("api", "key"),
+                timeout=5,
+            )
+            assert answer.status_code == 200
+        assert [recipients for *_, recipients in stub.samples] == [3, 1]
+        calls = [ApiCall(*sample) for sample in stub.samples]
+        url = urlsplit(stub.url)
+        floor = api_floor(host=url.hostname, port=url.port, calls=calls, count=7, connections=2)
+    finally:
+        stub.close()
+    assert stub.requests == 2 + 7 and stub.recipients == 4 + (3 + 1 + 3 + 1 + 3 + 1 + 3)
+    assert floor.calls == 7 and floor.recipients == 15 and floor.connections == 2 and floor.per_second > 0
+    assert "7 ready-made API calls" in str(floor) and "2 HTTP connection(s)" in str(floor)

@@ -73,7 +73,9 @@ def test_a_batch_is_one_mailgun_call_with_each_readers_links_headers_and_deliver
         assert values["unsubscribe_url"].startswith("https://news.example.com/unsubscribe/")
         assert values["h:List-Unsubscribe"] == f"<{values['unsubscribe_url']}>"
         assert values["h:Message-Id"] == delivery.message_id
-    assert "%recipient.unsubscribe_url_html%" in fields["html"][0]
+    # The links need no HTML escaping, so the HTML part uses the same variables (no escaped copies).
+    assert "%recipient.unsubscribe_url%" in fields["html"][0] and "_html%" not in fields["html"][0]
+    assert not any(key.endswith("_html") for values in variables.values() for key in values)
     assert fields["h:List-Unsubscribe-Post"] == ["List-Unsubscribe=One-Click"]
     assert all(d.status == "sent" and d.provider_message_id for d in deliveries.values())
 

@@ -1,6 +1,9 @@
-"""The SMTP path against a real aiosmtpd server: one connection per batch, refusals, outages."""
+"""The SMTP path against a real aiosmtpd server: a batch over several connections, PIPELINING, refusals, outages."""
+
+import uuid
 
 import pytest
+from django.conf import settings as django_settings
 
 from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
@@ -16,10 +19,13 @@ def readers(seed_digest):
     return [Subscriber.objects.create(email=f"reader{i}@example.org", status="active") for i in range(4)]
 
 
+@pytest.mark.parametrize(("connections", "pipelining"), [(1, False), (3, False), (3, True)])
 def test_refused_recipients_fail_with_the_servers_reply_and_deferred_ones_wait(
-    seed_digest, readers, smtp_bulk, https_site, settings
+    seed_digest, readers, smtp_bulk, https_site, settings, connections, pipelining
 ):
     settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    settings.DELIVERY_SMTP_CONNECTIONS = connections
+    smtp_bulk.pipelining = pipelining
     smtp_bulk.refuse = {"reader1@example.org": "550 5.1.1 No such user", "reader2@example.org": "451 4.2.0 Greylisted"}
     digest_start(seed_digest, immediate=True, allow_stale=True)
     report = deliveries_send_batch(seed_digest.pk)
@@ -93,3 +99,86 @@ def test_sending_log_lines_carry_digest_batch_and_reader_ids_but_never_an_addres
 
     formatted = [JsonLineFormatter().format(record) for record in lines]
     assert not any("@example.org" in line for line in formatted)
+
+
+def test_lines_starting_with_a_dot_arrive_intact_over_each_connection(smtp_bulk, settings):
+    """The transport dot-stuffs the bytes itself (smtplib's regular expressions are not on the hot path)."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.messages import Recipient, VariantMessage
+    from digests.delivery.transport import Outgoing, transport_send
+    from digests.links import reader_links
+    from digests.mail import mail_connection
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 2
+    smtp_bulk.pipelining = True
+    raw = b"Subject: dots\r\nTo: x@example.org\r\n\r\n.first line\r\n..second\r\nplain\r\n.\r\nlast"
+    variant = VariantMessage(parts=(raw,))
+    items = [
+        Outgoing(
+            delivery_id=n,
+            digest_id=1,
+            fields=Recipient(to=f"dots{n}@example.org", message_id=f"<{n}@example.org>", links=reader_links(uuid.uuid4())),
+            variant=variant,
+        )
+        for n in range(4)
+    ]
+    outcomes = transport_send(mail_connection("bulk"), items, journal=BatchJournal("dots"))
+    assert {outcome.code for outcome in outcomes.values()} == {"S"}
+    assert sorted(smtp_bulk.by_recipient()) == [f"dots{n}@example.org" for n in range(4)]
+    assert {body.replace(b"\r\n", b"\n") for _, body in smtp_bulk.messages} == {raw.replace(b"\r\n", b"\n") + b"\n"}
+
+
+@pytest.mark.skipif(not django_settings.CACHE_URL.startswith("redis"), reason="needs Redis (CACHE_URL=redis://…)")
+def test_a_batch_over_several_connections_keeps_to_the_shared_rate(seed_digest, smtp_bulk, https_site, settings):
+    """Every connection reserves its send slots from the one global rate: more connections, same rate."""
+    import time
+
+    import redis
+
+    from digests.delivery import throttle
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 3
+    settings.DELIVERY_RATE_PER_SECOND = 10  # and a burst of one second's worth
+    for n in range(30):
+        Subscriber.objects.create(email=f"rated{n}@example.org", status="active")
+    redis.Redis.from_url(settings.CACHE_URL).delete(throttle.KEY)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    started = time.monotonic()
+    report = deliveries_send_batch(seed_digest.pk)
+    elapsed = time.monotonic() - started
+    assert report.sent == 30 and smtp_bulk.count() == 30
+    assert elapsed >= (30 - 10) / 10 * 0.9, f"30 messages at 10/s (burst 10) went out in {elapsed:.2f}s"
+
+
+def test_a_batch_interrupted_while_its_connections_send_waits_for_them_and_starts_nothing_new(
+    seed_digest, readers, smtp_bulk, https_site, settings, monkeypatch
+):
+    """A soft time limit arrives in the batch's own thread: the lanes finish the message they are
+    sending, attempt nothing else, and only then does the batch give up (the sweeper settles it)."""
+    import threading
+
+    from digests.delivery import transport
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 2
+    joined = threading.Thread.join
+    interrupted = []
+
+    def join_then_interrupt(thread, *args, **kwargs):
+        if thread.name.startswith("smtp-lane") and not interrupted:
+            interrupted.append(thread.name)
+            raise KeyboardInterrupt  # stands for the time limit's signal
+        return joined(thread, *args, **kwargs)
+
+    monkeypatch.setattr(threading.Thread, "join", join_then_interrupt)
+    real_lane = transport._smtp_lane
+
+    def slow_lane(*args, stop, **kwargs):
+        stop.wait(2)  # the lanes see the stop before their first message
+        return real_lane(*args, stop=stop, **kwargs)
+
+    monkeypatch.setattr(transport, "_smtp_lane", slow_lane)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    with pytest.raises(KeyboardInterrupt):
+        deliveries_send_batch(seed_digest.pk)
+    assert smtp_bulk.count() == 0
+    assert not any(thread.name.startswith("smtp-lane") for thread in threading.enumerate())

@@ -44,6 +44,13 @@ def _smtp_sink(to: str) -> tuple[str, int] | None:
     return parts.hostname or "127.0.0.1", parts.port or 25
 
 
+def _smtp_connections(given: int | None) -> int:
+    """Connections per batch for the worker: ``--smtp-connections`` or DELIVERY_SMTP_CONNECTIONS."""
+    if given is not None and given < 1:
+        raise CommandError("--smtp-connections must be at least 1")
+    return given or settings.DELIVERY_SMTP_CONNECTIONS
+
+
 class Command(BaseCommand):
     help = "Benchmark sending: N synthetic readers, V variants, a real worker, SMTP sink or provider stub."
 
@@ -60,6 +67,11 @@ class Command(BaseCommand):
             help="Only measure the floor: the same messages pushed raw to the same SMTP sink (no database, no Celery).",
         )
         parser.add_argument(
+            "--smtp-connections",
+            type=int,
+            help="DELIVERY_SMTP_CONNECTIONS for the worker (default: the setting); the floor uses concurrency × this.",
+        )
+        parser.add_argument(
             "--floor-messages", type=int, help="Messages the floor pushes (default: as many as readers, at most 20,000)."
         )
 
@@ -74,8 +86,10 @@ class Command(BaseCommand):
         batch_size=None,
         floor_only=False,
         floor_messages=None,
+        smtp_connections=None,
         **options,
     ):
+        self.smtp_connections = _smtp_connections(smtp_connections)
         db = settings.DATABASES["default"]
         if "postgresql" not in db["ENGINE"]:
             raise CommandError("bench_send needs PostgreSQL: set DATABASE_URL=postgres://…")
@@ -95,11 +109,17 @@ class Command(BaseCommand):
             samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
             if floor_only:
-                self.stdout.write(str(self._floor(sink, samples, floor_count, concurrency)))
+                self.stdout.write(str(self._floor(sink, samples, floor_count, concurrency * self.smtp_connections)))
                 return
             result = self._run(name, digest_id, to, concurrency, batch_size)
+            if getattr(self, "provider_floor", None):
+                floor = self.provider_floor
+                result += (
+                    f"\n{floor}\nratio of the sending phase to the provider floor: {self.sending_rate / floor.per_second:.2f}"
+                )
             if sink:
-                floor = self._floor(sink, samples, floor_count, concurrency)
+                # The same number of connections as the send: pool processes × connections per batch.
+                floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections)
                 result += f"\n{floor}\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
             self._use(original)
@@ -133,6 +153,22 @@ class Command(BaseCommand):
 
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "digest@example.org"
         return smtp_floor(host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender)
+
+    def _provider_floor(self, stub, connections: int):
+        """The API calls the send made (the stub kept the first ones), replayed raw to the same stub as
+        many times as the send called it, over as many connections as the worker had processes."""
+        from urllib.parse import urlsplit
+
+        from digests.bench.floor import ApiCall, api_floor
+
+        calls = [ApiCall(*sample) for sample in stub.samples]
+        if not calls:
+            return None
+        url = urlsplit(stub.url)
+        counted = stub.requests, stub.recipients  # the send's own calls, which the report prints
+        floor = api_floor(host=url.hostname, port=url.port, calls=calls, count=stub.requests, connections=connections)
+        stub.requests, stub.recipients = counted
+        return floor
 
     def _admin_sql(self, sql: str) -> None:
         # The maintenance database: CREATE/DROP DATABASE cannot run inside the one they name.
@@ -183,6 +219,7 @@ class Command(BaseCommand):
         env = {**os.environ, "DATABASE_URL": url, "EMAIL_URL": to, "LOG_LEVEL": "WARNING"}
         if batch_size:
             env["DELIVERY_BATCH_SIZE"] = str(batch_size)
+        env["DELIVERY_SMTP_CONNECTIONS"] = str(self.smtp_connections)
         stub = None
         if to == "anymail://mailgun":
             # The provider-batch path: the real anymail Mailgun backend against a local stub of its API.
@@ -222,6 +259,7 @@ class Command(BaseCommand):
             env=env,
             start_new_session=True,
         )
+        measured = False
         try:
             from newsletter.celery import app
 
@@ -256,10 +294,12 @@ class Command(BaseCommand):
             except OSError:
                 children = []
             calls = sum(cache.get(f"delivery:premailer-calls:{pid}") or 0 for pid in children)
+            measured = True
         finally:
             worker.terminate()
             worker.wait(30)
             if stub:
+                self.provider_floor = self._provider_floor(stub, concurrency) if measured else None
                 stub.close()
         provider = f"provider stub: {stub.requests} API calls for {stub.recipients} recipients\n" if stub else ""
         self.sending_rate = sent / max(wall - snapshot_seconds, 0.001)

@@ -1,0 +1,69 @@
+"""A worker killed while each of its SMTP connections has a message in flight.
+
+Every batch sends over several connections at once (DELIVERY_SMTP_CONNECTIONS),
+each journalling its own lane. The server below receives messages but, from
+some point on, never answers their DATA: every connection of every pool
+process ends up with one message in flight. After a SIGKILL and recovery,
+exactly those messages are ambiguous (sent again, with the same Message-ID);
+every other reader gets exactly one copy and nobody is lost.
+"""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from digests.delivery.schedule import deliveries_recover, digest_start
+from digests.models import Category, Delivery, DeliveryEvent, Digest, Item
+from tests.helpers.readers import make_readers
+from tests.helpers.services import needs_services, wait_for
+
+pytestmark = [needs_services, pytest.mark.django_db(transaction=True)]
+
+CONNECTIONS = 3
+POOL_PROCESSES = 2  # the test worker's -c
+
+
+def _status(digest):
+    return Digest.objects.values_list("status", flat=True).get(pk=digest.pk)
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
+    seed_digest, smtp_server, worker, worker_env, pipelining
+):
+    digest_categories = set(Item.objects.filter(digest=seed_digest).values_list("category_id", flat=True))
+    make_readers(1200, categories=list(Category.objects.all()), digest_categories=digest_categories)
+    worker_env["DELIVERY_SMTP_CONNECTIONS"] = str(CONNECTIONS)
+    # Long enough that no stalled call times out before the kill.
+    worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", "timeout=20")
+    smtp_server.pipelining = pipelining
+    smtp_server.stall_after = 300
+    first = worker()
+    first.start()
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    eligible = set(Delivery.objects.filter(digest=seed_digest, status="pending").values_list("subscriber__email", flat=True))
+    # Wait until every connection of every pool process is stuck in DATA, then a little more.
+    assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=60, interval=0.05)
+    first.kill()
+    stalled = set(smtp_server.stalled)
+    assert len(stalled) == POOL_PROCESSES * CONNECTIONS, "each connection has exactly one message in flight"
+    smtp_server.stall_after = None
+
+    # The dead worker's journals promised an answer within the calls' timeout: once that has passed
+    # (simulated here, before any other worker runs), the sweeper settles its claims.
+    later = timezone.now() + datetime.timedelta(seconds=4 * 20 + 10)
+    assert deliveries_recover(now=later).ambiguous == len(stalled)
+    worker().start()
+    assert wait_for(lambda: _status(seed_digest) == "sent", timeout=120, interval=1, tick=deliveries_recover)
+    ambiguous = DeliveryEvent.objects.filter(delivery__digest=seed_digest, event_type="ambiguous")
+    assert set(ambiguous.values_list("subscriber__email", flat=True)) == stalled
+    counts = smtp_server.by_recipient()
+    assert set(counts) == eligible, "a reader is missing or an ineligible reader got mail"
+    assert {address for address, n in counts.items() if n > 1} == stalled
+    assert all(counts[address] == 2 for address in stalled)
+    ids: dict[str, set] = {}
+    for rcpts, message, _ in smtp_server.parsed():
+        ids.setdefault(rcpts[0], set()).add(str(message["Message-ID"]))
+    assert all(len(ids[address]) == 1 for address in stalled), "the copy sent again has the same Message-ID"
+    assert Delivery.objects.filter(digest=seed_digest, status="sent").count() == len(eligible)
