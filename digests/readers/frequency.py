@@ -9,9 +9,10 @@ frequency really moves: the list-growth page counts those moves.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from digests.models import FrequencyChange, Subscriber
+from digests.models import Delivery, Digest, FrequencyChange, Subscriber
 
 F = Subscriber.Frequency
 Via = FrequencyChange.Via
@@ -67,7 +68,10 @@ def subscriber_frequency_set(subscriber: Subscriber, *, frequency: str, weekly_d
 
     A move is recorded as a FrequencyChange ``via`` the entry point that made
     it; saving the same frequency again records nothing. Only the weekday
-    changing is saved but is not a move.
+    changing is saved but is not a move. Like an unsubscribe, a move takes
+    effect at once: deliveries still pending of an edition the reader no
+    longer takes are cancelled (a reader who leaves the daily at 07:55 does
+    not get the 08:00 one).
     """
     frequency = frequency_normalise(frequency)
     weekly_day = weekday_normalise(weekly_day) if weekly_day else subscriber.weekly_day
@@ -80,6 +84,10 @@ def subscriber_frequency_set(subscriber: Subscriber, *, frequency: str, weekly_d
     if old == frequency:
         return False
     FrequencyChange.objects.create(subscriber=subscriber, old=old, new=frequency, via=via)
+    dropped = [edition for edition in Digest.Edition.values if not subscriber.receives(edition)]
+    Delivery.objects.filter(subscriber_id=subscriber.pk, status=Delivery.Status.PENDING, digest__edition__in=dropped).update(
+        status=Delivery.Status.CANCELLED, last_error=f"reader moved to {frequency}", updated_at=timezone.now()
+    )
     return True
 
 

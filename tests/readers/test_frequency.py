@@ -1,12 +1,14 @@
 """How often a reader hears from us: the choice on signup and preferences, the moves it records, the unsubscribe page's switch."""
 
+import datetime
 import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from digests.links import reader_links, reader_token
-from digests.models import FrequencyChange, Subscriber
+from digests.models import Delivery, Digest, FrequencyChange, Subscriber
 from digests.readers.frequency import FrequencyError, subscriber_frequency_set
 from tests.helpers.readers import make_reader
 
@@ -183,3 +185,21 @@ def test_one_click_still_unsubscribes_a_daily_reader_at_once(settings):
     assert response.status_code == 200
     reader.refresh_from_db()
     assert (reader.status, reader.frequency) == ("unsubscribed", "daily") and not moves()
+
+
+def test_a_move_withdraws_pending_deliveries_of_the_edition_the_reader_left(settings):
+    reader = make_reader("early@example.com", frequency="both")
+    daily = Digest.objects.create(issue_date=datetime.date(2026, 2, 6), title="AI 行业动态")
+    weekly = Digest.objects.create(issue_date=datetime.date(2026, 2, 7), title="本周", edition=Digest.Edition.WEEKLY)
+    sent = Digest.objects.create(issue_date=datetime.date(2026, 2, 5), title="昨天")
+    later = timezone.now() + datetime.timedelta(hours=1)
+    pending_daily = Delivery.objects.create(digest=daily, subscriber=reader, variant="1", not_before=later)
+    pending_weekly = Delivery.objects.create(digest=weekly, subscriber=reader, variant="1", not_before=later)
+    done = Delivery.objects.create(
+        digest=sent, subscriber=reader, variant="1", status=Delivery.Status.SENT, not_before=timezone.now()
+    )
+    switch(Client(enforce_csrf_checks=True), reader, settings)
+    for delivery in (pending_daily, pending_weekly, done):
+        delivery.refresh_from_db()
+    assert pending_daily.status == Delivery.Status.CANCELLED
+    assert pending_weekly.status == Delivery.Status.PENDING and done.status == Delivery.Status.SENT
