@@ -136,6 +136,7 @@ def _journey(live_server, settings, smtp_inbox, page):
     page.get_by_role("heading", name="You are subscribed").wait_for()
     chosen = page.locator("#chosen-categories li").all_inner_texts()
     assert chosen == ["模型与研究", "产品"]
+    assert page.locator("#chosen-frequency").inner_text() == "You get the weekly edition, every Sunday."
     reader.refresh_from_db()
     assert reader.status == Subscriber.Status.ACTIVE and reader.confirmed_at is not None
     consent = Consent.objects.get(subscriber=reader)
