@@ -15,6 +15,7 @@ urlpatterns = [
     path("preferences/<str:token>/data/", readers.reader_data, name="reader_data"),
     path("preferences/<str:token>/export/", readers.reader_data_request, name="reader_data_request"),
     path("unsubscribe/<str:token>/", readers.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/<str:token>/weekly/", readers.unsubscribe_weekly, name="unsubscribe_weekly"),
     # The archive and its feeds
     path("archive/", archive.archive, name="archive"),
     path("archive/weekly/<str:issue_date>/", archive.archive_weekly, name="archive_weekly"),

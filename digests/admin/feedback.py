@@ -23,7 +23,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from digests.feedback.charts import category_clicks_svg, funnel_svg, growth_svg
-from digests.feedback.statistics import digest_category_clicks, digest_item_clicks, digest_stats, list_growth
+from digests.feedback.statistics import (
+    digest_category_clicks,
+    digest_item_clicks,
+    digest_stats,
+    frequency_mix,
+    list_growth,
+)
 from digests.feedback.suppression import SuppressionLiftRefused, subscriber_lift_bounce
 from digests.models import DeliveryEvent, Subscriber
 
@@ -185,5 +191,6 @@ class DigestStatsAdminMixin:
                 "unsubscribes": sum(d.unsubscribes for d in growth),
             },
             "growth_svg": mark_safe(growth_svg(growth)),
+            "frequency": frequency_mix(days=days),
         }
         return TemplateResponse(request, self.growth_template, context)

@@ -25,9 +25,10 @@ from django.utils.translation import gettext_lazy as _
 
 from digests.admin.feedback import DeliveryEventInline, lift_bounce_suppression, suppression_summary
 from digests.admin.history import TranslatableHistoryMixin
-from digests.models import Consent, Subscriber, SubscriberImport, Suppression
+from digests.models import Consent, FrequencyChange, Subscriber, SubscriberImport, Suppression
 from digests.readers.confirmation import confirmation_request
 from digests.readers.csv_io import CsvImportError, subscribers_export, subscribers_import
+from digests.readers.frequency import subscriber_frequency_set
 from digests.readers.imports import BACKGROUND_IMPORT_BYTES, import_report_json, subscriber_import_queue
 from digests.readers.normalise import MAX_ADDRESS, email_normalise, name_clean
 from digests.readers.privacy import erased_repr, subscriber_erase
@@ -44,7 +45,7 @@ class SubscriberAdminForm(forms.ModelForm):
 
     class Meta:
         model = Subscriber
-        fields = ["email", "name", "categories", "timezone", "language"]
+        fields = ["email", "name", "categories", "timezone", "language", "frequency", "weekly_day"]
         widgets = {"categories": forms.CheckboxSelectMultiple}
 
     def clean_email(self):
@@ -69,7 +70,10 @@ class SubscriberAdminForm(forms.ModelForm):
 class SubscriberImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_("UTF-8, columns email,name,categories,timezone,language; categories are slugs separated by |."),
+        help_text=_(
+            "UTF-8, columns email,name,categories,timezone,language,frequency,weekly_day; categories are slugs separated by |; "
+            "frequency is daily, weekly or both, weekly_day mon … sun (optional: daily and Saturday)."
+        ),
     )
     confirmed = forms.BooleanField(
         label=_("These readers opted in elsewhere"),
@@ -82,6 +86,15 @@ class SubscriberImportForm(forms.Form):
         if upload.size > MAX_IMPORT_BYTES:
             raise ValidationError(_("The file is larger than 20 MB; split it and import the parts."), code="too_big")
         return upload
+
+
+class FrequencyChangeInline(admin.TabularInline):
+    model = FrequencyChange
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["created_at", "old", "new", "via"]
+    readonly_fields = fields
 
 
 class ConsentInline(admin.TabularInline):
@@ -103,16 +116,26 @@ class SubscriberAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
         "category_list",
         "source",
         "language",
+        "frequency",
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
     ]
-    list_filter = ["status", "categories", "source", "language"]
+    list_filter = ["status", "frequency", "categories", "source", "language"]
     search_fields = ["email", "name"]
     date_hierarchy = "created_at"
     list_per_page = 100
     inlines = [ConsentInline]
-    actions = ["unsubscribe_selected", "send_confirmation", lift_bounce_suppression, "export_selected", "erase_selected"]
+    actions = [
+        "unsubscribe_selected",
+        "send_confirmation",
+        "set_frequency_daily",
+        "set_frequency_weekly",
+        "set_frequency_both",
+        lift_bounce_suppression,
+        "export_selected",
+        "erase_selected",
+    ]
     change_list_template = "admin/digests/subscriber/change_list.html"
     readonly_fields = [
         "status",
@@ -129,6 +152,7 @@ class SubscriberAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["email", "name", "categories", "timezone", "language"]}),
+        (_("How often"), {"fields": ["frequency", "weekly_day"]}),
         (
             _("Status"),
             {
@@ -149,7 +173,7 @@ class SubscriberAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         # Events exist only for a reader who has been mailed.
-        return [ConsentInline, DeliveryEventInline] if obj else [ConsentInline]
+        return [ConsentInline, FrequencyChangeInline, DeliveryEventInline] if obj else [ConsentInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("categories")
@@ -175,8 +199,41 @@ class SubscriberAdmin(TranslatableHistoryMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
+            # A new reader's first frequency is a choice, not a move: saved as is.
             obj.source = Subscriber.Source.ADMIN
+            super().save_model(request, obj, form, change)
+            return
+        frequency, weekly_day = obj.frequency, obj.weekly_day
+        obj.frequency = form.initial.get("frequency", frequency)
         super().save_model(request, obj, form, change)
+        subscriber_frequency_set(obj, frequency=frequency, weekly_day=weekly_day, via=FrequencyChange.Via.ADMIN)
+
+    def _set_frequency(self, request, queryset, frequency: str) -> None:
+        count = 0
+        label = Subscriber.Frequency(frequency).label
+        for subscriber in queryset:
+            if subscriber_frequency_set(subscriber, frequency=frequency, via=FrequencyChange.Via.ADMIN):
+                self.log_change(
+                    request, subscriber, gettext("Frequency set to %(frequency)s by an admin action.") % {"frequency": label}
+                )
+                count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d subscriber now gets: %(frequency)s.", "%(count)d subscribers now get: %(frequency)s.", count)
+            % {"count": count, "frequency": label},
+        )
+
+    @admin.action(description=_("Set frequency to daily"), permissions=["change"])
+    def set_frequency_daily(self, request, queryset):
+        self._set_frequency(request, queryset, Subscriber.Frequency.DAILY)
+
+    @admin.action(description=_("Set frequency to weekly"), permissions=["change"])
+    def set_frequency_weekly(self, request, queryset):
+        self._set_frequency(request, queryset, Subscriber.Frequency.WEEKLY)
+
+    @admin.action(description=_("Set frequency to daily and weekly"), permissions=["change"])
+    def set_frequency_both(self, request, queryset):
+        self._set_frequency(request, queryset, Subscriber.Frequency.BOTH)
 
     # --- actions -----------------------------------------------------------
 

@@ -199,6 +199,12 @@ class SubscriberInput(serializers.Serializer):
     )
     timezone = serializers.CharField(required=False, allow_blank=True, default="")
     language = serializers.ChoiceField(choices=Subscriber.Language.choices, required=False)
+    frequency = serializers.ChoiceField(
+        choices=Subscriber.Frequency.choices, required=False, help_text="daily, weekly or both; default: daily."
+    )
+    weekly_day = serializers.ChoiceField(
+        choices=Subscriber.Weekday.choices, required=False, help_text="The weekly edition's weekday; default: sat."
+    )
     confirmed = serializers.BooleanField(required=False, default=False, help_text="Needs the subscribers:import scope.")
     consent_source = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -220,6 +226,10 @@ class PreferencesInput(serializers.Serializer):
     categories = serializers.ListField(child=serializers.SlugField(), required=False)
     timezone = serializers.CharField(required=False, allow_blank=True)
     language = serializers.ChoiceField(choices=Subscriber.Language.choices, required=False)
+    frequency = serializers.ChoiceField(choices=Subscriber.Frequency.choices, required=False, help_text="daily, weekly or both")
+    weekly_day = serializers.ChoiceField(
+        choices=Subscriber.Weekday.choices, required=False, help_text="The weekly edition's weekday"
+    )
 
     def validate_categories(self, value):
         return _category_slugs(value)
@@ -234,4 +244,17 @@ class SubscriberOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Subscriber
-        fields = ["id", "email", "name", "status", "categories", "timezone", "language", "source", "created_at", "confirmed_at"]
+        fields = [
+            "id",
+            "email",
+            "name",
+            "status",
+            "categories",
+            "timezone",
+            "language",
+            "frequency",
+            "weekly_day",
+            "source",
+            "created_at",
+            "confirmed_at",
+        ]

@@ -27,7 +27,7 @@ from digests.delivery.autopilot import digest_autopilot
 from digests.delivery.progress import digest_progress
 from digests.delivery.schedule import StaleDigest, digest_cancel, digest_pause, digest_resume, digest_schedule
 from digests.feedback.statistics import digest_stats
-from digests.models import Category, Digest, Subscriber
+from digests.models import Category, Digest, FrequencyChange, Subscriber
 from digests.readers.csv_io import subscriber_import
 from digests.readers.preferences import subscriber_preferences_editable, subscriber_update_preferences
 from digests.readers.privacy import subscriber_erase
@@ -413,6 +413,8 @@ class SubscriberListCreate(generics.GenericAPIView):
                 confirmed=True,
                 consent_form="api",
                 consent_wording=data["consent_source"],
+                frequency=data.get("frequency"),
+                weekly_day=data.get("weekly_day"),
             )
         else:
             subscriber_signup(
@@ -421,6 +423,8 @@ class SubscriberListCreate(generics.GenericAPIView):
                 categories=categories,
                 language=data.get("language", ""),
                 timezone=data["timezone"],
+                frequency=data.get("frequency"),
+                weekly_day=data.get("weekly_day"),
             )
         # The same answer whatever the address's history: the API never tells who is on the list here.
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
@@ -457,6 +461,9 @@ class SubscriberDetail(APIView):
             categories=data.get("categories", subscriber.categories.all()),
             timezone=data.get("timezone", subscriber.timezone),
             language=data.get("language", subscriber.language),
+            frequency=data.get("frequency"),
+            weekly_day=data.get("weekly_day"),
+            via=FrequencyChange.Via.API,
         )
         return Response(s.SubscriberOutput(self._subscriber(id)).data)
 

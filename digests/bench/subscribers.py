@@ -29,13 +29,14 @@ class ImportBench:
 
 
 def bench_csv(rows: int) -> bytes:
-    """A CSV of ``rows`` readers with names, categories, zones and languages, as a newsroom would export it."""
+    """A CSV of ``rows`` readers with names, categories, zones, languages and frequencies, as a newsroom would export it."""
     slugs = list(Category.objects.values_list("slug", flat=True)) or [""]
-    lines = ["email,name,categories,timezone,language"]
+    lines = ["email,name,categories,timezone,language,frequency,weekly_day"]
     for n in range(rows):
         chosen = "|".join(slugs[(n + k) % len(slugs)] for k in range(1 + n % 3)) if slugs[0] else ""
         zone = ("Asia/Shanghai", "Asia/Tokyo", "")[n % 3]
-        lines.append(f"reader{n}@{BENCH_DOMAIN},读者 {n},{chosen},{zone},{'en' if n % 4 == 0 else 'zh-hans'}")
+        how_often = ("daily,", "weekly,sun", "both,Mon", "weekly,周三")[n % 4]
+        lines.append(f"reader{n}@{BENCH_DOMAIN},读者 {n},{chosen},{zone},{'en' if n % 4 == 0 else 'zh-hans'},{how_often}")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

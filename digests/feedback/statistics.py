@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from digests.models import Delivery, DeliveryEvent, Digest, Subscriber
+from digests.models import Delivery, DeliveryEvent, Digest, FrequencyChange, Subscriber
 
 # The measures in the order the admin page and `digest_stats` show them.
 MEASURES = [
@@ -193,17 +193,23 @@ def digest_item_clicks(digest: Digest) -> list[ClickCount]:
     ]
 
 
+def _period(days: int, end: datetime.date | None) -> tuple[ZoneInfo, datetime.date, datetime.datetime, datetime.datetime]:
+    """The site's time zone, the first day, and the bounds of ``days`` days ending with ``end`` (default today)."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    end = end or timezone.localdate(timezone=tz)
+    start = end - datetime.timedelta(days=days - 1)
+    since = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
+    until = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    return tz, start, since, until
+
+
 def list_growth(*, days: int = 30, end: datetime.date | None = None) -> list[GrowthDay]:
     """Subscribes (rows created), confirmations and unsubscribes per day in the site's time zone.
 
     A reader who confirmed or unsubscribed twice counts on the latest day only:
     the subscriber row keeps one timestamp of each.
     """
-    tz = ZoneInfo(settings.TIME_ZONE)
-    end = end or timezone.localdate(timezone=tz)
-    start = end - datetime.timedelta(days=days - 1)
-    since = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
-    until = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    tz, start, since, until = _period(days, end)
 
     def per_day(field_name: str) -> dict[datetime.date, int]:
         rows = (
@@ -219,6 +225,44 @@ def list_growth(*, days: int = 30, end: datetime.date | None = None) -> list[Gro
         GrowthDay(day=d, subscribes=created.get(d, 0), confirmations=confirmed.get(d, 0), unsubscribes=unsubscribed.get(d, 0))
         for d in (start + datetime.timedelta(days=i) for i in range(days))
     ]
+
+
+@dataclass(frozen=True)
+class FrequencyMix:
+    """How often the list hears from us, and the moves to the weekly edition in a period."""
+
+    readers: dict[str, int]  # active readers per frequency, every frequency listed
+    to_weekly: int  # moves from daily (or both) to weekly only, every way
+    kept_by_weekly: int  # of those, made on the unsubscribe page instead of unsubscribing
+    kept_still_active: int  # of those readers, how many are still on the list today
+
+    def rows(self) -> list[tuple[str, int]]:
+        return [(label, self.readers[value]) for value, label in Subscriber.Frequency.choices]
+
+
+def frequency_mix(*, days: int = 30, end: datetime.date | None = None) -> FrequencyMix:
+    """Active readers per frequency now, and the moves to weekly in the ``days`` days ending with ``end``.
+
+    Moves are counted once per reader: clicking the switch twice, or moving
+    back and forth, is still one reader kept.
+    """
+    _tz, _start, since, until = _period(days, end)
+    counted = dict(
+        Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).order_by().values_list("frequency").annotate(n=Count("id"))
+    )
+    moves = FrequencyChange.objects.filter(
+        created_at__gte=since,
+        created_at__lt=until,
+        old__in=[Subscriber.Frequency.DAILY, Subscriber.Frequency.BOTH],
+        new=Subscriber.Frequency.WEEKLY,
+    )
+    kept = moves.filter(via=FrequencyChange.Via.UNSUBSCRIBE_PAGE)
+    return FrequencyMix(
+        readers={value: counted.get(value, 0) for value in Subscriber.Frequency.values},
+        to_weekly=_distinct(moves, "subscriber_id"),
+        kept_by_weekly=_distinct(kept, "subscriber_id"),
+        kept_still_active=_distinct(kept.filter(subscriber__status=Subscriber.Status.ACTIVE), "subscriber_id"),
+    )
 
 
 def last_event_at(digest: Digest) -> datetime.datetime | None:

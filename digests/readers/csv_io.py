@@ -1,6 +1,8 @@
-"""Subscriber CSV import and export: columns email, name, categories, timezone, language.
+"""Subscriber CSV import and export: columns email, name, categories, timezone, language, frequency, weekly_day.
 
 Categories are slugs separated by ``|`` (empty means every active category).
+Frequency is daily, weekly or both and weekly_day mon … sun (or 周一 … 周日);
+left out or empty they mean daily and Saturday.
 Files are UTF-8 with or without a byte-order mark; exports carry one so
 spreadsheet programs read Chinese names correctly. An import never changes a
 row that already exists, so running the same file twice changes nothing, and
@@ -22,13 +24,14 @@ from django.utils.translation import gettext as _
 
 from digests.models import Category, Consent, Subscriber
 from digests.readers.confirmation import confirmation_request
+from digests.readers.frequency import FrequencyError, frequency_normalise, weekday_normalise
 from digests.readers.normalise import email_key, email_normalise, language_normalise, name_clean
 from digests.readers.preferences import timezone_is_valid
 from digests.readers.privacy import addresses_suppressed
 from digests.readers.signup import subscriber_by_address
 from digests.readers.status import subscribers_activate_new
 
-COLUMNS = ["email", "name", "categories", "timezone", "language"]
+COLUMNS = ["email", "name", "categories", "timezone", "language", "frequency", "weekly_day"]
 # A cell starting with one of these is a formula to spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 IMPORT_WORDING = "Imported by the list owner, who stated the reader had opted in elsewhere (--confirmed)."
@@ -63,6 +66,8 @@ class _Row:
     categories: list[Category]
     timezone: str
     language: str
+    frequency: str = Subscriber.Frequency.DAILY
+    weekly_day: str = Subscriber.Weekday.SAT
 
 
 def _decode(data: bytes) -> str:
@@ -96,12 +101,21 @@ def _parse_row(values: dict[str, str], *, categories_by_slug: dict[str, Category
     language = language_normalise(raw_language)
     if raw_language and language is None:
         raise ValidationError(_("unknown language “%(lang)s” (use zh-hans or en)") % {"lang": raw_language})
+    how_often = {}
+    for column, normalise in (("frequency", frequency_normalise), ("weekly_day", weekday_normalise)):
+        raw = (values.get(column) or "").strip()
+        if raw:
+            try:
+                how_often[column] = normalise(raw)
+            except FrequencyError as exc:
+                raise ValidationError(_("column %(column)s: %(problem)s") % {"column": column, "problem": exc}) from None
     return _Row(
         email=email,
         name=name,
         categories=[categories_by_slug[s] for s in slugs] if slugs else list(default_categories),
         timezone=timezone,
         language=language or Subscriber.Language.ZH_HANS,
+        **how_often,
     )
 
 
@@ -240,6 +254,8 @@ def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool, consent_form
                 name=row.name,
                 timezone=row.timezone,
                 language=row.language,
+                frequency=row.frequency,
+                weekly_day=row.weekly_day,
                 source=Subscriber.Source.IMPORT,
                 status=Subscriber.Status.PENDING,
             )
@@ -276,6 +292,8 @@ def subscriber_import(
     confirmed: bool,
     consent_form: str = "import",
     consent_wording: str = IMPORT_WORDING,
+    frequency: str | None = None,
+    weekly_day: str | None = None,
 ) -> Subscriber | str:
     """Add one reader the list owner brings (the API): the new subscriber, or why not.
 
@@ -284,6 +302,10 @@ def subscriber_import(
     with a consent record (``consent_form``, ``consent_wording``) when ``confirmed``.
     """
     row = _Row(email=email, name=name, categories=list(categories), timezone=timezone, language=language)
+    if frequency:
+        row.frequency = frequency_normalise(frequency)
+    if weekly_day:
+        row.weekly_day = weekday_normalise(weekly_day)
     report = ImportReport()
     _import_chunk([(1, row)], confirmed=confirmed, report=report, consent_form=consent_form, consent_wording=consent_wording)
     if report.skipped:
@@ -306,6 +328,16 @@ def subscribers_export(subscribers: QuerySet[Subscriber] | Iterable[Subscriber],
     count = 0
     for subscriber in subscribers:
         slugs = "|".join(c.slug for c in sorted(subscriber.categories.all(), key=lambda c: (c.position, c.pk)))
-        writer.writerow([subscriber.email, _escape(subscriber.name), slugs, subscriber.timezone, subscriber.language])
+        writer.writerow(
+            [
+                subscriber.email,
+                _escape(subscriber.name),
+                slugs,
+                subscriber.timezone,
+                subscriber.language,
+                subscriber.frequency,
+                subscriber.weekly_day,
+            ]
+        )
         count += 1
     return count

@@ -27,7 +27,34 @@ class CategoryChoiceField(forms.ModelMultipleChoiceField):
         )
 
 
-class SignupForm(forms.Form):
+class FrequencyFieldsMixin(forms.Form):
+    """How often and, for the weekly edition, which weekday: the same two fields on signup and preferences."""
+
+    frequency = forms.ChoiceField(
+        label=_("How often"),
+        choices=Subscriber.Frequency.choices,
+        initial=Subscriber.Frequency.DAILY,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    weekly_day = forms.ChoiceField(
+        label=_("Weekly edition on"),
+        choices=Subscriber.Weekday.choices,
+        initial=Subscriber.Weekday.SAT,
+        required=False,
+        help_text=_("The weekly edition gathers the week’s dailies; it arrives on this day at your usual time."),
+    )
+
+    # None when not sent (a page from before the choice existed): what the
+    # reader has, or the default, stays.
+    def clean_frequency(self):
+        return self.cleaned_data.get("frequency") or None
+
+    def clean_weekly_day(self):
+        return self.cleaned_data.get("weekly_day") or None
+
+
+class SignupForm(FrequencyFieldsMixin, forms.Form):
     # type="text" with inputmode="email": browsers' type="email" refuses
     # internationalised mailboxes (用户@例子.中国) that we accept.
     email = forms.CharField(
@@ -81,7 +108,7 @@ class SignupForm(forms.Form):
         return bool(self.data.get(HONEYPOT))
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(FrequencyFieldsMixin, forms.Form):
     categories = CategoryChoiceField()
     timezone = forms.ChoiceField(label=_("Time zone"), required=False)
     language = forms.ChoiceField(label=_("Language of the emails"), choices=Subscriber.Language.choices)

@@ -9,7 +9,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import transaction
 
-from digests.models import Category, Subscriber
+from digests.models import Category, FrequencyChange, Subscriber
+from digests.readers.frequency import subscriber_frequency_set
 
 S = Subscriber.Status
 EDITABLE = {S.PENDING, S.ACTIVE}
@@ -37,9 +38,19 @@ def subscriber_preferences_editable(subscriber: Subscriber) -> bool:
 
 @transaction.atomic
 def subscriber_update_preferences(
-    subscriber: Subscriber, *, categories: Iterable[Category], timezone: str, language: str
+    subscriber: Subscriber,
+    *,
+    categories: Iterable[Category],
+    timezone: str,
+    language: str,
+    frequency: str | None = None,
+    weekly_day: str | None = None,
+    via: str = FrequencyChange.Via.PREFERENCES,
 ) -> None:
-    """Replace the reader's active categories, time zone ('' = the site's) and language.
+    """Replace the reader's active categories, time zone ('' = the site's), language and, when given, frequency.
+
+    A changed frequency is recorded as a move ``via`` the preference centre
+    (or the API); ``weekly_day`` None keeps the reader's weekday.
 
     Inactive categories the reader had stay chosen: they were not offered on
     the page, so leaving them out is not a choice to drop them.
@@ -54,3 +65,5 @@ def subscriber_update_preferences(
     subscriber.timezone = timezone
     subscriber.language = language
     subscriber.save(update_fields=["timezone", "language", "updated_at"])
+    if frequency or weekly_day:
+        subscriber_frequency_set(subscriber, frequency=frequency or subscriber.frequency, weekly_day=weekly_day, via=via)

@@ -81,6 +81,8 @@ def subscriber_data_export(subscriber: Subscriber) -> dict:
             "status": subscriber.status,
             "timezone": subscriber.timezone or None,
             "language": subscriber.language,
+            "frequency": subscriber.frequency,
+            "weekly_day": subscriber.weekly_day,
             "source": subscriber.source,
             "created_at": _iso(subscriber.created_at),
             "confirmed_at": _iso(subscriber.confirmed_at),
@@ -93,6 +95,10 @@ def subscriber_data_export(subscriber: Subscriber) -> dict:
         "consent_records": [
             {"given_at": _iso(c.created_at), "form": c.form, "ip_hash": c.ip_hash, "wording": c.wording}
             for c in subscriber.consents.order_by("created_at")
+        ],
+        "frequency_changes": [
+            {"changed_at": _iso(m.created_at), "from": m.old, "to": m.new, "via": m.via}
+            for m in subscriber.frequency_changes.order_by("created_at", "pk")
         ],
         "deliveries": [
             {

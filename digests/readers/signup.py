@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from digests.models import Category, Subscriber
+from digests.models import Category, FrequencyChange, Subscriber
 from digests.readers.confirmation import confirmation_request
+from digests.readers.frequency import frequency_normalise, subscriber_frequency_set, weekday_normalise
 from digests.readers.normalise import email_key, language_normalise
 from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.status import subscriber_transition
@@ -50,32 +51,48 @@ def subscriber_signup(
     language: str,
     source: str = Subscriber.Source.SIGNUP,
     timezone: str = "",
+    frequency: str | None = None,
+    weekly_day: str | None = None,
 ) -> SignupOutcome:
     """Sign up the normalised ``email``: create or reopen it as pending and queue a confirmation.
 
     Never activates anyone and never touches an active reader. Attempts per
     address are limited by SIGNUP_RATE_PER_ADDRESS; over the limit nothing
-    happens at all.
+    happens at all. ``frequency`` and ``weekly_day`` left out (None) mean the
+    defaults for a new reader and no change for a returning one.
     """
     if not rate_limit_allows(
         "signup-address", email_key(email), settings.SIGNUP_RATE_PER_ADDRESS, setting="SIGNUP_RATE_PER_ADDRESS"
     ):
         return SignupOutcome.RATE_LIMITED
-    categories = list(categories)
+    choice = {
+        "email": email,
+        "name": name,
+        "categories": list(categories),
+        "language": language,
+        "source": source,
+        "tz": timezone,
+        "frequency": frequency_normalise(frequency) if frequency else None,
+        "weekly_day": weekday_normalise(weekly_day) if weekly_day else None,
+    }
     try:
         with transaction.atomic():
-            return _signup(email=email, name=name, categories=categories, language=language, source=source, tz=timezone)
+            return _signup(**choice)
     except IntegrityError:
         # A simultaneous signup created the row first; treat ours as a repeat.
         with transaction.atomic():
-            return _signup(email=email, name=name, categories=categories, language=language, source=source, tz=timezone)
+            return _signup(**choice)
 
 
-def _signup(*, email, name, categories, language, source, tz) -> SignupOutcome:
+def _signup(*, email, name, categories, language, source, tz, frequency, weekly_day) -> SignupOutcome:
     subscriber = subscriber_by_address(email)
     if subscriber is None:
+        # A new reader's first choice is not a move: no FrequencyChange.
+        how_often = {"frequency": frequency} if frequency else {}
+        if weekly_day:
+            how_often["weekly_day"] = weekly_day
         subscriber = Subscriber.objects.create(
-            email=email, name=name, language=language_code(language), source=source, status=S.PENDING, timezone=tz
+            email=email, name=name, language=language_code(language), source=source, status=S.PENDING, timezone=tz, **how_often
         )
         subscriber.categories.set(categories)
         confirmation_request(subscriber)
@@ -94,6 +111,8 @@ def _signup(*, email, name, categories, language, source, tz) -> SignupOutcome:
         subscriber.timezone = tz
     subscriber.save(update_fields=["name", "language", "timezone", "updated_at"])
     subscriber.categories.set(categories)
+    if frequency:
+        subscriber_frequency_set(subscriber, frequency=frequency, weekly_day=weekly_day, via=FrequencyChange.Via.SIGNUP)
     sent = confirmation_request(subscriber)
     if reopened:
         return SignupOutcome.REOPENED

@@ -24,6 +24,7 @@ from digests.models import Subscriber
 from digests.readers.confirmation import confirmation_max_age, subscriber_confirm
 from digests.readers.data_export import DATA_LINK_MAX_AGE, data_export_request
 from digests.readers.forms import PreferencesForm, SignupForm
+from digests.readers.frequency import subscriber_switch_to_weekly, switch_to_weekly_offered
 from digests.readers.preferences import (
     preferences_link_max_age,
     subscriber_preferences_editable,
@@ -94,6 +95,8 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         name=form.cleaned_data["name"],
         categories=form.cleaned_data["categories"],
         language=get_language(),
+        frequency=form.cleaned_data["frequency"],
+        weekly_day=form.cleaned_data["weekly_day"],
     )
     # The same page whatever happened, so nothing tells who is on the list.
     return render(request, "digests/subscribe_done.html")
@@ -143,6 +146,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 categories=form.cleaned_data["categories"],
                 timezone=form.cleaned_data["timezone"],
                 language=form.cleaned_data["language"],
+                frequency=form.cleaned_data["frequency"],
+                weekly_day=form.cleaned_data["weekly_day"],
             )
             saved = True
     else:
@@ -151,6 +156,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 "categories": list(subscriber.categories.filter(is_active=True).values_list("pk", flat=True)),
                 "timezone": subscriber.timezone,
                 "language": subscriber.language,
+                "frequency": subscriber.frequency,
+                "weekly_day": subscriber.weekly_day,
             }
         )
     return render(
@@ -214,5 +221,35 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "digests/unsubscribe.html",
-        {"subscriber": subscriber, "already": subscriber.status == S.UNSUBSCRIBED},
+        {
+            "subscriber": subscriber,
+            "already": subscriber.status == S.UNSUBSCRIBED,
+            "offer_weekly": switch_to_weekly_offered(subscriber),
+            "weekly_path": reverse("digests:unsubscribe_weekly", kwargs={"token": token}),
+        },
+    )
+
+
+# The unsubscribe page's other button. Unlike the unsubscribe URL this one is
+# not for mail providers, so it keeps CSRF protection.
+@never_cache
+@require_POST
+def unsubscribe_weekly(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = reader_from_token(token, "unsubscribe")
+    except BadToken:
+        return link_invalid(request)
+    if subscriber.status != S.ACTIVE:
+        # Left (or never confirmed) since the page was shown: nothing to switch.
+        return redirect(reverse("digests:unsubscribe", kwargs={"token": token}))
+    if subscriber.frequency != Subscriber.Frequency.WEEKLY:
+        subscriber_switch_to_weekly(subscriber)
+    return render(
+        request,
+        "digests/unsubscribe_weekly_done.html",
+        {
+            "subscriber": subscriber,
+            "preferences_path": reader_path(subscriber.key, "preferences"),
+            "unsubscribe_path": reverse("digests:unsubscribe", kwargs={"token": token}),
+        },
     )

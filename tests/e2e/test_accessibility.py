@@ -69,6 +69,7 @@ def pages(client, on_commit, seed_digest):
         "preferences with errors": client.post(reader_path(active.key, "preferences"), {"timezone": "Mars/Base"}),
         "unsubscribe": client.get(reader_path(active.key, "unsubscribe")),
         "confirmation": client.get(reader_path(pending.key, "confirm")),
+        "switched to weekly": client.post(reader_path(active.key, "unsubscribe") + "weekly/"),
     }
     return {name: (response.status_code, response.content.decode()) for name, response in responses.items()}
 

@@ -101,6 +101,12 @@ def _journey(live_server, settings, smtp_inbox, page):
     page.get_by_label("Email address").fill("e2e.Reader@Example.com")
     page.get_by_label("Name (optional)").fill("浏览器读者")
     page.get_by_label("政策与监管").uncheck()
+    # How often: daily is preselected and the weekday shows only for the weekly edition (CSS, no script).
+    weekday = page.get_by_label("Weekly edition on")
+    assert page.get_by_role("radio", name="Daily", exact=True).is_checked() and weekday.is_hidden()
+    page.get_by_role("radio", name="Weekly", exact=True).check()
+    assert weekday.is_visible() and weekday.input_value() == "sat"
+    weekday.select_option("sun")
     page.get_by_role("button", name="Subscribe").click()
     page.get_by_role("heading", name="Check your inbox").wait_for()
 
@@ -108,6 +114,7 @@ def _journey(live_server, settings, smtp_inbox, page):
     assert reader.email == "e2e.Reader@example.com" and reader.status == Subscriber.Status.PENDING
     assert set(reader.categories.all()) == {research, products}
     assert reader.language == "en"
+    assert (reader.frequency, reader.weekly_day) == ("weekly", "sun")
 
     # 2. The confirmation email arrives over SMTP.
     message = smtp_inbox.wait_for(1)
@@ -129,6 +136,7 @@ def _journey(live_server, settings, smtp_inbox, page):
     page.get_by_role("heading", name="You are subscribed").wait_for()
     chosen = page.locator("#chosen-categories li").all_inner_texts()
     assert chosen == ["模型与研究", "产品"]
+    assert page.locator("#chosen-frequency").inner_text() == "You get the weekly edition, every Sunday."
     reader.refresh_from_db()
     assert reader.status == Subscriber.Status.ACTIVE and reader.confirmed_at is not None
     consent = Consent.objects.get(subscriber=reader)
@@ -141,11 +149,16 @@ def _journey(live_server, settings, smtp_inbox, page):
     page.get_by_label("模型与研究").uncheck()
     page.get_by_label("政策与监管").check()
     page.get_by_label("Time zone").select_option("Europe/Berlin")
+    assert page.get_by_role("radio", name="Weekly", exact=True).is_checked()
+    assert page.get_by_label("Weekly edition on").input_value() == "sun"
+    page.get_by_role("radio", name="Daily and weekly").check()
+    page.get_by_label("Weekly edition on").select_option("fri")
     page.get_by_role("button", name="Save changes").click()
     page.get_by_text("Your changes are saved.").wait_for()
     reader.refresh_from_db()
     assert set(reader.categories.all()) == {products, policy}
     assert reader.timezone == "Europe/Berlin"
+    assert (reader.frequency, reader.weekly_day) == ("both", "fri")
 
     # 5. The language switch works without JavaScript tricks: a plain form POST.
     page.get_by_label("Page language").select_option("zh-hans")

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from digests.links import reader_token
 from digests.models import Consent, Delivery, DeliveryEvent, Digest, Subscriber, Suppression
+from digests.readers.frequency import subscriber_frequency_set
 from digests.readers.privacy import address_hash, address_is_suppressed, subscriber_data_export, subscriber_erase
 from tests.helpers.readers import make_reader
 
@@ -32,6 +33,7 @@ def reader(categories):
     DeliveryEvent.objects.create(
         delivery=delivery, subscriber=reader, provider="smtp", event_type="delivered", occurred_at=timezone.now()
     )
+    subscriber_frequency_set(reader, frequency="weekly", weekly_day="sun", via="unsubscribe_page")
     return reader
 
 
@@ -41,9 +43,11 @@ def test_the_emailed_download_link_gives_a_json_file_of_everything(client, reade
     assert response["Content-Type"] == "application/json; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
     data = json.loads(response.content.decode("utf-8"))
-    assert set(data) == {"profile", "categories", "consent_records", "deliveries"}
+    assert set(data) == {"profile", "categories", "consent_records", "frequency_changes", "deliveries"}
     assert data["profile"]["email"] == "data@xn--fsqu00a.xn--fiqs8s" and data["profile"]["name"] == "数据主人"
     assert data["profile"]["status"] == "active" and data["profile"]["timezone"] == "Asia/Shanghai"
+    assert (data["profile"]["frequency"], data["profile"]["weekly_day"]) == ("weekly", "sun")
+    assert [(m["from"], m["to"], m["via"]) for m in data["frequency_changes"]] == [("daily", "weekly", "unsubscribe_page")]
     assert [c["slug"] for c in data["categories"]] == ["research", "products"]
     assert data["consent_records"][0]["wording"] == "是的，请发给我。"
     assert data["deliveries"][0]["digest"] == "AI 行业动态 (2026-02-06)" and data["deliveries"][0]["status"] == "sent"

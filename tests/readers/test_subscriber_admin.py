@@ -108,6 +108,8 @@ def test_adding_a_subscriber_normalises_the_address_and_refuses_duplicates(admin
             "categories": [categories[0].pk],
             "timezone": "",
             "language": "en",
+            "frequency": "daily",
+            "weekly_day": "sat",
             "consents-TOTAL_FORMS": "0",
             "consents-INITIAL_FORMS": "0",
         },
@@ -122,6 +124,8 @@ def test_adding_a_subscriber_normalises_the_address_and_refuses_duplicates(admin
             "categories": [categories[0].pk],
             "timezone": "",
             "language": "en",
+            "frequency": "daily",
+            "weekly_day": "sat",
             "consents-TOTAL_FORMS": "0",
             "consents-INITIAL_FORMS": "0",
         },
@@ -138,6 +142,8 @@ def test_the_admin_refuses_to_add_an_address_it_cannot_deliver_to(admin_client, 
             "categories": [categories[0].pk],
             "timezone": "",
             "language": "en",
+            "frequency": "daily",
+            "weekly_day": "sat",
             "consents-TOTAL_FORMS": "0",
             "consents-INITIAL_FORMS": "0",
         },
@@ -177,7 +183,7 @@ def test_csv_download_follows_the_list_filters(admin_client, readers):
     response = admin_client.get(f"{LIST}export/", {"status__exact": "active"})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     text = response.content.decode("utf-8-sig")
-    assert text.splitlines()[0] == "email,name,categories,timezone,language"
+    assert text.splitlines()[0] == "email,name,categories,timezone,language,frequency,weekly_day"
     assert "active@example.com" in text and "gone@example.com" not in text
 
 

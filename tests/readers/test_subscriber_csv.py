@@ -128,8 +128,8 @@ def test_the_export_has_the_import_columns_and_round_trips(on_commit, categories
     buffer = io.StringIO()
     assert subscribers_export(Subscriber.objects.all(), buffer) == 2
     text = buffer.getvalue()
-    assert text.startswith("\ufeffemail,name,categories,timezone,language\r\n")
-    assert "one@example.com,一号,research|products,Asia/Tokyo,zh-hans" in text
+    assert text.startswith("\ufeffemail,name,categories,timezone,language,frequency,weekly_day\r\n")
+    assert "one@example.com,一号,research|products,Asia/Tokyo,zh-hans,daily,sat" in text
     assert "'=HYPERLINK" in text  # a spreadsheet must not run it as a formula
     Subscriber.objects.all().delete()
     report = on_commit(subscribers_import, text.encode(), confirmed=True)

@@ -30,7 +30,8 @@ def test_get_shows_one_button_and_never_unsubscribes(client, reader, path):
         response = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 200
     body = response.content.decode()
-    assert body.count("<button") == 2  # the unsubscribe button and the language switch
+    # Unsubscribe, the switch to the weekly edition, and the language switch.
+    assert body.count("<button") == 3
     assert 'method="post"' in body
     reader.refresh_from_db()
     assert reader.status == S.ACTIVE and reader.unsubscribed_at is None

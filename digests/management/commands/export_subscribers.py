@@ -8,7 +8,7 @@ from digests.readers.csv_io import subscribers_export
 
 
 class Command(BaseCommand):
-    help = "Export subscribers as CSV (email,name,categories,timezone,language), the format import_subscribers reads."
+    help = "Export subscribers as CSV (email,name,categories,timezone,language,frequency,weekly_day), the format import_subscribers reads."
 
     def add_arguments(self, parser):
         parser.add_argument("--output", "-o", help="File to write (default: standard output).")

@@ -9,8 +9,8 @@ from digests.readers.csv_io import CsvImportError, subscribers_import
 
 class Command(BaseCommand):
     help = (
-        "Import subscribers from a CSV file with columns email,name,categories,timezone,language "
-        "(categories: slugs separated by |). New rows are pending and get a confirmation email, "
+        "Import subscribers from a CSV file with columns email,name,categories,timezone,language,frequency,weekly_day "
+        "(categories: slugs separated by |; frequency: daily, weekly or both; weekly_day: mon … sun). New rows are pending and get a confirmation email, "
         "unless --confirmed says they opted in elsewhere."
     )
 
