@@ -128,7 +128,9 @@ class DigestSummary(serializers.ModelSerializer):
         model = Digest
         fields = [
             "id",
+            "edition",
             "issue_date",
+            "period_start",
             "title",
             "status",
             "scheduled_at",

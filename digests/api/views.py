@@ -76,14 +76,18 @@ class TextRenderer(MarkdownRenderer):
 
 
 def _digest(date: str) -> Digest:
+    """The daily of ``YYYY-MM-DD``, or the weekly edition ending on it when written ``weekly:YYYY-MM-DD``."""
+    edition = Digest.Edition.DAILY
+    if date.startswith("weekly:"):
+        edition, date = Digest.Edition.WEEKLY, date.removeprefix("weekly:")
     try:
         issue_date = datetime.date.fromisoformat(date)
     except ValueError:
-        raise Http404("Digests are named by their issue date, YYYY-MM-DD.") from None
+        raise Http404("Digests are named by their issue date, YYYY-MM-DD (weekly:YYYY-MM-DD for a weekly edition).") from None
     try:
-        return Digest.objects.get(issue_date=issue_date, edition=Digest.Edition.DAILY)
+        return Digest.objects.get(issue_date=issue_date, edition=edition)
     except Digest.DoesNotExist:
-        raise Http404(f"No digest for {issue_date.isoformat()}.") from None
+        raise Http404(f"No {edition} digest for {issue_date.isoformat()}.") from None
 
 
 def digest_json(digest: Digest, *, checks: bool = False) -> dict:

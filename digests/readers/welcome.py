@@ -23,9 +23,13 @@ from digests.rendering.render import brand_context, variant_context
 S = Subscriber.Status
 
 
-def welcome_latest_digest() -> Digest | None:
-    """The newest issue that has gone out to readers."""
-    return Digest.objects.filter(status=Digest.Status.SENT).order_by("-issue_date").first()
+def welcome_latest_digest(frequency: str = Subscriber.Frequency.DAILY) -> Digest | None:
+    """The newest issue of the edition the reader will mostly get (the weekly for weekly-only readers,
+    the daily otherwise), or the newest of either when that edition has none yet."""
+    sent = Digest.objects.filter(status=Digest.Status.SENT).order_by("-issue_date", "edition")
+    weekly = frequency == Subscriber.Frequency.WEEKLY
+    edition = Digest.Edition.WEEKLY if weekly else Digest.Edition.DAILY
+    return sent.filter(edition=edition).first() or sent.first()
 
 
 def welcome_message(subscriber: Subscriber) -> EmailMultiAlternatives:
@@ -34,7 +38,7 @@ def welcome_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     links = reader_links(subscriber.key)
     categories = list(subscriber.categories.order_by("position", "id"))
     with translation.override(language):
-        latest = welcome_latest_digest()
+        latest = welcome_latest_digest(subscriber.frequency)
         context = None
         if latest is not None and categories:
             context = variant_context(latest, frozenset(c.pk for c in categories), links)
@@ -46,6 +50,8 @@ def welcome_message(subscriber: Subscriber) -> EmailMultiAlternatives:
             site_name=settings.SITE_NAME,
             categories=categories,
             send_time=settings.DIGEST_SEND_TIME,
+            frequency=subscriber.frequency,
+            weekly_day=subscriber.get_weekly_day_display(),
             time_zone=subscriber.tz_name,
             local_time=settings.DIGEST_LOCAL_TIME_DELIVERY,
             latest=latest if "sections" in context else None,

@@ -151,6 +151,16 @@ def test_one_digest_and_an_unknown_one(api, seed_digest):
     assert api.get("digests/not-a-date/").status_code == 404
 
 
+def test_a_weekly_edition_is_named_weekly_and_its_date_and_listed_with_its_edition(api, weekly_digest):
+    daily = api.get("digests/2026-02-08/")
+    assert daily.status_code == 404  # no daily on the weekly's last day
+    weekly = api.get("digests/weekly:2026-02-08/").json()
+    assert weekly["edition"] == "weekly" and weekly["period_start"] == "2026-02-02" and weekly["id"] == weekly_digest.pk
+    assert weekly["categories"] and api.get("digests/weekly:2026-02-01/").status_code == 404
+    listed = {d["id"]: d["edition"] for d in api.get("digests/").json()["results"]}
+    assert listed[weekly_digest.pk] == "weekly" and "daily" in listed.values()
+
+
 def test_the_preview_is_the_email_of_the_chosen_categories(api, seed_digest):
     categories = api.get("categories/").json()
     first, second = categories[0], categories[1]

@@ -1,6 +1,6 @@
 """Done when (issue 16): with the seed and two more dailies sent in one week, `build_weekly` makes a
-draft that an editor adjusts in the admin and sends; a real Celery worker delivers it over real SMTP
-to the readers who take the weekly edition, each with their own categories."""
+draft that an editor adjusts in the admin and sends; a real Celery worker delivers the dailies and the
+weekly over real SMTP, each to the readers whose frequency takes it, each with their own categories."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from digests.content.services import digest_duplicate, digest_transition
+from digests.content.services import digest_duplicate
 from digests.delivery.schedule import digest_start
 from digests.models import Category, Digest, Item, Subscriber
 from tests.helpers.admin_forms import change_form_data, ordered_items
@@ -25,9 +25,11 @@ SUNDAY = datetime.date(2026, 2, 8)
 
 
 def _send(digest: Digest) -> Digest:
-    """Mark a daily sent, as the week's dailies were (their own sends are tested elsewhere)."""
-    digest_transition(digest, to=Digest.Status.SENDING)
-    return digest_transition(digest, to=Digest.Status.SENT)
+    """Send a digest now through the real worker and wait until it is sent (the week is past: stale is allowed)."""
+    digest_start(digest, immediate=True, allow_stale=True)
+    assert wait_for(lambda: Digest.objects.get(pk=digest.pk).status == Digest.Status.SENT, timeout=120, interval=0.5)
+    digest.refresh_from_db()
+    return digest
 
 
 @pytest.fixture
@@ -71,7 +73,20 @@ def test_the_weekly_is_built_adjusted_in_the_admin_and_sent_to_weekly_readers(
     seed_digest, editor_client, smtp_server, worker, settings
 ):
     settings.WEEKLY_ITEMS_PER_CATEGORY = 2
+    everything = list(Category.objects.all())
+    daily_reader = make_reader("daily@example.com", categories=everything)
+    weekly_reader = make_reader("weekly@example.com", categories=everything, frequency=Subscriber.Frequency.WEEKLY)
+    policy = Category.objects.get(name="政策与监管")
+    both_reader = make_reader("both@example.com", categories=[policy], frequency=Subscriber.Frequency.BOTH)
+    # A weekly reader whose only category had nothing all week gets no email.
+    robots = Category.objects.create(name="机器人", slug="robots", position=99)
+    robots_reader = make_reader("robots@example.com", categories=[robots], frequency=Subscriber.Frequency.WEEKLY)
+    worker().start()
+
     week = _week_of_dailies(seed_digest)
+    # The three dailies went to the daily and the both reader, never to a weekly-only reader.
+    assert smtp_server.by_recipient() == {daily_reader.email: 3, both_reader.email: 3}
+    dailies_sent = len(smtp_server.messages)
 
     out = io.StringIO()
     call_command("build_weekly", "2026-02-08", stdout=out)
@@ -101,20 +116,14 @@ def test_the_weekly_is_built_adjusted_in_the_admin_and_sent_to_weekly_readers(
     weekly.refresh_from_db()
     assert not Item.objects.filter(pk=cut.pk).exists()
 
-    everything = list(Category.objects.all())
-    weekly_reader = make_reader("weekly@example.com", categories=everything, frequency=Subscriber.Frequency.WEEKLY)
-    both_reader = make_reader("both@example.com", categories=[week["policy"]], frequency=Subscriber.Frequency.BOTH)
-    # A weekly reader whose only category had nothing all week gets no email.
-    robots = Category.objects.create(name="机器人", slug="robots", position=99)
-    make_reader("robots@example.com", categories=[robots], frequency=Subscriber.Frequency.WEEKLY)
-    worker().start()
-
     # The Publisher sends it now (the week is past: the stale guard is overridden, as on the sending page).
     digest_start(weekly, immediate=True, allow_stale=True)
 
     assert wait_for(lambda: Digest.objects.get(pk=weekly.pk).status == Digest.Status.SENT, timeout=120, interval=0.5)
-    assert smtp_server.by_recipient() == {weekly_reader.email: 1, both_reader.email: 1}
-    messages = {rcpts[0]: message for rcpts, message, _raw in smtp_server.parsed()}
+    # The weekly went to the weekly and the both reader; the daily reader and the reader of an empty week got none.
+    assert smtp_server.by_recipient() == {daily_reader.email: 3, weekly_reader.email: 1, both_reader.email: 4}
+    assert robots_reader.email not in smtp_server.by_recipient()
+    messages = {rcpts[0]: message for rcpts, message, _raw in smtp_server.parsed()[dailies_sent:]}
     for message in messages.values():
         assert message["Subject"].strip() == "AI 行业动态 周刊 2/2–2/8｜江苏省拟立法促进人工智能产业发展"
     whole = messages[weekly_reader.email]

@@ -104,3 +104,29 @@ def test_the_welcome_goes_through_the_transactional_connection(client, on_commit
     _signup(on_commit, categories[:1], language="en")
     _confirm(client, on_commit, mail.outbox[0])
     assert [m.subject for m in mail.outbox][-1] == "Welcome to AI 行业动态"
+
+
+def test_a_weekly_reader_is_welcomed_to_the_weekly_edition_on_their_day_with_the_latest_weekly(client, on_commit, weekly_digest):
+    from digests.content.services import digest_duplicate
+
+    for status in ("sending", "sent"):
+        digest_transition(weekly_digest, to=status)
+    saturday = Digest.objects.get(edition=Digest.Edition.DAILY, issue_date="2026-02-07")
+    sunday = digest_duplicate(digest=saturday, with_items=True)
+    for status in ("sending", "sent"):
+        digest_transition(sunday, to=status)
+    _signup(on_commit, list(Category.objects.all()), language="en", frequency="weekly", weekly_day="sun")
+    _confirm(client, on_commit, mail.outbox[0])
+    welcome = mail.outbox[1]
+    text = visible_text(welcome.alternatives[0].content)
+    assert "Every Sunday at 07:30" in text and "the week's news" in text and "Every morning" not in text
+    assert "Every Sunday at 07:30" in welcome.body
+    # The latest issue shown is the weekly one, not the newer daily of the same week.
+    assert "/archive/weekly/" in welcome.body
+
+
+def test_a_reader_of_both_editions_is_told_about_each(client, on_commit, sent_seed):
+    _signup(on_commit, list(Category.objects.all()), language="en", frequency="both", weekly_day="mon")
+    _confirm(client, on_commit, mail.outbox[0])
+    text = visible_text(mail.outbox[1].alternatives[0].content)
+    assert "Every Monday you also get the weekly edition" in text and "Every morning at 07:30" in text
