@@ -76,6 +76,10 @@ class Probes:
 
         self.samples.setdefault("floor: SELECT 1", []).append((rows, _ms(select_one)))
 
+    def latest(self) -> str:
+        """The last sample of each probe, on one line (for progress output during a long run)."""
+        return ", ".join(f"{name} {values[-1][1]:.0f} ms" for name, values in self.samples.items())
+
     def __str__(self) -> str:
         lines = ["operator probes during the send (ms: median / max, ledger rows when the slowest was taken):"]
         for name, values in self.samples.items():

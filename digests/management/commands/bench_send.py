@@ -243,6 +243,7 @@ class Command(BaseCommand):
             started = time.monotonic()
             self.snapshot = self._snapshot(digest_id, env)
             snapshot_seconds = time.monotonic() - started
+            self._progress(str(self.snapshot))
             peak = 0
             from digests.bench.probes import Probes, RssSeries, process_rss_kb
             from digests.delivery.ledger import deliveries_counts
@@ -256,6 +257,11 @@ class Command(BaseCommand):
                 if probes and time.monotonic() - last_probe >= self.probe_every:
                     probes.take()
                     last_probe = time.monotonic()
+                    settled = sum(counts.values()) - counts["pending"] - counts["sending"]
+                    self._progress(
+                        f"[{last_probe - started:.0f}s] {settled:,} of {sum(counts.values()):,} settled; "
+                        f"largest worker process {max(process_rss_kb(worker.pid), default=0) / 1024:.0f} MB; {probes.latest()}"
+                    )
                 time.sleep(1 if probes else 0.5)
                 if worker.poll() is not None:
                     raise CommandError("the worker died; see its output above")
@@ -288,6 +294,11 @@ class Command(BaseCommand):
             f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB\n"
             f"{self.operator}"
         )
+
+    def _progress(self, line: str) -> None:
+        """A line written at once (a long run's figures survive even if it is stopped)."""
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _snapshot(self, digest_id: int, env: dict):
         """Start the send in this process, timing the snapshot apart from any start-up, then its floor.
