@@ -301,7 +301,7 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def _snapshot(self, digest_id: int, env: dict):
-        """Start the send in this process, timing the snapshot apart from any start-up, then its floor.
+        """Start the send in this process, timing the snapshot apart from any process start-up.
 
         The Message-IDs the snapshot writes carry the sender's domain, so this
         process sends as the worker does.
