@@ -388,3 +388,6 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO
 # /metrics answers clients on these networks, or any client that sends the bearer token.
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A scrape's figures are computed at most once per this many seconds, shared by every web process
+# (kept in the cache): a scrape then costs less than a page view however big the tables. 0: every scrape.
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5, minimum=0)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 from dataclasses import asdict, dataclass, field
 
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from digests.delivery.ledger import deliveries_counts
 from digests.models import Delivery, Digest
 
 RATE_WINDOW_SECONDS = 60
+RATE_SAMPLE_ROWS = 5000
 
 
 @dataclass
@@ -39,15 +40,29 @@ class Progress:
         return data
 
 
+def _send_rate(digest: Digest, now: datetime.datetime) -> float:
+    """Emails per second over the last minute, read from at most RATE_SAMPLE_ROWS of the newest sends.
+
+    Only sent rows carry ``sent_at``, and the (digest, sent_at) index hands
+    them over newest first: the cost stays bounded however fast the send runs
+    (counting a whole minute at 2,000 emails/s would read 120,000 rows on
+    every refresh of the sending page). When the newest rows fill the sample,
+    the rate is the sample over the time it spans.
+    """
+    since = now - datetime.timedelta(seconds=RATE_WINDOW_SECONDS)
+    newest = Delivery.objects.filter(digest=digest, sent_at__gte=since).order_by("-sent_at").values("sent_at")
+    sample = newest[:RATE_SAMPLE_ROWS].aggregate(n=Count("sent_at"), oldest=Min("sent_at"))
+    if sample["n"] < RATE_SAMPLE_ROWS:
+        return sample["n"] / RATE_WINDOW_SECONDS
+    return sample["n"] / max((now - sample["oldest"]).total_seconds(), 1.0)
+
+
 def digest_progress(digest: Digest, *, failures: int = 50, now: datetime.datetime | None = None) -> Progress:
     """The ledger's state for ``digest``: audience (every row), outcomes, the last minute's rate and an ETA."""
     now = now or timezone.now()
     counts = deliveries_counts(digest.pk)
     audience = sum(counts.values())
-    recent = Delivery.objects.filter(
-        digest=digest, status=Delivery.Status.SENT, sent_at__gte=now - datetime.timedelta(seconds=RATE_WINDOW_SECONDS)
-    ).count()
-    rate = recent / RATE_WINDOW_SECONDS
+    rate = _send_rate(digest, now)
     left = counts["pending"] + counts["sending"]
     waiting, next_release = 0, None
     if counts["pending"]:

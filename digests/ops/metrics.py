@@ -3,6 +3,9 @@
 Nothing is counted in process memory: web and worker processes come and go on
 several machines, while the ledger (Delivery), the webhook events and the broker's
 queues are shared, so a scrape of any web process gives the same true numbers.
+The computed exposition is kept in the shared cache for METRICS_CACHE_SECONDS:
+scrapes in that window (several Prometheus servers, a dashboard refreshing)
+get the same figures without counting the subscriber and event tables again.
 """
 
 from __future__ import annotations
@@ -133,8 +136,25 @@ class NewsletterCollector(Collector):
             yield queue
 
 
+METRICS_CACHE_KEY = "ops:metrics-exposition"
+
+
 def metrics_exposition() -> bytes:
-    """The current metrics in Prometheus text format."""
+    """The current metrics in Prometheus text format, at most METRICS_CACHE_SECONDS old."""
+    from digests.readers.shared_cache import shared_cache_call
+
+    seconds = settings.METRICS_CACHE_SECONDS
+    if seconds <= 0:
+        return _exposition_computed()
+    cached = shared_cache_call("metrics", lambda store: store.get(METRICS_CACHE_KEY))
+    if cached is not None:
+        return cached
+    body = _exposition_computed()
+    shared_cache_call("metrics", lambda store: store.set(METRICS_CACHE_KEY, body, timeout=seconds))
+    return body
+
+
+def _exposition_computed() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NewsletterCollector())
     return generate_latest(registry)

@@ -55,6 +55,16 @@ def confirmation_request(subscriber: Subscriber) -> bool:
     return True
 
 
+def confirmation_request_new(subscriber: Subscriber) -> None:
+    """Owe a confirmation email to a reader the caller's transaction has just created, pending and stamped.
+
+    Nobody else can have asked for one yet (the row is not visible outside
+    this transaction, and a simultaneous signup for the address fails on its
+    unique email), so this skips ``confirmation_request``'s conditional stamp.
+    """
+    transactional_email_owe(subscriber=subscriber, kind=TransactionalEmail.Kind.CONFIRMATION)
+
+
 def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     """The confirmation email for ``subscriber``, in their language, with a fresh signed link."""
     context = {

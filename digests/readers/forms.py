@@ -16,7 +16,20 @@ def active_categories():
     return Category.objects.filter(is_active=True).order_by("position", "id")
 
 
+class _CachedChoiceIterator(forms.models.ModelChoiceIterator):
+    """The choices from the field's queryset itself, so a page that already read it (the initial
+    ticks) renders without a second query through a server-side cursor."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
 class CategoryChoiceField(forms.ModelMultipleChoiceField):
+    iterator = _CachedChoiceIterator
+
     def __init__(self, **kwargs):
         super().__init__(
             queryset=active_categories(),

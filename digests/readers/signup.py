@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.utils import timezone as django_timezone
 
 from digests.models import Category, FrequencyChange, Subscriber
-from digests.readers.confirmation import confirmation_request
+from digests.readers.confirmation import confirmation_request, confirmation_request_new
 from digests.readers.frequency import frequency_normalise, subscriber_frequency_set, weekday_normalise
 from digests.readers.normalise import email_key, language_normalise
 from digests.readers.ratelimit import rate_limit_allows
@@ -87,15 +88,24 @@ def subscriber_signup(
 def _signup(*, email, name, categories, language, source, tz, frequency, weekly_day) -> SignupOutcome:
     subscriber = subscriber_by_address(email)
     if subscriber is None:
-        # A new reader's first choice is not a move: no FrequencyChange.
+        # A new reader's first choice is not a move: no FrequencyChange. Created already stamped, and its
+        # categories added rather than set: a row this transaction just made has no choices to compare and
+        # no confirmation to throttle.
         how_often = {"frequency": frequency} if frequency else {}
         if weekly_day:
             how_often["weekly_day"] = weekly_day
         subscriber = Subscriber.objects.create(
-            email=email, name=name, language=language_code(language), source=source, status=S.PENDING, timezone=tz, **how_often
+            email=email,
+            name=name,
+            language=language_code(language),
+            source=source,
+            status=S.PENDING,
+            timezone=tz,
+            confirmation_sent_at=django_timezone.now(),
+            **how_often,
         )
-        subscriber.categories.set(categories)
-        confirmation_request(subscriber)
+        subscriber.categories.add(*categories)
+        confirmation_request_new(subscriber)
         return SignupOutcome.CREATED
     if subscriber.status == S.ACTIVE:
         return SignupOutcome.ALREADY_ACTIVE

@@ -62,13 +62,29 @@ def test_it_counts_webhook_events_by_type_and_subscribers_by_status(client, ledg
     assert values[("newsletter_subscribers", (("status", "bounced"),))] == 0
 
 
-def test_the_numbers_are_read_at_scrape_time_so_every_process_agrees(client, ledger):
+def test_the_numbers_are_read_at_scrape_time_so_every_process_agrees(client, ledger, settings):
+    settings.METRICS_CACHE_SECONDS = 0
     before = samples(client.get("/metrics"))[("newsletter_subscribers", (("status", "active"),))]
     Subscriber.objects.create(email="late@example.org", status=Subscriber.Status.ACTIVE)
 
     after = samples(client.get("/metrics"))[("newsletter_subscribers", (("status", "active"),))]
 
     assert after == before + 1
+
+
+def test_scrapes_within_the_cache_window_share_one_computation_then_see_the_change(client, ledger, settings):
+    from django.core.cache import cache
+
+    from digests.ops.metrics import METRICS_CACHE_KEY
+
+    settings.METRICS_CACHE_SECONDS = 60
+    active = ("newsletter_subscribers", (("status", "active"),))
+    first = samples(client.get("/metrics"))
+    Subscriber.objects.create(email="late@example.org", status=Subscriber.Status.ACTIVE)
+
+    assert samples(client.get("/metrics"))[active] == first[active]  # the shared copy, not counted again
+    cache.delete(METRICS_CACHE_KEY)  # the window has passed
+    assert samples(client.get("/metrics"))[active] == first[active] + 1
 
 
 @pytest.mark.django_db

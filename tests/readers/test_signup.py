@@ -49,6 +49,27 @@ def test_a_new_address_becomes_pending_and_gets_one_confirmation_email(client, o
     assert "example.com" not in message.body.split("/confirm/")[1].split()[0]
 
 
+def test_the_signup_page_reads_the_categories_once(client, categories, django_assert_num_queries):
+    # The ticked boxes and the list come from one query (no second read through a server-side cursor).
+    with django_assert_num_queries(1):
+        response = client.get(URL)
+    assert response.content.decode().count('type="checkbox"') == len(categories)
+
+
+def test_a_new_signup_writes_the_reader_its_choices_and_the_owed_email_and_nothing_more(
+    client, categories, eager_celery, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    # Check the categories, look the address up, insert the reader (stamped), its choices and the owed email;
+    # the two savepoint statements of the signup's transaction make seven. The email goes out after commit.
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(7):
+        client.post(URL, {"email": "quick@example.com", "categories": [categories[0].pk, categories[1].pk]})
+    reader = Subscriber.objects.get(email="quick@example.com")
+    assert set(reader.categories.all()) == {categories[0], categories[1]}
+    assert reader.confirmation_sent_at is not None
+    assert reader.transactional_emails.get().kind == "confirmation"
+    assert len(mail.outbox) == 1
+
+
 def test_the_confirmation_email_is_sent_only_after_the_signup_commits(
     client, django_capture_on_commit_callbacks, eager_celery, categories
 ):

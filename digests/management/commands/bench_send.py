@@ -72,6 +72,15 @@ class Command(BaseCommand):
             help="DELIVERY_SMTP_CONNECTIONS for the worker (default: the setting); the floor uses concurrency × this.",
         )
         parser.add_argument(
+            "--probe-every",
+            type=float,
+            default=10.0,
+            help="Seconds between timings of the admin's sending page and send_status during the send (0: none).",
+        )
+        parser.add_argument(
+            "--no-snapshot-floor", action="store_true", help="Skip the snapshot's floor (copying the ledger rows once more)."
+        )
+        parser.add_argument(
             "--floor-messages", type=int, help="Messages the floor pushes (default: as many as readers, at most 20,000)."
         )
 
@@ -90,6 +99,8 @@ class Command(BaseCommand):
         **options,
     ):
         self.smtp_connections = _smtp_connections(smtp_connections)
+        self.probe_every = options.get("probe_every", 10.0)
+        self.snapshot_floor = not options.get("no_snapshot_floor", False)
         db = settings.DATABASES["default"]
         if "postgresql" not in db["ENGINE"]:
             raise CommandError("bench_send needs PostgreSQL: set DATABASE_URL=postgres://…")
@@ -266,26 +277,37 @@ class Command(BaseCommand):
             for _ in range(60):
                 if app.control.ping(timeout=0.5, destination=[f"bench{os.getpid()}@{os.uname().nodename}"]):
                     break
-            started = time.monotonic()
-            start = subprocess.run(
-                [sys.executable, "manage.py", "send_digest", str(digest_id), "--now", "--allow-stale"],
-                cwd=settings.BASE_DIR,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            snapshot_seconds = time.monotonic() - started
-            peak = 0
             self._use(name)
+            started = time.monotonic()
+            self.snapshot = self._snapshot(digest_id, env)
+            snapshot_seconds = time.monotonic() - started
+            self._progress(str(self.snapshot))
+            peak = 0
+            from digests.bench.probes import Probes, RssSeries, process_rss_kb
+            from digests.delivery.ledger import deliveries_counts
             from digests.models import Delivery, Digest
 
+            probes, rss, last_probe = Probes(digest_id) if self.probe_every else None, RssSeries(), 0.0
             while Digest.objects.filter(pk=digest_id).values_list("status", flat=True).get() != "sent":
                 peak = max(peak, _peak_rss_kb(worker.pid))
-                time.sleep(0.5)
+                counts = deliveries_counts(digest_id)
+                rss.add(1 - (counts["pending"] + counts["sending"]) / max(sum(counts.values()), 1), process_rss_kb(worker.pid))
+                if probes and time.monotonic() - last_probe >= self.probe_every:
+                    probes.take()
+                    last_probe = time.monotonic()
+                    settled = sum(counts.values()) - counts["pending"] - counts["sending"]
+                    self._progress(
+                        f"[{last_probe - started:.0f}s] {settled:,} of {sum(counts.values()):,} settled; "
+                        f"largest worker process {max(process_rss_kb(worker.pid), default=0) / 1024:.0f} MB; {probes.latest()}"
+                    )
+                time.sleep(1 if probes else 0.5)
                 if worker.poll() is not None:
                     raise CommandError("the worker died; see its output above")
             wall = time.monotonic() - started
+            if probes:
+                probes.take()  # once more with the whole ledger settled
+            self.snapshot = self._snapshot_floor(digest_id)
+            self.operator = f"{rss}\n{probes or ''}".strip()
             peak = max(peak, _peak_rss_kb(worker.pid))
             sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
             failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
@@ -304,10 +326,38 @@ class Command(BaseCommand):
         provider = f"provider stub: {stub.requests} API calls for {stub.recipients} recipients\n" if stub else ""
         self.sending_rate = sent / max(wall - snapshot_seconds, 0.001)
         return (
-            f"{start.stdout.strip()}\n"
-            f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it starting + snapshot): "
+            f"{self.snapshot}\n"
+            f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it the snapshot): "
             f"{sent / wall:.0f} emails/s overall, {self.sending_rate:.0f} emails/s in the sending phase\n"
             f"premailer calls, all worker processes together: {calls}\n"
             f"{provider}"
-            f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB"
+            f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB\n"
+            f"{self.operator}"
         )
+
+    def _progress(self, line: str) -> None:
+        """A line written at once (a long run's figures survive even if it is stopped)."""
+        self.stdout.write(line)
+        self.stdout.flush()
+
+    def _snapshot(self, digest_id: int, env: dict):
+        """Start the send in this process, timing the snapshot apart from any process start-up.
+
+        The Message-IDs the snapshot writes carry the sender's domain, so this
+        process sends as the worker does.
+        """
+        from django.test import override_settings
+
+        from digests.bench.snapshot import snapshot_timed
+
+        overrides = {"DEFAULT_FROM_EMAIL": env.get("DEFAULT_FROM_EMAIL", settings.DEFAULT_FROM_EMAIL)}
+        if env.get("DELIVERY_BATCH_SIZE"):
+            overrides["DELIVERY_BATCH_SIZE"] = int(env["DELIVERY_BATCH_SIZE"])
+        with override_settings(**overrides):
+            return snapshot_timed(digest_id)
+
+    def _snapshot_floor(self, digest_id: int):
+        """The snapshot's floor, measured once the send is over so it competes with nothing."""
+        from digests.bench.snapshot import snapshot_floor
+
+        return snapshot_floor(self.snapshot, digest_id) if self.snapshot_floor else self.snapshot

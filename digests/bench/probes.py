@@ -1,0 +1,140 @@
+"""What an operator sees while a big send runs: the sending page and ``send_status`` latency, worker memory.
+
+Each probe is timed next to its floor, taken at the same moment on the same
+machine: the admin's sending page and its progress JSON against a trivial
+admin page (the app index, same login, session and middleware), and
+``send_status`` against a ``SELECT 1`` round trip. Worker memory is sampled
+from /proc (VmRSS of the worker and of each pool process) to show whether it
+stays flat as the ledger fills.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from digests.delivery.ledger import deliveries_counts
+
+
+def _ms(func) -> float:
+    started = time.perf_counter()
+    func()
+    return (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class Probes:
+    """Latency samples (ms) of each probe, each with the ledger size it was taken at."""
+
+    digest_id: int
+    client: Client = field(init=False)
+    samples: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        from django.contrib.auth import get_user_model
+
+        user_model = get_user_model()
+        user = user_model.objects.filter(username="bench-operator").first() or user_model.objects.create_superuser(
+            "bench-operator", "bench-operator@example.org", None
+        )
+        host = next((h for h in settings.ALLOWED_HOSTS if h not in ("*", "") and not h.startswith(".")), "localhost")
+        self.client = Client(HTTP_HOST=host)
+        self.client.force_login(user)
+        self.pages = {
+            "sending page": reverse("admin:digests_digest_sending", args=[self.digest_id]),
+            "progress.json": reverse("admin:digests_digest_progress", args=[self.digest_id]),
+            "floor: admin app index": reverse("admin:app_list", kwargs={"app_label": "digests"}),
+        }
+
+    def take(self) -> None:
+        rows = sum(deliveries_counts(self.digest_id).values())
+        for name, url in self.pages.items():
+            started = time.perf_counter()
+            status = self.client.get(url, secure=True).status_code
+            ms = (time.perf_counter() - started) * 1000
+            if status != 200:
+                self.errors.append(f"{name}: HTTP {status}")
+            self.samples.setdefault(name, []).append((rows, ms))
+        self.samples.setdefault("send_status", []).append(
+            (rows, _ms(lambda: call_command("send_status", str(self.digest_id), stdout=io.StringIO())))
+        )
+
+        def select_one():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+
+        self.samples.setdefault("floor: SELECT 1", []).append((rows, _ms(select_one)))
+
+    def latest(self) -> str:
+        """The last sample of each probe, on one line (for progress output during a long run)."""
+        return ", ".join(f"{name} {values[-1][1]:.0f} ms" for name, values in self.samples.items())
+
+    def __str__(self) -> str:
+        lines = ["operator probes during the send (ms: median / max, ledger rows when the slowest was taken):"]
+        for name, values in self.samples.items():
+            slowest = max(values, key=lambda pair: pair[1])
+            median = statistics.median(ms for _, ms in values)
+            lines.append(f"  {name}: {median:.0f} / {slowest[1]:.0f} ({slowest[0]:,} rows), {len(values)} samples")
+        pairs = (("sending page", "floor: admin app index"), ("send_status", "floor: SELECT 1"))
+        for probe, floor in pairs:
+            if probe in self.samples and floor in self.samples:
+                ratio = statistics.median(ms for _, ms in self.samples[floor]) / statistics.median(
+                    ms for _, ms in self.samples[probe]
+                )
+                lines.append(f"  ratio of {floor} to {probe} (medians): {ratio:.2f}")
+        lines.extend(f"  error: {error}" for error in self.errors[:5])
+        return "\n".join(lines)
+
+
+def process_rss_kb(pid: int) -> list[int]:
+    """VmRSS (kB) of ``pid`` and of each of its children."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    sizes = []
+    for one in [pid, *map(int, children)]:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return sizes
+
+
+@dataclass
+class RssSeries:
+    """The largest worker process's VmRSS over the run, against the share of the ledger already settled."""
+
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (fraction done, kB)
+
+    def add(self, done: float, sizes: list[int]) -> None:
+        if sizes:
+            self.samples.append((done, max(sizes)))
+
+    def __str__(self) -> str:
+        if not self.samples:
+            return "worker RSS: no samples"
+        marks = []
+        for quarter in (0.1, 0.25, 0.5, 0.75, 1.0):
+            at = [kb for done, kb in self.samples if done <= quarter]
+            if at:
+                marks.append(f"{quarter:.0%} sent: {max(at) / 1024:.0f} MB")
+        peak = max(kb for _, kb in self.samples)
+        return (
+            f"largest worker process VmRSS, sampled every second ({len(self.samples)} samples): "
+            + ", ".join(marks)
+            + f"; peak {peak / 1024:.0f} MB"
+        )

@@ -1,0 +1,108 @@
+"""Time the audience snapshot of a send on its own, and the floor it is held to.
+
+The snapshot is ``digest_start``: the transition to ``sending`` and one
+set-based INSERT … SELECT of the whole audience into the ledger, committed
+(the deferred foreign-key checks run at the commit, so they are in the time).
+Its floor writes the very same rows, already computed, into the same ledger
+(same indexes, constraints and counter triggers) under a throwaway digest, and
+rolls back: what is left between the two is the cost of working out who gets
+which variant, when, and with which Message-ID. A bare floor (the same rows
+into an unindexed temporary table) shows what the ledger's indexes and
+foreign keys cost on their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from digests.delivery.schedule import digest_start
+from digests.models import Delivery, Digest
+
+_COLUMNS = (
+    "subscriber_id, variant, not_before, status, attempts, last_error, claim_token, message_id, "
+    "provider_message_id, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class SnapshotTiming:
+    rows: int
+    pending: int
+    skipped: int
+    seconds: float
+    floor_seconds: float | None = None
+    bare_seconds: float | None = None
+
+    def __str__(self) -> str:
+        per_100k = self.seconds * 100_000 / max(self.rows, 1)
+        text = (
+            f"snapshot: {self.seconds:.2f}s for {self.rows:,} readers ({self.rows / self.seconds:,.0f} rows/s, "
+            f"{per_100k:.2f}s per 100,000): {self.pending:,} to send, {self.skipped:,} skipped"
+        )
+        if self.floor_seconds:
+            text += (
+                f"\nsnapshot floor (the same rows, precomputed, into the same ledger, committed checks): "
+                f"{self.floor_seconds:.2f}s; ratio {self.floor_seconds / self.seconds:.2f}"
+            )
+        if self.bare_seconds:
+            text += f"\nbare floor (the same rows into an unindexed temporary table): {self.bare_seconds:.2f}s"
+        return text
+
+
+def snapshot_timed(digest_id: int) -> SnapshotTiming:
+    """Start sending ``digest_id`` now (every reader due at once) and time the transition + snapshot + commit."""
+    digest = Digest.objects.get(pk=digest_id)
+    started = time.perf_counter()
+    report = digest_start(digest, immediate=True, allow_stale=True)
+    seconds = time.perf_counter() - started
+    return SnapshotTiming(rows=report.pending + report.skipped, pending=report.pending, skipped=report.skipped, seconds=seconds)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def snapshot_floor(timing: SnapshotTiming, digest_id: int) -> SnapshotTiming:
+    """``timing`` with its floors: ``digest_id``'s ledger rows copied as they are, timed, then rolled back."""
+    delivery = connection.ops.quote_name(Delivery._meta.db_table)
+    floor = bare = None
+    try:
+        with transaction.atomic():
+            source = Digest.objects.get(pk=digest_id)
+            copy = Digest.objects.create(
+                title=f"{source.title} (snapshot floor)",
+                issue_date=source.issue_date - datetime.timedelta(days=3650),
+            )
+            with connection.cursor() as cursor:
+                started = time.perf_counter()
+                cursor.execute(
+                    f"INSERT INTO {delivery} (digest_id, {_COLUMNS}) "
+                    f"SELECT %s, subscriber_id, variant, not_before, 'pending', 0, '', '', message_id, '', created_at, "
+                    f"updated_at FROM {delivery} WHERE digest_id = %s ORDER BY id",
+                    [copy.pk, digest_id],
+                )
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                floor = time.perf_counter() - started
+                cursor.execute(f"CREATE TEMPORARY TABLE bench_snapshot_bare (digest_id bigint, {_bare_columns()})")
+                started = time.perf_counter()
+                cursor.execute(
+                    f"INSERT INTO bench_snapshot_bare SELECT %s, {_COLUMNS} FROM {delivery} WHERE digest_id = %s ORDER BY id",
+                    [copy.pk, digest_id],
+                )
+                bare = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return SnapshotTiming(**{**timing.__dict__, "floor_seconds": floor, "bare_seconds": bare})
+
+
+def _bare_columns() -> str:
+    return (
+        "subscriber_id bigint, variant text, not_before timestamptz, status text, attempts integer, "
+        "last_error text, claim_token text, message_id text, provider_message_id text, "
+        "created_at timestamptz, updated_at timestamptz"
+    )

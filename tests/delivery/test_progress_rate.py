@@ -1,0 +1,56 @@
+"""The sending page's rate and ETA: the last minute's sends, read from a bounded sample of the newest."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from digests.delivery import progress
+from digests.delivery.progress import digest_progress
+from digests.models import Delivery, Digest
+from tests.helpers.readers import make_reader
+
+pytestmark = pytest.mark.django_db
+D = Delivery.Status
+
+
+def ledger(digest, *, sent_seconds_ago: list[float], pending: int, now):
+    readers = [make_reader(f"r{i}@example.org") for i in range(len(sent_seconds_ago) + pending)]
+    rows = [
+        Delivery(
+            digest=digest,
+            subscriber=reader,
+            variant="1",
+            not_before=now,
+            status=D.SENT,
+            sent_at=now - datetime.timedelta(seconds=ago),
+        )
+        for reader, ago in zip(readers, sent_seconds_ago, strict=False)
+    ]
+    rows += [Delivery(digest=digest, subscriber=r, variant="1", not_before=now) for r in readers[len(rows) :]]
+    Delivery.objects.bulk_create(rows)
+
+
+def test_the_rate_is_the_last_minutes_sends_and_the_eta_follows(seed_digest):
+    now = timezone.now()
+    Digest.objects.filter(pk=seed_digest.pk).update(status=Digest.Status.SENDING)
+    # 30 sent within the minute, 6 sent before it, 60 to go.
+    ledger(seed_digest, sent_seconds_ago=[i for i in range(30)] + [90 + i for i in range(6)], pending=60, now=now)
+
+    shown = digest_progress(seed_digest, now=now)
+
+    assert shown.rate_per_second == 0.5
+    assert shown.eta_seconds == 120
+    assert shown.sent == 36 and shown.pending == 60
+
+
+def test_a_fast_send_is_measured_over_the_span_of_the_newest_sample(seed_digest, monkeypatch):
+    now = timezone.now()
+    monkeypatch.setattr(progress, "RATE_SAMPLE_ROWS", 10)
+    # 40 sends in the last 20 seconds (2 a second): the newest 10 span the last 4.5 seconds.
+    ledger(seed_digest, sent_seconds_ago=[i / 2 for i in range(40)], pending=20, now=now)
+
+    shown = digest_progress(seed_digest, now=now)
+
+    assert shown.rate_per_second == pytest.approx(10 / 4.5, abs=0.1)
+    assert shown.eta_seconds == int(20 / (10 / 4.5))
