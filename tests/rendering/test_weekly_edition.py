@@ -56,9 +56,11 @@ def test_its_masthead_says_weekly_edition_with_the_date_range(week, seed_digest)
     english = variant_render(week, language="en")
     assert "Weekly edition" in parse_html(english.html).find_class("dl")[0].text_content()
     assert "THIS WEEK'S LEAD" in english.text
-    # A daily keeps its single date.
+    # The daily's promise ("every morning…") is not the weekly's: its tagline is left out.
+    assert "每天早上" not in masthead and "每天早上" not in rendered.text
+    # A daily keeps its single date and its tagline.
     daily = parse_html(variant_render(seed_digest, language="zh-hans").html).find_class("dl")[0].text_content()
-    assert daily.startswith("2026年2月6日") and "周刊" not in daily
+    assert daily.startswith("2026年2月6日") and "周刊" not in daily and "每天早上，一封读懂 AI 行业" in daily
 
 
 def test_the_view_in_browser_link_opens_the_weeklys_own_page(client, week):
