@@ -1,9 +1,11 @@
 """The floor a send is measured against: ready-made messages pushed raw to the same SMTP sink
 (or, for a provider API, ready-made API calls replayed raw to the same stub).
 
-No database, no Celery, no rendering: each of ``connections`` threads opens
-one SMTP connection and sends its share of the messages with ``smtplib``, as
-fast as the sink takes them. A send can at best approach this rate on the same
+No database, no Celery, no rendering: each of ``connections`` connections,
+spread over as many OS processes as the worker has pool processes, sends its
+share of the messages as fast as the sink takes them (the envelope pipelined
+when the sink offers it, the data pre-stuffed), so the floor is what the wire
+and the sink allow here, not what one Python process can do. A send can at best approach this rate on the same
 machine, so ``bench_send`` reports its own rate as a ratio to the floor it
 measured in the same run.
 """
@@ -34,39 +36,102 @@ class Floor:
         )
 
 
-def smtp_floor(*, host: str, port: int, messages: list[bytes], count: int, connections: int, sender: str) -> Floor:
-    """Send ``count`` messages (cycling through ``messages``) to host:port over ``connections`` connections."""
-    shares = [count // connections + (1 if index < count % connections else 0) for index in range(connections)]
-    errors: list[BaseException] = []
-    ready = threading.Barrier(connections + 1)
+def _stuffed(message: bytes) -> bytes:
+    """The DATA section as it goes on the wire: CRLF line ends, leading dots doubled, the final dot line."""
+    lines = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines) + b".\r\n"
 
-    def push(share: int, offset: int) -> None:
-        try:
-            with smtplib.SMTP(host, port, timeout=30) as smtp:
-                ready.wait()
-                for number in range(share):
-                    smtp.sendmail(sender, [f"floor{offset + number}@example.org"], messages[(offset + number) % len(messages)])
-        except BaseException as exc:  # reported to the caller below
-            errors.append(exc)
-            ready.abort()
 
-    threads = []
-    offset = 0
-    for share in shares:
-        threads.append(threading.Thread(target=push, args=(share, offset), daemon=True))
-        offset += share
-    for thread in threads:
-        thread.start()
+def _push(smtp: smtplib.SMTP, pipelining: bool, sender: str, share: int, offset: int, data: list[bytes]) -> None:
+    """Send ``share`` messages over one open connection with no more round trips than the protocol needs:
+    the envelope in one write when the server offers PIPELINING, the data pre-stuffed in one write."""
+    for number in range(share):
+        recipient = f"floor{offset + number}@example.org"
+        if pipelining:
+            smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+            replies = [smtp.getreply()[0] for _ in range(3)]
+        else:
+            replies = []
+            for command in (f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>", "DATA"):
+                smtp.putcmd(command)
+                replies.append(smtp.getreply()[0])
+        if replies[:2] != [250, 250] or replies[2] != 354:
+            raise smtplib.SMTPResponseException(replies[-1], f"the sink refused the envelope: {replies}".encode())
+        smtp.send(data[(offset + number) % len(data)])
+        code, answer = smtp.getreply()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, answer)
+
+
+def _process(host, port, data, sender, shares, start, errors) -> None:
+    """One OS process of the floor: its connections opened first, then all pushed at once, one thread each."""
     try:
-        ready.wait()
+        opened = []
+        for _share, _offset in shares:
+            smtp = smtplib.SMTP(host, port, timeout=30)
+            smtp.ehlo()
+            opened.append((smtp, smtp.has_extn("pipelining")))
+        start.wait()
+        failures: list[BaseException] = []
+
+        def run(smtp, pipelining, share, offset):
+            try:
+                _push(smtp, pipelining, sender, share, offset, data)
+                smtp.quit()
+            except BaseException as exc:  # reported to the parent below
+                failures.append(exc)
+
+        threads = [
+            threading.Thread(target=run, args=(smtp, pipelining, share, offset))
+            for (smtp, pipelining), (share, offset) in zip(opened, shares, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            errors.put(repr(failures[0]))
+    except BaseException as exc:  # reported to the parent below
+        errors.put(repr(exc))
+        start.abort()
+
+
+def smtp_floor(
+    *, host: str, port: int, messages: list[bytes], count: int, connections: int, sender: str, processes: int = 1
+) -> Floor:
+    """Send ``count`` messages (cycling through ``messages``) to host:port over ``connections`` connections
+    spread over ``processes`` OS processes (as a worker's pool spreads its connections), each connection
+    in its own thread, with PIPELINING when the sink offers it: the wire's own pace on this machine."""
+    import multiprocessing
+
+    processes = max(1, min(processes, connections))
+    shares = [count // connections + (1 if index < count % connections else 0) for index in range(connections)]
+    offsets = [sum(shares[:index]) for index in range(connections)]
+    lanes = list(zip(shares, offsets, strict=True))
+    data = [_stuffed(message) for message in messages]
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(processes + 1)
+    errors = context.Queue()
+    children = [
+        context.Process(target=_process, args=(host, port, data, sender, lanes[index::processes], start, errors), daemon=True)
+        for index in range(processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        start.wait(timeout=60)
     except threading.BrokenBarrierError:
         pass
     started = time.monotonic()
-    for thread in threads:
-        thread.join()
+    for child in children:
+        child.join()
     seconds = time.monotonic() - started
-    if errors:
-        raise RuntimeError(f"the floor could not be measured: {errors[0]!r}")
+    if not errors.empty():
+        raise RuntimeError(f"the floor could not be measured: {errors.get()}")
+    if any(child.exitcode for child in children):
+        raise RuntimeError("the floor could not be measured: a floor process died")
     return Floor(
         messages=count,
         connections=connections,

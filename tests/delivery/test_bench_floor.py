@@ -2,6 +2,8 @@
 
 from urllib.parse import urlsplit
 
+import pytest
+
 from digests.bench.floor import smtp_floor
 
 
@@ -16,6 +18,21 @@ def test_the_floor_pushes_every_message_over_the_asked_connections(smtp_server):
     assert len(set(smtp_server.by_recipient())) == 41  # each message to its own address
     assert floor.connections == 3 and floor.messages == 41 and floor.per_second > 0
     assert "41 ready-made messages" in str(floor) and "3 SMTP connection(s)" in str(floor)
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_the_floor_spreads_its_connections_over_processes_and_sends_each_message_intact(smtp_server, pipelining):
+    """As a worker pool does: two OS processes, two connections each, the envelope pipelined when offered."""
+    smtp_server.pipelining = pipelining
+    body = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n.leading dot\r\n..two\r\nlast\r\n"
+    sink = urlsplit(smtp_server.url)
+    floor = smtp_floor(
+        host=sink.hostname, port=sink.port, messages=[body], count=10, connections=4, sender="a@example.org", processes=2
+    )
+    assert smtp_server.count() == 10 and len(set(smtp_server.by_recipient())) == 10
+    assert floor.connections == 4 and floor.per_second > 0
+    for _rcpts, message, _raw in smtp_server.parsed():
+        assert message.get_payload().replace("\r\n", "\n") == ".leading dot\n..two\nlast\n"
 
 
 def test_the_provider_floor_replays_the_stubs_own_calls_over_the_asked_connections():

@@ -120,7 +120,7 @@ class Command(BaseCommand):
             samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
             if floor_only:
-                self.stdout.write(str(self._floor(sink, samples, floor_count, concurrency * self.smtp_connections)))
+                self.stdout.write(str(self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)))
                 return
             result = self._run(name, digest_id, to, concurrency, batch_size)
             if getattr(self, "provider_floor", None):
@@ -130,7 +130,7 @@ class Command(BaseCommand):
                 )
             if sink:
                 # The same number of connections as the send: pool processes × connections per batch.
-                floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections)
+                floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
                 result += f"\n{floor}\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
             self._use(original)
@@ -157,13 +157,15 @@ class Command(BaseCommand):
             samples.append(message.for_reader(recipient))
         return samples[: max(1, variant_count)]
 
-    def _floor(self, sink: tuple[str, int], samples: list[bytes], count: int, connections: int):
+    def _floor(self, sink: tuple[str, int], samples: list[bytes], count: int, connections: int, processes: int):
         from email.utils import parseaddr
 
         from digests.bench.floor import smtp_floor
 
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "digest@example.org"
-        return smtp_floor(host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender)
+        return smtp_floor(
+            host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender, processes=processes
+        )
 
     def _provider_floor(self, stub, connections: int):
         """The API calls the send made (the stub kept the first ones), replayed raw to the same stub as
