@@ -327,8 +327,7 @@ def digest_duplicate(*, digest: Digest, with_items: bool = False, author=None) -
     )
     items = list(digest.items.order_by("category__position", "category_id", "position", "id"))
     if with_items:
-        fields = ["category_id", "position", "title", "summary", "background", "key_points", "source_name", "source_url"]
-        copies = [Item(digest=copy, **{name: getattr(item, name) for name in fields}) for item in items]
+        copies = [item.copy_into(copy, position=item.position) for item in items]
     else:
         sections = list(dict.fromkeys(item.category_id for item in items))
         copies = [Item(digest=copy, category_id=category_id, position=0) for category_id in sections]

@@ -35,25 +35,14 @@ from django.utils.translation import pgettext
 
 from digests.content.ordering import items_by_section, section_rank
 from digests.models import Category, Digest, Item
+from digests.models.readers import WEEKDAYS
 from digests.webhooks.events import digest_data, event_emit
 
 log = logging.getLogger(__name__)
 
 WEEK_DAYS = 7
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A weekly is built from dailies that readers already have: their send started.
 SOURCE_STATUSES = (Digest.Status.SENDING, Digest.Status.SENT)
-COPIED_FIELDS = (
-    "category_id",
-    "title",
-    "summary",
-    "background",
-    "key_points",
-    "source_name",
-    "source_url",
-    "image_url",
-    "image_alt",
-)
 _TRACKING_PARAMS = re.compile(r"^(utm_|spm$|from$|share_)", re.IGNORECASE)
 
 
@@ -208,7 +197,7 @@ def weekly_build(end_date: datetime.date, *, replace: bool = False, author=None)
     if existing:
         digest.items.all().delete()
     copies = [
-        Item(digest=digest, position=position, **{name: getattr(story.item, name) for name in COPIED_FIELDS})
+        story.item.copy_into(digest, position=position)
         for _category, stories, _leads in selection
         for position, story in enumerate(stories)
     ]

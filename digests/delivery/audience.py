@@ -19,14 +19,9 @@ from digests.models import Digest, Item, Subscriber
 from digests.models.readers import WEEKDAYS
 
 
-def edition_frequencies(edition: str) -> tuple[str, ...]:
-    """The reader frequencies that take ``edition``: its own and ``both``."""
-    return (edition, Subscriber.Frequency.BOTH)
-
-
 def digest_readers(digest: Digest):
     """The readers a send of ``digest`` snapshots: active, and their frequency takes its edition."""
-    return Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, frequency__in=edition_frequencies(digest.edition))
+    return Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, frequency__in=Subscriber.frequencies_taking(digest.edition))
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,7 @@ def digest_audience(*, digest) -> Audience:
     bits = " ".join(f"WHEN {int(pk)} THEN {1 << index}" for index, pk in enumerate(categories))
     mask = f"CASE t.category_id {bits} ELSE 0 END" if categories else "0"
     weekday = "s.weekly_day" if digest.is_weekly else "''"
-    frequencies = edition_frequencies(digest.edition)
+    frequencies = Subscriber.frequencies_taking(digest.edition)
     sql = f"""
         SELECT chosen > 0, mask, weekday, COUNT(*) FROM (
             SELECT s.id, {weekday} AS weekday, COUNT(t.category_id) AS chosen, COALESCE(SUM({mask}), 0) AS mask

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from digests.delivery.audience import digest_readers, edition_frequencies
+from digests.delivery.audience import digest_readers
 from digests.delivery.journal import IN_FLIGHT, NOT_ATTEMPTED, journal_forget, journal_joined, journal_read
 from digests.delivery.messages import message_id_for, sender_domain
 from digests.delivery.outcomes import Code, Outcome
@@ -154,7 +154,7 @@ def _snapshot_in_database(digest: Digest, categories: list[int], releases: dict[
         **{f"release_{n}": releases[zone] for n, zone in enumerate(zones)},
         "site_zone": settings.TIME_ZONE,
         "active": Subscriber.Status.ACTIVE,
-        "frequencies": list(edition_frequencies(digest.edition)),
+        "frequencies": list(Subscriber.frequencies_taking(digest.edition)),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

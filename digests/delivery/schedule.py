@@ -38,7 +38,7 @@ from django.utils.translation import gettext
 
 from digests import queue
 from digests.content.services import TransitionError, digest_transition
-from digests.delivery.audience import digest_readers, edition_frequencies
+from digests.delivery.audience import digest_readers
 from digests.delivery.batch import BatchReport, batch_size
 from digests.delivery.ledger import (
     SnapshotReport,
@@ -49,7 +49,7 @@ from digests.delivery.ledger import (
     deliveries_sweep_stuck,
     deliveries_unfinished_exists,
 )
-from digests.models import Delivery, Digest, FrequencyChange
+from digests.models import Delivery, Digest
 from digests.models.readers import WEEKDAYS
 from digests.queue import enqueue
 from digests.webhooks.events import digest_data, event_emit
@@ -60,7 +60,6 @@ LANES_KEY = "delivery:lanes:{digest_id}"
 LANES_TTL = 90
 STALLED_KEY = "delivery:stalled:{digest_id}"
 WEEKLY_SPREAD_DAYS = 6  # a weekly's readers are due on its send date or one of the six days after
-OFF_FREQUENCY = "the reader's frequency no longer takes this edition"
 
 
 class StaleDigest(ValueError):
@@ -359,27 +358,6 @@ def digests_dispatch_due(*, now: datetime.datetime | None = None) -> DispatchRep
     for digest in Digest.objects.filter(status__in=[Digest.Status.SENDING, Digest.Status.PAUSED]).only(
         "pk", "status", "edition", "send_started_at"
     ):
-        deliveries_withdraw_off_frequency(digest, now=now)
         if digest.status == Digest.Status.SENDING:
             report.kicked[digest.pk] = deliveries_kick(digest.pk, now=now)
     return report
-
-
-def deliveries_withdraw_off_frequency(digest: Digest, *, now: datetime.datetime | None = None) -> int:
-    """Cancel the pending deliveries of readers who moved, since the send started, to a frequency without its edition.
-
-    A weekly send stays open for a week: a reader who switches to daily on
-    Wednesday must not get Saturday's weekly (nor a reader who switched to
-    weekly the rest of a daily's local mornings). Only readers with a
-    FrequencyChange since the start are looked at, so the minute's tick
-    touches a handful of rows. Returns how many deliveries it cancelled.
-    """
-    if digest.send_started_at is None:
-        return 0
-    now = now or timezone.now()
-    moved = FrequencyChange.objects.filter(created_at__gte=digest.send_started_at).values("subscriber_id")
-    return (
-        Delivery.objects.filter(digest_id=digest.pk, status=Delivery.Status.PENDING, subscriber_id__in=moved)
-        .exclude(subscriber__frequency__in=edition_frequencies(digest.edition))
-        .update(status=Delivery.Status.CANCELLED, last_error=OFF_FREQUENCY, updated_at=now)
-    )

@@ -149,6 +149,19 @@ class Digest(models.Model):
 
 
 class Item(models.Model):
+    # What an item says (everything but where it sits): what a copy into another issue carries.
+    CONTENT_FIELDS = (
+        "category_id",
+        "title",
+        "summary",
+        "background",
+        "key_points",
+        "source_name",
+        "source_url",
+        "image_url",
+        "image_alt",
+    )
+
     digest = models.ForeignKey(Digest, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="items")
     category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="items")
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -180,3 +193,7 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def copy_into(self, digest: Digest, *, position: int) -> "Item":
+        """An unsaved copy of this item's content in ``digest`` at ``position``."""
+        return Item(digest=digest, position=position, **{name: getattr(self, name) for name in self.CONTENT_FIELDS})

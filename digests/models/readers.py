@@ -88,9 +88,13 @@ class Subscriber(models.Model):
         """The weekly day as ``date.weekday()`` counts it (Monday is 0)."""
         return WEEKDAYS.index(self.weekly_day)
 
+    @classmethod
+    def frequencies_taking(cls, edition: str) -> tuple[str, ...]:
+        """The frequencies whose readers get ``edition`` (``daily`` or ``weekly``): its own and ``both``."""
+        return (edition, cls.Frequency.BOTH)
+
     def receives(self, edition: str) -> bool:
-        """Whether this reader's frequency takes ``edition`` (``daily`` or ``weekly``)."""
-        return self.frequency in (edition, self.Frequency.BOTH)
+        return self.frequency in self.frequencies_taking(edition)
 
 
 WEEKDAYS = [day.value for day in Subscriber.Weekday]

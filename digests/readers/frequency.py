@@ -86,7 +86,9 @@ def subscriber_frequency_set(subscriber: Subscriber, *, frequency: str, weekly_d
     FrequencyChange.objects.create(subscriber=subscriber, old=old, new=frequency, via=via)
     dropped = [edition for edition in Digest.Edition.values if not subscriber.receives(edition)]
     Delivery.objects.filter(subscriber_id=subscriber.pk, status=Delivery.Status.PENDING, digest__edition__in=dropped).update(
-        status=Delivery.Status.CANCELLED, last_error=f"reader moved to {frequency}", updated_at=timezone.now()
+        status=Delivery.Status.CANCELLED,
+        last_error="the reader's frequency no longer takes this edition",
+        updated_at=timezone.now(),
     )
     return True
 

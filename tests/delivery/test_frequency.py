@@ -380,7 +380,7 @@ def test_a_weekly_send_stays_open_across_the_week_and_can_be_paused_resumed_and_
 
 def test_a_reader_who_switches_to_daily_midweek_does_not_get_that_weeks_weekly(weekly, week_of_readers, settings):
     from digests.delivery.batch import deliveries_send_batch
-    from digests.models import FrequencyChange
+    from digests.readers.frequency import subscriber_frequency_set
 
     settings.DIGEST_LOCAL_TIME_DELIVERY = False
     digest_schedule(weekly)
@@ -388,8 +388,7 @@ def test_a_reader_who_switches_to_daily_midweek_does_not_get_that_weeks_weekly(w
     switcher = week_of_readers[("Europe/Berlin", "sat")]
     unchanged = week_of_readers[("Europe/Berlin", "sun")]
     for reader, new in ((switcher, "daily"), (unchanged, "both")):
-        FrequencyChange.objects.create(subscriber=reader, old=reader.frequency, new=new, via="preferences")
-        Subscriber.objects.filter(pk=reader.pk).update(frequency=new)
+        subscriber_frequency_set(reader, frequency=new, via="preferences")
     wednesday = datetime.datetime.combine(WEEKDAY_DATES["wed"], datetime.time(7, 30), tzinfo=SHANGHAI)
 
     digests_dispatch_due(now=wednesday)
