@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import AnyStr
@@ -51,6 +52,7 @@ from digests.content.format_fields import (
     SOURCE,
     SUBJECT,
     SUMMARY,
+    WEEKLY,
 )
 
 __all__ = [
@@ -120,6 +122,8 @@ class ParsedDigest:
     subject: str = ""
     preheader: str = ""
     intro: str = ""
+    # A weekly edition's first day (its last is ``issue_date``); None for a daily.
+    period_start: datetime.date | None = None
 
 
 # --------------------------------------------------------------------------
@@ -154,6 +158,10 @@ def digest_parse(source: str | bytes) -> ParsedDigest:
         title, issue_date, problems = "", None, [Problem(first.number, msg.missing_header())]
         body = lines[first.number - 1 :]
     body, fields, field_problems = _digest_fields(body)
+    period_start = None
+    if WEEKLY in fields and issue_date is not None:
+        period_start, weekly_problems = _parse_weekly(fields[WEEKLY], issue_date)
+        field_problems += weekly_problems
     sections, body_problems = _parse_body(body)
     problems = sorted(problems + field_problems + body_problems, key=lambda problem: problem.line)
     if problems or issue_date is None:
@@ -162,9 +170,10 @@ def digest_parse(source: str | bytes) -> ParsedDigest:
         title=title,
         issue_date=issue_date,
         sections=sections,
-        subject=fields.get(SUBJECT, ""),
-        preheader=fields.get(PREHEADER, ""),
-        intro=fields.get(INTRO, ""),
+        subject=_field_text(fields, SUBJECT),
+        preheader=_field_text(fields, PREHEADER),
+        intro=_field_text(fields, INTRO),
+        period_start=period_start,
     )
 
 
@@ -180,7 +189,8 @@ def digest_format(digest: ParsedDigest) -> str:
     result would no longer parse back to the same digest.
     """
     lines = [_format_header(digest)]
-    issue_fields = [(SUBJECT, digest.subject), (PREHEADER, digest.preheader), (INTRO, digest.intro)]
+    weekly = f"{digest.period_start.isoformat()} 至 {digest.issue_date.isoformat()}" if digest.period_start else ""
+    issue_fields = [(WEEKLY, weekly), (SUBJECT, digest.subject), (PREHEADER, digest.preheader), (INTRO, digest.intro)]
     issue_lines = [f"{label}：{value}" for label, value in issue_fields if value]
     if issue_lines:
         lines += ["", *issue_lines]
@@ -351,9 +361,10 @@ def _digest_field(line: _Line) -> tuple[str, str] | None:
     return None
 
 
-def _digest_fields(lines: list[_Line]) -> tuple[list[_Line], dict[str, str], list[Problem]]:
-    """The issue-wide fields before the first section heading, and the lines left for the body."""
-    fields: dict[str, str] = {}
+def _digest_fields(lines: list[_Line]) -> tuple[list[_Line], dict[str, _Line], list[Problem]]:
+    """The issue-wide fields before the first section heading (each value with its line number),
+    and the lines left for the body."""
+    fields: dict[str, _Line] = {}
     seen: dict[str, int] = {}
     problems: list[Problem] = []
     rest: list[_Line] = []
@@ -371,9 +382,37 @@ def _digest_fields(lines: list[_Line]) -> tuple[list[_Line], dict[str, str], lis
         elif not value:
             problems.append(Problem(line.number, msg.empty_digest_field(label)))
         seen.setdefault(label, line.number)
-        fields.setdefault(label, value)
+        fields.setdefault(label, _Line(line.number, _Kind.TEXT, value))
         rest.append(_Line(line.number, _Kind.BLANK, ""))
     return rest, fields, problems
+
+
+def _field_text(fields: dict[str, _Line], label: str) -> str:
+    return fields[label].text if label in fields else ""
+
+
+_WEEKLY_RANGE = re.compile(r"^(\S+)\s*(?:至|到|–|—|~|～)\s*(\S+)$")
+
+
+def _parse_weekly(field: _Line, issue_date: datetime.date) -> tuple[datetime.date | None, list[Problem]]:
+    """The first day of ``周刊：<first> 至 <last>``; the last must be the header's date."""
+    match = _WEEKLY_RANGE.match(field.text)
+    if not match:
+        return None, [Problem(field.number, msg.weekly_not_a_range(field.text))]
+    days = []
+    for text in match.groups():
+        if not _looks_like_iso_date(text):
+            return None, [Problem(field.number, msg.weekly_not_a_range(field.text))]
+        try:
+            days.append(datetime.date.fromisoformat(text))
+        except ValueError:
+            return None, [Problem(field.number, msg.weekly_date_not_real(text))]
+    start, end = days
+    if end != issue_date:
+        return None, [Problem(field.number, msg.weekly_end_not_header(end, issue_date))]
+    if start > end:
+        return None, [Problem(field.number, msg.weekly_starts_after_end(start, end))]
+    return start, []
 
 
 # --------------------------------------------------------------------------

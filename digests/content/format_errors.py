@@ -24,6 +24,7 @@ from digests.content.format_fields import (
     SOURCE,
     SUBJECT,
     SUMMARY,
+    WEEKLY,
 )
 
 _PREVIEW_LENGTH = 20
@@ -72,6 +73,7 @@ def _field_name(label: str) -> str:
         SUBJECT: _("subject"),
         PREHEADER: _("preheader"),
         INTRO: _("introduction"),
+        WEEKLY: _("weekly edition"),
     }
     meaning = str(meanings[label])
     # In Chinese the gloss would repeat the label.
@@ -279,3 +281,33 @@ def duplicate_digest_field(label: str, first: int) -> str:
 
 def empty_digest_field(label: str) -> str:
     return _("%(field)s is empty; expected text after %(start)s") % {"field": _field_name(label), "start": _line_start(label)}
+
+
+def weekly_not_a_range(text: str) -> str:
+    return _("“%(text)s” is not a range of days; expected e.g. “%(example)s”") % {
+        "text": _preview(text),
+        "example": f"{WEEKLY}：2026-02-01 至 2026-02-07",
+    }
+
+
+def weekly_date_not_real(text: str) -> str:
+    return _("“%(date)s” in %(field)s is not a real calendar date; expected a valid YYYY-MM-DD date") % {
+        "date": _preview(text),
+        "field": _field_name(WEEKLY),
+    }
+
+
+def weekly_end_not_header(end, issue_date) -> str:
+    return _("%(field)s ends on %(end)s but the header is dated %(date)s; a weekly edition is dated by its last day") % {
+        "field": _field_name(WEEKLY),
+        "end": end.isoformat(),
+        "date": issue_date.isoformat(),
+    }
+
+
+def weekly_starts_after_end(start, end) -> str:
+    return _("%(field)s starts on %(start)s, after its last day %(end)s") % {
+        "field": _field_name(WEEKLY),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }

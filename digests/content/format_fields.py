@@ -10,7 +10,9 @@ FIELD_ORDER = (SUMMARY, BACKGROUND, KEY_POINTS, SOURCE, IMAGE)
 REQUIRED_FIELDS = (SUMMARY, KEY_POINTS, SOURCE)
 
 # Optional issue-wide lines between the header and the first section, in this order.
+# 周刊：<first day> 至 <last day> marks a weekly edition; its last day is the header's date.
+WEEKLY = "周刊"
 SUBJECT = "邮件主题"
 PREHEADER = "预览文本"
 INTRO = "导语"
-DIGEST_FIELDS = (SUBJECT, PREHEADER, INTRO)
+DIGEST_FIELDS = (WEEKLY, SUBJECT, PREHEADER, INTRO)

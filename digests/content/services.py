@@ -107,17 +107,14 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
     title too long, a link the URL validator rejects) raises DigestFormatError
     with the line of the header, section or item concerned; nothing is written.
     """
-    existing = Digest.objects.select_for_update().filter(issue_date=parsed.issue_date, edition=Digest.Edition.DAILY).first()
+    edition = Digest.Edition.WEEKLY if parsed.period_start else Digest.Edition.DAILY
+    existing = Digest.objects.select_for_update().filter(issue_date=parsed.issue_date, edition=edition).first()
     if existing and not replace:
-        raise DigestFormatError(
-            [
-                Problem(
-                    1,
-                    _("a digest for %(date)s already exists (id %(id)s); import with replace to overwrite it")
-                    % {"date": parsed.issue_date.isoformat(), "id": existing.pk},
-                )
-            ]
-        )
+        if edition == Digest.Edition.WEEKLY:
+            exists = _("a weekly edition ending %(date)s already exists (id %(id)s); import with replace to overwrite it")
+        else:
+            exists = _("a digest for %(date)s already exists (id %(id)s); import with replace to overwrite it")
+        raise DigestFormatError([Problem(1, exists % {"date": parsed.issue_date.isoformat(), "id": existing.pk})])
     if existing and not existing.is_editable:
         raise DigestFormatError(
             [
@@ -128,7 +125,8 @@ def digest_import(parsed: ParsedDigest, *, replace: bool = False, author=None) -
                 )
             ]
         )
-    digest = existing or Digest(issue_date=parsed.issue_date)
+    digest = existing or Digest(issue_date=parsed.issue_date, edition=edition)
+    digest.period_start = parsed.period_start
     # The one place a digest's file-borne fields are set (the admin upload, the
     # command and any API import come through here).
     digest.title = parsed.title
@@ -256,6 +254,7 @@ def digest_to_parsed(digest: Digest) -> ParsedDigest:
         subject=_one_line(digest.subject),
         preheader=_one_line(digest.preheader),
         intro=_one_line(digest.intro),
+        period_start=(digest.period_start or digest.issue_date - datetime.timedelta(days=6)) if digest.is_weekly else None,
     )
 
 

@@ -618,3 +618,64 @@ def test_the_error_message_lists_every_problem_one_per_line():
 
     assert str(info.value).splitlines() == [str(problem) for problem in info.value.problems]
     assert len(info.value.problems) == 2
+
+
+# --------------------------------------------------------------------------
+# A weekly edition: 周刊：<first day> 至 <last day>, the last day being the header's date
+
+
+WEEKLY_HEADER = "AI 行业动态 (2026-02-07)"
+
+
+def test_a_weekly_line_makes_the_file_a_weekly_edition_with_its_first_day():
+    parsed = digest_parse(
+        doc(WEEKLY_HEADER, "周刊：2026-02-01 至 2026-02-07", "", SECTION, "", TITLE, SUMMARY, *KEY_POINTS, SOURCE)
+    )
+
+    assert parsed.period_start == datetime.date(2026, 2, 1)
+    assert parsed.issue_date == datetime.date(2026, 2, 7)
+
+
+def test_a_file_without_the_weekly_line_is_a_daily():
+    assert digest_parse(valid_doc()).period_start is None
+
+
+@pytest.mark.parametrize("dash", ["至", "–", "~", "～"])
+def test_the_weekly_range_accepts_the_usual_dashes(dash):
+    text = doc(WEEKLY_HEADER, f"周刊: 2026-02-01 {dash} 2026-02-07", "", SECTION, "", TITLE, SUMMARY, *KEY_POINTS, SOURCE)
+
+    assert digest_parse(text).period_start == datetime.date(2026, 2, 1)
+
+
+def test_a_weekly_formats_back_to_its_weekly_line():
+    text = doc(
+        STYLED_SPAN + WEEKLY_HEADER + "</span>",
+        "",
+        "周刊：2026-02-01 至 2026-02-07",
+        "导语：本周要闻。",
+        "",
+        SECTION,
+        "",
+        TITLE,
+        SUMMARY,
+        *KEY_POINTS,
+        SOURCE,
+    )
+
+    assert digest_format(digest_parse(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-02-01", "“2026-02-01” is not a range of days; expected e.g. “周刊：2026-02-01 至 2026-02-07”"),
+        ("2026-02-01 至 2026-02-31", "“2026-02-31” in 周刊 (weekly edition) is not a real calendar date"),
+        ("2026-02-01 至 2026-02-06", "周刊 (weekly edition) ends on 2026-02-06 but the header is dated 2026-02-07"),
+        ("2026-02-08 至 2026-02-07", "周刊 (weekly edition) starts on 2026-02-08, after its last day 2026-02-07"),
+    ],
+)
+def test_a_bad_weekly_range_is_a_problem_on_its_line(value, expected):
+    problem = only_problem(doc(WEEKLY_HEADER, f"周刊：{value}", "", SECTION, "", TITLE, SUMMARY, *KEY_POINTS, SOURCE))
+
+    assert problem.startswith("line 2: ")
+    assert expected in problem

@@ -85,3 +85,34 @@ def test_replacing_keeps_the_digest_and_its_author(seed_digest, django_user_mode
     assert digest.pk == seed_digest.pk
     assert digest.author.username == "first"
     assert Item.objects.filter(digest=digest).count() == 1
+
+
+WEEKLY_LINES = ["AI 行业动态 (2026-02-07)", "周刊：2026-02-01 至 2026-02-07", *VALID_LINES[1:]]
+
+
+def test_a_weekly_file_imports_as_the_weekly_edition_beside_the_daily_of_its_last_day():
+    daily = import_lines(["AI 行业动态 (2026-02-07)", *VALID_LINES[1:]])
+
+    weekly = import_lines(WEEKLY_LINES)
+
+    assert weekly.pk != daily.pk
+    assert (weekly.edition, weekly.period_start.isoformat(), weekly.issue_date.isoformat()) == (
+        "weekly",
+        "2026-02-01",
+        "2026-02-07",
+    )
+    assert Digest.objects.get(pk=daily.pk).edition == "daily"
+
+
+def test_an_exported_weekly_imports_again_as_the_same_weekly():
+    weekly = import_lines(WEEKLY_LINES)
+    exported = digest_export(weekly)
+
+    assert "周刊：2026-02-01 至 2026-02-07" in exported
+    with pytest.raises(DigestFormatError, match="a weekly edition ending 2026-02-07 already exists"):
+        digest_import(digest_parse(exported))
+    again = digest_import(digest_parse(exported), replace=True)
+
+    assert again.pk == weekly.pk
+    assert (again.edition, again.period_start.isoformat()) == ("weekly", "2026-02-01")
+    assert digest_export(again) == exported
