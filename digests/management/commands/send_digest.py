@@ -8,11 +8,18 @@ from digests.management.arguments import add_digest_argument, digest_from_argume
 
 
 class Command(BaseCommand):
-    help = "Schedule a digest for its morning (default) or start sending it now (--now)."
+    help = (
+        "Schedule a digest (a daily for its morning, a weekly for each reader's weekday at that time in their zone) "
+        "or start sending it now (--now). DIGEST is a date, weekly:<last day> or an id."
+    )
 
     def add_arguments(self, parser):
         add_digest_argument(parser)
-        parser.add_argument("--now", action="store_true", help="Start sending at once, to every reader.")
+        parser.add_argument(
+            "--now",
+            action="store_true",
+            help="Start sending at once, to every reader of its edition (a weekly's readers too, whatever their weekday).",
+        )
         parser.add_argument("--allow-stale", action="store_true", help="Send even though the issue date is old.")
 
     def handle(self, *args, digest: str, now: bool, allow_stale: bool, **options):
