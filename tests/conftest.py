@@ -16,6 +16,7 @@ def pytest_sessionstart(session):
     from django.conf import settings
 
     _claim_redis_databases(settings)
+    _fast_password_hashing()
     if os.environ.get("REQUIRE_SERVICES") != "1":
         return
 
@@ -30,6 +31,19 @@ def pytest_sessionstart(session):
         redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} cannot be reached: {exc}", returncode=2)
+
+
+def _fast_password_hashing():
+    """Staff users are made (and log in) in some two hundred tests; the production hasher's
+    PBKDF2 rounds cost about half a second each on a 2-core machine, a minute and more of the run.
+    No test is about the hash's strength; hashes made by the app's own commands in a subprocess
+    (PBKDF2) still verify, as PBKDF2 stays in the list."""
+    from django.test.utils import override_settings
+
+    # Enabled for the whole session: setting_changed clears Django's cached hashers.
+    override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    ).enable()
 
 
 def _claim_redis_databases(settings):

@@ -40,10 +40,23 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 QUEUES = ("transactional", "bulk", "housekeeping")
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 SMTP_TIMEOUT = 3  # seconds: a dead worker's journal deadline is 4 x this + 5
-REDIS_PAUSE_MS = 3000
-OUTAGE_SECONDS = 10
-GAP_SECONDS = 3  # between two faults
 RECOVERY_TARGET_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long the faults last and how long the send would take without them."""
+
+    gap: float  # seconds between two faults
+    redis_pause_ms: int
+    outage: float  # seconds of SMTP 421
+    send: float  # seconds the send takes without faults (it sets the rate)
+
+
+FULL = Pace(gap=3, redis_pause_ms=3000, outage=10, send=25)
+# The test suite's: the same faults in the same order, each shorter. The send still outlasts them,
+# as the SIGKILLed worker's claims come back only at its journals' deadline (4 x SMTP_TIMEOUT + 5 s).
+QUICK = Pace(gap=1, redis_pause_ms=1000, outage=3, send=12)
 
 
 class DrillRefused(Exception):
@@ -284,31 +297,40 @@ class _Processes:
         return process
 
     def worker(self) -> subprocess.Popen:
+        return self.workers(1)[0]
+
+    def workers(self, count: int) -> list[subprocess.Popen]:
+        """Start ``count`` workers at once and wait until each answers a ping (their start-ups overlap)."""
         from newsletter.celery import app
 
-        name = f"drill{os.getpid()}n{self.count + 1}@{os.uname().nodename}"
-        process = self._start(
-            "worker",
-            "-Q",
-            ",".join(QUEUES),
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--loglevel",
-            "WARNING",
-            "-n",
-            name,
-            "--without-gossip",
-            "--without-mingle",
-        )
+        started = {}
+        for _ in range(count):
+            name = f"drill{os.getpid()}n{self.count + 1}@{os.uname().nodename}"
+            started[name] = self._start(
+                "worker",
+                "-Q",
+                ",".join(QUEUES),
+                "--pool",
+                "prefork",
+                "-c",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "-n",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+            )
+        waiting = set(started)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
+        while waiting and time.monotonic() < deadline:
+            if any(started[name].poll() is not None for name in waiting):
                 raise RuntimeError(f"the drill's worker exited at start; see {self.log_dir}")
-            if app.control.ping(timeout=0.5, destination=[name]):
-                return process
-        raise RuntimeError(f"the drill's worker did not start; see {self.log_dir}")
+            for reply in app.control.ping(timeout=0.5, destination=sorted(waiting)):
+                waiting -= set(reply)
+        if waiting:
+            raise RuntimeError(f"the drill's worker did not start; see {self.log_dir}")
+        return list(started.values())
 
     def beat(self, schedule: Path) -> subprocess.Popen:
         return self._start("beat", "-s", str(schedule), "--loglevel", "WARNING")
@@ -351,26 +373,26 @@ def _terminate_backends(name: str) -> int:
         return cursor.fetchone()[0]
 
 
-def _redis_kill_and_pause() -> int:
+def _redis_kill_and_pause(pause_ms: int) -> int:
     import redis
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         killed = client.execute_command("CLIENT", "KILL", "TYPE", "normal")  # SKIPME yes: not this connection
-        client.execute_command("CLIENT", "PAUSE", REDIS_PAUSE_MS)
+        client.execute_command("CLIENT", "PAUSE", pause_ms)
     finally:
         client.close()
     return int(killed)
 
 
-def drill_run(*, readers: int, keep: bool = False, say=lambda line: None) -> DrillResult:
+def drill_run(*, readers: int, keep: bool = False, pace: Pace = FULL, say=lambda line: None) -> DrillResult:
     """Run the whole drill; the result says what happened and ``problems`` what went wrong."""
     drill_check_services()
     import redis
 
     batch = 20
-    # Slow enough that every fault lands inside the send: about 25 s without faults.
-    rate = max(2.0, round(readers / 25, 1))
+    # Slow enough that every fault lands inside the send: about pace.send seconds without faults.
+    rate = max(2.0, round(readers / pace.send, 1))
     step = max(1, readers // 25)
     refuse = {f"drill{i}@example.org" for i in range(7, readers, step * 3)}
     defer_once = {f"drill{i}@example.org" for i in range(11, readers, step * 3)} - refuse
@@ -403,11 +425,10 @@ def drill_run(*, readers: int, keep: bool = False, say=lambda line: None) -> Dri
         }
         processes = _Processes(env, log_dir)
         # Two workers, as a production site runs several: one is SIGKILLed and replaced.
-        worker = processes.worker()
-        processes.worker()
+        worker, _ = processes.workers(2)
         processes.beat(schedule)
         say(f"two workers and beat running; sending to {readers} readers at {rate}/s, batches of {batch}")
-        _send(digest_id, smtp, processes, worker, result, name, say)
+        _send(digest_id, smtp, processes, worker, result, name, pace, say)
         _check(digest_id, addresses, smtp, refuse, defer_once, result)
     finally:
         if processes:
@@ -421,7 +442,7 @@ def drill_run(*, readers: int, keep: bool = False, say=lambda line: None) -> Dri
     return result
 
 
-def _send(digest_id, smtp: DrillSMTP, processes: _Processes, worker, result: DrillResult, name: str, say) -> None:
+def _send(digest_id, smtp: DrillSMTP, processes: _Processes, worker, result: DrillResult, name: str, pace: Pace, say) -> None:
     from digests.delivery.schedule import digest_start
     from digests.models import Digest
 
@@ -445,26 +466,27 @@ def _send(digest_id, smtp: DrillSMTP, processes: _Processes, worker, result: Dri
     processes.worker()
     result.faults.append(Fault("a worker SIGKILLed, another started", at, now(), f"(up after {now() - at:.1f} s)"))
     say(f"{at:5.1f} s  SIGKILLed a worker; a new one is up")
-    time.sleep(GAP_SECONDS)
+    time.sleep(pace.gap)
 
     at = now()
     terminated = _terminate_backends(name)
     result.faults.append(Fault("pg_terminate_backend, every backend of the database", at, now(), f"({terminated} backends)"))
     say(f"{at:5.1f} s  terminated {terminated} PostgreSQL backends of {name}")
-    time.sleep(GAP_SECONDS)
+    time.sleep(pace.gap)
 
     at = now()
-    killed = _redis_kill_and_pause()
+    killed = _redis_kill_and_pause(pace.redis_pause_ms)
+    pause = pace.redis_pause_ms / 1000
     result.faults.append(
-        Fault("Redis CLIENT KILL TYPE normal + CLIENT PAUSE 3 s", at, at + REDIS_PAUSE_MS / 1000, f"({killed} clients)")
+        Fault(f"Redis CLIENT KILL TYPE normal + CLIENT PAUSE {pause:g} s", at, at + pause, f"({killed} clients)")
     )
-    say(f"{at:5.1f} s  killed {killed} Redis clients and paused Redis for {REDIS_PAUSE_MS / 1000:.0f} s")
-    time.sleep(REDIS_PAUSE_MS / 1000 + GAP_SECONDS)
+    say(f"{at:5.1f} s  killed {killed} Redis clients and paused Redis for {pause:g} s")
+    time.sleep(pause + pace.gap)
 
     at = now()
-    smtp.outage_until = time.monotonic() + OUTAGE_SECONDS
-    time.sleep(OUTAGE_SECONDS)
-    result.faults.append(Fault(f"SMTP answers 421 to every message for {OUTAGE_SECONDS} s", at, now()))
+    smtp.outage_until = time.monotonic() + pace.outage
+    time.sleep(pace.outage)
+    result.faults.append(Fault(f"SMTP answers 421 to every message for {pace.outage:g} s", at, now()))
     say(f"{at:5.1f} s  SMTP answered 421 to every message until {now():.1f} s")
     result.last_fault_ended = max(fault.ended for fault in result.faults)
     if sent():

@@ -5,13 +5,16 @@ names are transliterated to pinyin first: 政策与监管 -> zheng-ce-yu-jian-gu
 """
 
 from django.utils.text import slugify
-from pypinyin import lazy_pinyin
 
 MAX_LENGTH = 100
 
 
 def slug_from_name(name: str) -> str:
     """Return an ASCII, URL-safe slug for ``name``; never empty."""
+    # Imported here, not at the top: its phrase dictionary takes ~1 s of CPU to load, and every
+    # process (each worker, each manage.py command) imports this module with the models.
+    from pypinyin import lazy_pinyin
+
     slug = slugify(" ".join(lazy_pinyin(name, errors="default")))[:MAX_LENGTH].strip("-")
     return slug or "category"
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from email import message_from_bytes, policy
+from email.parser import BytesHeaderParser
 
 import pytest
 from django.conf import settings
@@ -70,6 +71,20 @@ class Inbox:
         with self.lock:
             return [(rcpts, message_from_bytes(raw, policy=policy.default), raw) for rcpts, raw in self.messages]
 
+    def message_ids(self) -> dict[str, set[str]]:
+        """Each recipient's Message-IDs, one per copy received, whatever the order of arrival.
+
+        Only the headers are parsed: a whole send's bodies take seconds to parse, and no test here reads them."""
+        parser = BytesHeaderParser(policy=policy.default)
+        ids: dict[str, set[str]] = {}
+        with self.lock:
+            received = list(self.messages)
+        for rcpts, raw in received:
+            message_id = str(parser.parsebytes(raw)["Message-ID"])
+            for rcpt in rcpts:
+                ids.setdefault(rcpt, set()).add(message_id)
+        return ids
+
 
 @pytest.fixture
 def smtp_server():
@@ -116,8 +131,11 @@ class Worker:
         self.hostname = f"test{time.monotonic_ns()}@{socket.gethostname()}"
 
     def start(self, timeout: float = 30) -> None:
-        from newsletter.celery import app
+        self.launch()
+        self.wait_ready(timeout)
 
+    def launch(self) -> None:
+        """Start the process without waiting: several workers' start-ups then overlap."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable,
@@ -147,6 +165,10 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        from newsletter.celery import app
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -159,6 +181,12 @@ class Worker:
         """SIGKILL the worker and its pool processes at once: nothing gets to clean up."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+
+    def end(self) -> None:
+        """After the test: SIGKILL what still runs. The test has read what it needed, and a warm
+        shutdown waits seconds for the pool; the next test empties the broker and the database."""
+        if self.process and self.process.poll() is None:
+            self.kill()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -203,7 +231,7 @@ def worker(worker_env):
 
     yield make
     for w in started:
-        w.stop()
+        w.end()
     if started:
         from kombu import pools
 

@@ -62,8 +62,6 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     assert set(counts) == eligible, "a reader is missing or an ineligible reader got mail"
     assert {address for address, n in counts.items() if n > 1} == stalled
     assert all(counts[address] == 2 for address in stalled)
-    ids: dict[str, set] = {}
-    for rcpts, message, _ in smtp_server.parsed():
-        ids.setdefault(rcpts[0], set()).add(str(message["Message-ID"]))
+    ids = smtp_server.message_ids()
     assert all(len(ids[address]) == 1 for address in stalled), "the copy sent again has the same Message-ID"
     assert Delivery.objects.filter(digest=seed_digest, status="sent").count() == len(eligible)

@@ -32,9 +32,7 @@ def _assert_each_eligible_reader_got_one_copy(inbox, eligible, *, tolerated_dupl
     assert doubled <= set(tolerated_duplicates)
     if doubled:
         # The only copies sent twice are ambiguous ones, re-sent with the same Message-ID.
-        ids = {}
-        for rcpts, message, _ in inbox.parsed():
-            ids.setdefault(rcpts[0], set()).add(str(message["Message-ID"]))
+        ids = inbox.message_ids()
         assert all(len(ids[address]) == 1 for address in doubled)
 
 
@@ -133,8 +131,10 @@ def test_two_workers_started_as_if_on_two_machines_share_a_send_exactly_once(see
     """Separate ``celery worker`` commands on the same PostgreSQL and Redis: throughput adds up, nobody twice."""
     eligible = audience(2000)
     first, second = worker(), worker()
-    first.start()
-    second.start()
+    first.launch()
+    second.launch()
+    first.wait_ready()
+    second.wait_ready()
     digest_start(seed_digest, immediate=True, allow_stale=True)
     assert wait_for(lambda: _status(seed_digest) == "sent", timeout=120, interval=0.5)
     _assert_each_eligible_reader_got_one_copy(smtp_server, eligible)
