@@ -18,7 +18,7 @@ from digests.delivery.messages import Recipient, UnsendableAddress, ascii_addres
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.transport import Outgoing, call_timeout, smtp_connections, transport_needs_bytes, transport_send
 from digests.delivery.variants import variant_ids
-from digests.links import reader_links
+from digests.links import reader_links_many
 from digests.mail import mail_connection
 from digests.models import Delivery, Digest
 from digests.rendering.inline import variant_inlined
@@ -185,9 +185,11 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             "pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language"
         )
     )
+    rows = list(rows)
+    links = reader_links_many(row[5] for row in rows)
     variants: dict[tuple, tuple] = {}
     items = []
-    for pk, variant, message_id, subscriber_id, address, key, language in rows:
+    for (pk, variant, message_id, subscriber_id, address, _key, language), reader in zip(rows, links, strict=True):
         vkey = (variant, language)
         if vkey not in variants:
             rendered = variant_inlined(digest, variant_ids(variant), language=language)
@@ -208,7 +210,7 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             item.error = "the reader's categories have no items in this digest"
         else:
             try:
-                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader_links(key))
+                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader)
             except UnsendableAddress as exc:
                 item.error = str(exc)
         items.append(item)
