@@ -17,14 +17,19 @@ path is reversed once with a marker token and then filled in.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
+import hashlib
+import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
 from django.urls import get_urlconf, reverse
+from django.utils.encoding import force_bytes
 
 READER_PURPOSES = ("confirm", "preferences", "unsubscribe", "data", "ref")
 URL_NAMES = {
@@ -93,15 +98,50 @@ def _token_path(name: str, token: str) -> str:
 # --- Reader links -----------------------------------------------------------------------------
 
 
-def _signer(purpose: str) -> signing.TimestampSigner:
+def _salt(purpose: str) -> str:
     if purpose not in READER_PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return signing.TimestampSigner(salt=f"digests.reader.{purpose}")
+    return f"digests.reader.{purpose}"
+
+
+def _signer(purpose: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=_salt(purpose))
+
+
+@functools.lru_cache(maxsize=32)
+def _purpose_hashes(secret: str | bytes, purpose: str) -> tuple:
+    """HMAC-SHA256 keyed as Django's ``salted_hmac`` keys a signer (sha256(salt + "signer" + secret)),
+    as its two padded-key hashes, started once: a send signs three tokens per reader, and Django
+    derives the key anew for every one. Keyed on the secret, so a new SECRET_KEY is never signed
+    with a stale key."""
+    key = hashlib.sha256(force_bytes(_salt(purpose) + "signer") + force_bytes(secret)).digest()
+    block = key.ljust(hashlib.sha256().block_size, b"\0")
+    # RFC 2104 by hand: copying two started hashes is about twice as fast as hmac.HMAC.copy().
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
+    return inner, outer
+
+
+def _signed(value: str, secret: str | bytes, purpose: str) -> str:
+    """What ``TimestampSigner(salt=...).sign`` makes of ``value`` already joined to its timestamp."""
+    inner, outer = _purpose_hashes(secret, purpose)
+    inner, outer = inner.copy(), outer.copy()
+    inner.update(value.encode())
+    outer.update(inner.digest())
+    return f"{value}:{base64.urlsafe_b64encode(outer.digest()).rstrip(b'=').decode()}"
+
+
+def _timestamp() -> str:
+    return signing.b62_encode(int(time.time()))
 
 
 def reader_token(key: uuid.UUID, purpose: str) -> str:
-    """A URL-safe token for ``purpose`` naming the reader whose random key is ``key``."""
-    return _signer(purpose).sign(key.hex)
+    """A URL-safe token for ``purpose`` naming the reader whose random key is ``key``.
+
+    Byte for byte what Django's ``TimestampSigner(salt="digests.reader.<purpose>").sign(key.hex)``
+    makes (``value:timestamp:signature``), so Django's signer verifies it, old keys included.
+    """
+    return _signed(f"{key.hex}:{_timestamp()}", settings.SECRET_KEY, purpose)
 
 
 def reader_key_from_token(token: str, purpose: str, *, max_age: float | None = None) -> uuid.UUID:
@@ -128,11 +168,26 @@ def reader_url(key: uuid.UUID, purpose: str) -> str:
 
 def reader_links(key: uuid.UUID) -> ReaderLinks:
     """The links that go into one reader's copy of a digest."""
-    return ReaderLinks(
-        preferences_url=reader_url(key, "preferences"),
-        unsubscribe_url=reader_url(key, "unsubscribe"),
-        reader_ref=reader_token(key, "ref"),
-    )
+    return reader_links_many([key])[0]
+
+
+def reader_links_many(keys: Iterable[uuid.UUID]) -> list[ReaderLinks]:
+    """``reader_links`` for each key, in order: the settings, URL paths and timestamp are looked up
+    once for them all, so a batch pays only for the signing (three HMACs) per reader."""
+    stamp, secret, base, urlconf = _timestamp(), settings.SECRET_KEY, settings.SITE_URL.rstrip("/"), get_urlconf()
+    preferences = (base + _path_template(urlconf, URL_NAMES["preferences"])).split(_TOKEN_MARK)
+    unsubscribe = (base + _path_template(urlconf, URL_NAMES["unsubscribe"])).split(_TOKEN_MARK)
+    links = []
+    for key in keys:
+        value = f"{key.hex}:{stamp}"
+        links.append(
+            ReaderLinks(
+                preferences_url=_signed(value, secret, "preferences").join(preferences),
+                unsubscribe_url=_signed(value, secret, "unsubscribe").join(unsubscribe),
+                reader_ref=_signed(value, secret, "ref"),
+            )
+        )
+    return links
 
 
 def inert_links() -> ReaderLinks:

@@ -15,7 +15,7 @@ from django.db import OperationalError as DatabaseUnavailable
 from digests import queue
 from digests.content.weekly import weekly_build_due
 from digests.delivery.autopilot import digests_hold_unapproved
-from digests.delivery.batch import deliveries_send_batch as batch_send
+from digests.delivery.batch import deliveries_send_batches as batches_send
 from digests.delivery.schedule import batch_continue, deliveries_recover, digests_dispatch_due, lanes_heartbeat
 from digests.delivery.testsend import digest_send_test
 from digests.feedback.suppression import delivery_event_process_by_pk
@@ -87,9 +87,10 @@ def process_delivery_event(event_pk: int):
 
 @shared_task(name=queue.SEND_BATCH, ignore_result=True, soft_time_limit=BATCH_TIME_LIMIT - 5, time_limit=BATCH_TIME_LIMIT)
 def deliveries_send_batch(digest_id: int):
-    """Send one batch of a digest; the next batch is queued while due deliveries remain (bulk queue)."""
+    """Send batches of a digest back to back for a few seconds; the next task is queued while due
+    deliveries remain (bulk queue)."""
     lanes_heartbeat(digest_id, alive=True)
-    report = batch_send(digest_id)
+    report = batches_send(digest_id)
     # Published per process: bench_send and operators read how often premailer ran.
     cache.set(f"delivery:premailer-calls:{os.getpid()}", premailer_calls(), timeout=3600)
     batch_continue(digest_id, report)

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db import connection as database
+from django.db import connections as db_connections
 
 from digests.delivery.journal import BatchJournal, journal_expire, journal_forget, journal_write
-from digests.delivery.ledger import claim_token_new, deliveries_claim, deliveries_recheck, deliveries_record
+from digests.delivery.ledger import (
+    Claim,
+    claim_token_new,
+    deliveries_claim,
+    deliveries_recheck,
+    deliveries_record,
+    deliveries_unclaim_unless_sending,
+)
 from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.transport import Outgoing, call_timeout, smtp_connections, transport_needs_bytes, transport_send
 from digests.delivery.variants import variant_ids
-from digests.links import reader_links
+from digests.links import reader_links_many
 from digests.mail import mail_connection
 from digests.models import Delivery, Digest
 from digests.rendering.inline import variant_inlined
@@ -33,6 +42,9 @@ PREPARE_SECONDS = 30
 # How long a batch keeps reconnecting to a database that dropped its connection
 # (a restart, a failover, pg_terminate_backend) to claim or to record its outcomes.
 RECONNECT_SECONDS = 30
+# How long one task sends batches back to back (``deliveries_send_batches``) before it hands on
+# to the next task: well inside the lanes' heartbeat and the batch time limit.
+BATCHES_SECONDS = 20
 
 
 @dataclass
@@ -68,52 +80,198 @@ def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: date
     Sends nothing if the digest is not ``sending`` (paused, cancelled, done)
     or nothing is due. Safe to run any number of times concurrently.
     """
-    claim = _reconnecting(lambda: _claim_journalled(digest_id, limit=limit or batch_size(), now=now), digest_id)
-    report = BatchReport(claimed=len(claim.ids))
-    if not claim.ids:
-        journal_forget(claim.token)
-        return report
-    fields = log_fields(digest_id=digest_id, batch=claim.token)
-    items: list[Outgoing] = []
-    journal = BatchJournal(claim.token)
-    connection = mail_connection("bulk")
+    batch = _batch_prepare(digest_id, limit=limit or batch_size(), now=now)
+    if not batch.claim.ids:
+        journal_forget(batch.claim.token)
+        return BatchReport()
+    report = _batch_recheck(batch)
+    return _batch_finish(batch, report, _batch_transmit(batch, stop=None))
+
+
+def deliveries_send_batches(
+    digest_id: int, *, seconds: float = BATCHES_SECONDS, now: datetime.datetime | None = None
+) -> BatchReport:
+    """Send full batches of a digest back to back for about ``seconds``, the connections kept busy:
+    the next batch is claimed and made while one is on the wire, and a batch's outcomes are recorded
+    while the next one is.
+
+    Returns the last batch's report (a full one means more is due) with the earliest retry of all.
+    Each batch keeps its own claim and journal: a batch claimed but not yet handed over when the
+    worker dies comes back whole and unambiguous, as one that died while being prepared always did.
+    """
+    limit, started, retry_at = batch_size(), time.monotonic(), None
+    batch = _batch_prepare(digest_id, limit=limit, now=now)
+    if not batch.claim.ids:
+        journal_forget(batch.claim.token)
+        return BatchReport()
+    report = _batch_recheck(batch)
+    on_wire = [(batch, report, _Sending(batch))]
+    following = None
     try:
-        items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(connection))
-        # A fresh deadline first, then the re-check re-stamps the claim: a
-        # sweeper that read the old deadline can no longer settle these rows.
-        journal_write(claim.token, "", busy_for=call_timeout(connection), in_flight=False)
-        # The one re-check per batch, as late as possible: readers who left since the claim are withdrawn.
-        held = deliveries_recheck(claim)
-        if len(held.ids) < len(claim.ids):
-            report.withdrawn = len(claim.ids) - len(held.ids)
-            still = set(held.ids)
-            items = [item for item in items if item.delivery_id in still]
-    except Exception as exc:
-        # Nothing was handed over: every delivery waits and comes back.
-        log.exception("digest %s: preparing a batch failed", digest_id, extra=fields)
-        outcomes = {pk: Outcome(Code.OUTAGE, f"{type(exc).__name__}: {exc}"[:1000]) for pk in claim.ids}
-    else:
-        report.variants = len({item.variant_key for item in items if not item.error})
+        while on_wire:
+            batch, report, sending = on_wire[0]
+            if len(batch.claim.ids) >= limit and time.monotonic() - started < seconds:
+                following = _batch_prepare(digest_id, limit=limit, now=now)
+                if not following.claim.ids:
+                    journal_forget(following.claim.token)
+                    following = None
+            outcomes = sending.wait()
+            if following is not None and not _reconnecting(
+                lambda claim=following.claim: deliveries_unclaim_unless_sending(digest_id, claim), digest_id
+            ):
+                # Paused or cancelled while the batch before was on the wire: nothing new starts.
+                journal_forget(following.claim.token)
+                following = None
+            if following is not None:
+                # The next batch goes on the wire first; this one's outcomes are recorded meanwhile.
+                following_report = _batch_recheck(following)
+                on_wire.append((following, following_report, _Sending(following)))
+                following = None
+            on_wire.pop(0)
+            report = _batch_finish(batch, report, outcomes)
+            if report.retry_at:
+                retry_at = min(retry_at or report.retry_at, report.retry_at)
+    except BaseException:
+        # Interrupted (a soft time limit, a database lost for good): nothing new starts; what is on
+        # the wire is recorded once none of its calls can still be running, and a batch claimed but
+        # not handed over goes back at the sweeper's next tick, none of it ambiguous.
+        for batch, report, sending in on_wire:
+            _batch_finish_quietly(batch, report, sending.wait(stop=True))
+        if following is not None:
+            _batch_release_quietly(following)
+        raise
+    report.retry_at = retry_at
+    return report
+
+
+@dataclass
+class _Batch:
+    """A claim and its readers' messages; ``failed``: why none of them can be handed over."""
+
+    digest_id: int
+    claim: Claim
+    items: list[Outgoing] = field(default_factory=list)
+    connection: object = None
+    journal: BatchJournal | None = None
+    failed: Exception | None = None
+
+    @property
+    def fields(self) -> dict:
+        return log_fields(digest_id=self.digest_id, batch=self.claim.token)
+
+
+def _batch_prepare(digest_id: int, *, limit: int, now: datetime.datetime | None) -> _Batch:
+    claim = _reconnecting(lambda: _claim_journalled(digest_id, limit=limit, now=now), digest_id)
+    batch = _Batch(digest_id, claim, journal=BatchJournal(claim.token))
+    if claim.ids:
         try:
-            outcomes = transport_send(connection, items, journal=journal)
-        except Exception:
-            # Some messages may have gone out: leave the rows to the sweeper,
-            # which settles them from the journal at once.
-            log.exception("digest %s: a batch failed while sending; the sweeper settles it", digest_id, extra=fields)
-            journal_expire(claim.token)
-            return report
-    recorded = _record(claim, outcomes, digest_id=digest_id, fields=fields, lanes=journal.lanes)
-    journal_forget(claim.token)
+            batch.connection = mail_connection("bulk")
+            batch.items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(batch.connection))
+        except Exception as exc:
+            log.exception("digest %s: preparing a batch failed", digest_id, extra=batch.fields)
+            batch.failed = exc
+    return batch
+
+
+def _batch_recheck(batch: _Batch) -> BatchReport:
+    """Right before the hand-over, in the thread that owns the database connection."""
+    report = BatchReport(claimed=len(batch.claim.ids))
+    if batch.failed is None:
+        try:
+            # A fresh deadline first, then the re-check re-stamps the claim: a
+            # sweeper that read the old deadline can no longer settle these rows.
+            journal_write(batch.claim.token, "", busy_for=call_timeout(batch.connection), in_flight=False)
+            # The one re-check per batch, as late as possible: readers who left since the claim are withdrawn.
+            held = deliveries_recheck(batch.claim)
+        except Exception as exc:
+            log.exception("digest %s: preparing a batch failed", batch.digest_id, extra=batch.fields)
+            batch.failed = exc
+        else:
+            if len(held.ids) < len(batch.claim.ids):
+                report.withdrawn = len(batch.claim.ids) - len(held.ids)
+                still = set(held.ids)
+                batch.items = [item for item in batch.items if item.delivery_id in still]
+            report.variants = len({item.variant_key for item in batch.items if not item.error})
+    return report
+
+
+def _batch_transmit(batch: _Batch, *, stop: threading.Event | None) -> dict | None:
+    """Hand the batch over: every outcome, or None when the send failed half-way (the sweeper settles it)."""
+    if batch.failed is not None:
+        # Nothing was handed over: every delivery waits and comes back.
+        error = f"{type(batch.failed).__name__}: {batch.failed}"[:1000]
+        return {pk: Outcome(Code.OUTAGE, error) for pk in batch.claim.ids}
+    try:
+        return transport_send(batch.connection, batch.items, journal=batch.journal, stop=stop)
+    except Exception:
+        # Some messages may have gone out: leave the rows to the sweeper,
+        # which settles them from the journal at once.
+        log.exception("digest %s: a batch failed while sending; the sweeper settles it", batch.digest_id, extra=batch.fields)
+        journal_expire(batch.claim.token)
+        return None
+
+
+class _Sending:
+    """``_batch_transmit`` in a thread of its own while the batch's thread claims and makes the next.
+    Only provider calls and journal writes run there: the database stays with the batch's thread."""
+
+    def __init__(self, batch: _Batch):
+        self.stop = threading.Event()
+        self.outcomes: dict | None = None
+        self.thread = threading.Thread(target=self._run, args=(batch,), name="batch-send")
+        self.thread.start()
+
+    def _run(self, batch: _Batch) -> None:
+        try:
+            self.outcomes = _batch_transmit(batch, stop=self.stop)
+        finally:
+            db_connections.close_all()  # this thread's own, should anything have opened one
+
+    def wait(self, *, stop: bool = False) -> dict | None:
+        """The outcomes once the send has returned; with ``stop``, the send starts nothing new first."""
+        if stop:
+            self.stop.set()
+        try:
+            self.thread.join()
+        except BaseException:
+            self.stop.set()
+            self.thread.join()
+            raise
+        return self.outcomes
+
+
+def _batch_release_quietly(batch: _Batch) -> None:
+    try:
+        journal_write(batch.claim.token, "", busy_for=0, in_flight=False)
+    except Exception:
+        log.exception("digest %s: could not release a batch", batch.digest_id, extra=batch.fields)
+
+
+def _batch_finish_quietly(batch: _Batch, report: BatchReport, outcomes: dict | None) -> None:
+    # Another error is on its way out: record what can be, and leave the rest to the sweeper and the journals.
+    try:
+        _batch_finish(batch, report, outcomes)
+    except Exception:
+        log.exception("digest %s: could not record a batch", batch.digest_id, extra=batch.fields)
+
+
+def _batch_finish(batch: _Batch, report: BatchReport, outcomes: dict | None) -> BatchReport:
+    """Record the outcomes (none when the send failed half-way: the sweeper has the batch) and log them."""
+    if outcomes is None:
+        return report
+    fields = batch.fields
+    recorded = _record(batch.claim, outcomes, digest_id=batch.digest_id, fields=fields, lanes=batch.journal.lanes)
+    journal_forget(batch.claim.token)
     report.sent, report.failed, report.retried, report.retry_at = (
         recorded.sent,
         recorded.failed,
         recorded.retried,
         recorded.retry_at,
     )
-    _log_outcomes(items, outcomes, fields)
+    _log_outcomes(batch.items, outcomes, fields)
     log.info(
         "digest %s: batch of %d: %d sent, %d failed, %d to retry",
-        digest_id,
+        batch.digest_id,
         report.claimed,
         report.sent,
         report.failed,
@@ -185,9 +343,11 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             "pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language"
         )
     )
+    rows = list(rows)
+    links = reader_links_many(row[5] for row in rows)
     variants: dict[tuple, tuple] = {}
     items = []
-    for pk, variant, message_id, subscriber_id, address, key, language in rows:
+    for (pk, variant, message_id, subscriber_id, address, _key, language), reader in zip(rows, links, strict=True):
         vkey = (variant, language)
         if vkey not in variants:
             rendered = variant_inlined(digest, variant_ids(variant), language=language)
@@ -208,7 +368,7 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             item.error = "the reader's categories have no items in this digest"
         else:
             try:
-                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader_links(key))
+                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader)
             except UnsendableAddress as exc:
                 item.error = str(exc)
         items.append(item)

@@ -296,6 +296,25 @@ def deliveries_recheck(claim: Claim, *, now: datetime.datetime | None = None) ->
     return Claim(claim.token, tuple(sorted(held)))
 
 
+def deliveries_unclaim_unless_sending(digest_id: int, claim: Claim, *, now: datetime.datetime | None = None) -> bool:
+    """Before handing over a claim made a while ago (while another batch was on the wire): True if the
+    digest still sends. If it was paused or cancelled meanwhile, the rows still held go back as if never
+    claimed (pending, or cancelled with their digest), and False: nothing of them was handed over."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locked, so a cancel either came first (seen here) or comes after and finds these rows pending.
+        status = Digest.objects.select_for_update().filter(pk=digest_id).values_list("status", flat=True).first()
+        if status == Digest.Status.SENDING:
+            return True
+        held = Delivery.objects.filter(pk__in=claim.ids, claim_token=claim.token, status=D.SENDING)
+        if status == Digest.Status.CANCELLED:
+            held.update(status=D.CANCELLED, last_error="send cancelled", claim_token="", updated_at=now)
+        else:
+            # The claim counted an attempt that was never made.
+            held.update(status=D.PENDING, claim_token="", attempts=F("attempts") - 1, updated_at=now)
+    return False
+
+
 @dataclass
 class RecordReport:
     sent: int = 0

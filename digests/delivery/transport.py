@@ -48,6 +48,7 @@ MERGE_SYNTAX = {"mailgun": "%recipient.{}%"}
 BATCH_LIMITS = {"mailgun": 1000, "sendgrid": 1000, "postmark": 500, "amazon_ses": 50}
 THROTTLE_CHUNK = 20
 KIND_CODE = {retry.OUTAGE: Code.OUTAGE, retry.TRANSIENT: Code.RETRY, retry.PERMANENT: Code.FAILED}
+INTERRUPTED = "the batch was interrupted before this message"
 
 
 @dataclass
@@ -85,17 +86,21 @@ def transport_needs_bytes(connection) -> bool:
     return not isinstance(connection, AnymailBaseBackend)
 
 
-def transport_send(connection, items: list[Outgoing], *, journal: Journal) -> dict[int, Outcome]:
-    """Send ``items`` in order; one Outcome per delivery id."""
+def transport_send(
+    connection, items: list[Outgoing], *, journal: Journal, stop: threading.Event | None = None
+) -> dict[int, Outcome]:
+    """Send ``items`` in order; one Outcome per delivery id. Once ``stop`` is set, nothing new is
+    attempted: the rest wait (an outage) and come back."""
     busy_for = call_timeout(connection)
+    stop = stop or threading.Event()
     if isinstance(connection, SMTPBackend):
-        return _smtp(connection, items, journal, busy_for)
+        return _smtp(connection, items, journal, busy_for, stop=stop)
     from anymail.backends.base import AnymailBaseBackend
 
     if isinstance(connection, AnymailBaseBackend):
         provider = settings.MAIL_CONNECTIONS["bulk"].get("provider") or connection.esp_name.lower()
-        return _anymail(connection, items, journal, busy_for, provider=provider)
-    return _django(connection, items, journal, busy_for)
+        return _anymail(connection, items, journal, busy_for, provider=provider, stop=stop)
+    return _django(connection, items, journal, busy_for, stop=stop)
 
 
 def _journalled_sleep(journal: Journal, done: list[Outcome], busy_for: float) -> Callable[[float], None]:
@@ -146,7 +151,9 @@ def _smtp_clone(connection: SMTPBackend) -> SMTPBackend:
     )
 
 
-def _smtp(connection: SMTPBackend, items: list[Outgoing], journal, busy_for: float) -> dict[int, Outcome]:
+def _smtp(
+    connection: SMTPBackend, items: list[Outgoing], journal, busy_for: float, *, stop: threading.Event
+) -> dict[int, Outcome]:
     """Each lane of the batch over its own connection, in threads: the socket work releases the GIL,
     and a send to a nearby server is bound by round trips, not by the CPU."""
     ranges = _lanes(len(items), smtp_connections()) if items else []
@@ -155,9 +162,8 @@ def _smtp(connection: SMTPBackend, items: list[Outgoing], journal, busy_for: flo
     lanes = journal.split(ranges, busy_for)
     connections = [connection] + [_smtp_clone(connection) for _ in ranges[1:]]
     if len(ranges) == 1:
-        return _smtp_lane(connection, items, lanes[0], busy_for)
+        return _smtp_lane(connection, items, lanes[0], busy_for, stop=stop)
     results: list[dict | BaseException] = [{} for _ in ranges]
-    stop = threading.Event()
 
     def run(index: int, start: int, end: int) -> None:
         try:
@@ -259,7 +265,7 @@ def _smtp_lane(
     try:
         for index, item in enumerate(items):
             if stop is not None and stop.is_set() and not broken:
-                broken = "the batch was interrupted before this message"
+                broken = INTERRUPTED
             if broken:
                 outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
                 continue
@@ -270,7 +276,7 @@ def _smtp_lane(
             if index % THROTTLE_CHUNK == 0:
                 throttle_wait(min(THROTTLE_CHUNK, len(items) - index), sleep=sleep)
                 if stop is not None and stop.is_set():
-                    broken = "the batch was interrupted before this message"
+                    broken = INTERRUPTED
                     outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
                     continue
             variant, options = item.variant, []
@@ -331,11 +337,13 @@ class _RawMessage(EmailMessage):
         return email.message_from_bytes(raw, _class=_Raw)
 
 
-def _django(connection, items: list[Outgoing], journal: Journal, busy_for: float) -> dict[int, Outcome]:
+def _django(connection, items: list[Outgoing], journal: Journal, busy_for: float, *, stop: threading.Event) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     done: list[Outcome] = []
     for item in items:
-        if item.error:
+        if stop.is_set():
+            outcomes[item.delivery_id] = Outcome(Code.OUTAGE, INTERRUPTED)
+        elif item.error:
             outcomes[item.delivery_id] = Outcome(Code.FAILED, item.error)
         else:
             journal(done, busy_for)
@@ -429,7 +437,9 @@ def _anymail_error_outcomes(exc: Exception, group: list[Outgoing]) -> dict[int, 
     return {item.delivery_id: Outcome(code, text) for item in group}
 
 
-def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: float, *, provider: str) -> dict[int, Outcome]:
+def _anymail(
+    connection, items: list[Outgoing], journal: Journal, busy_for: float, *, provider: str, stop: threading.Event
+) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     ready = []
     for item in items:
@@ -463,6 +473,9 @@ def _anymail(connection, items: list[Outgoing], journal: Journal, busy_for: floa
     connection.open()
     try:
         for group in groups:
+            if stop.is_set():
+                outcomes.update({item.delivery_id: Outcome(Code.OUTAGE, INTERRUPTED) for item in group})
+                continue
             throttle_wait(len(group), sleep=_journalled_sleep(journal, progress(), busy_for))
             journal(progress(), busy_for)
             if syntax and len(group) > 1:

@@ -65,3 +65,40 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     ids = smtp_server.message_ids()
     assert all(len(ids[address]) == 1 for address in stalled), "the copy sent again has the same Message-ID"
     assert Delivery.objects.filter(digest=seed_digest, status="sent").count() == len(eligible)
+
+
+def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_once(seed_digest, smtp_server, worker, worker_env):
+    # A task claims and makes its next batch while one is on the wire. Killed then, the batch on
+    # the wire leaves one ambiguous message per connection; the one claimed but not handed over
+    # comes back whole, none of it ambiguous, and every reader gets exactly one copy otherwise.
+    digest_categories = set(Item.objects.filter(digest=seed_digest).values_list("category_id", flat=True))
+    make_readers(2000, categories=list(Category.objects.all()), digest_categories=digest_categories)
+    worker_env["DELIVERY_SMTP_CONNECTIONS"] = str(CONNECTIONS)
+    worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", "timeout=20")
+    smtp_server.pipelining = True
+    smtp_server.stall_after = 300
+    first = worker()
+    first.start()
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    eligible = set(Delivery.objects.filter(digest=seed_digest, status="pending").values_list("subscriber__email", flat=True))
+    batch = int(worker_env["DELIVERY_BATCH_SIZE"]) * CONNECTIONS
+    assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=60, interval=0.05)
+    # Each pool process holds its batch on the wire and the next one, claimed and made.
+    assert wait_for(
+        lambda: Delivery.objects.filter(digest=seed_digest, status="sending").count() == 2 * POOL_PROCESSES * batch,
+        timeout=10,
+        interval=0.05,
+    )
+    first.kill()
+    stalled = set(smtp_server.stalled)
+    assert len(stalled) == POOL_PROCESSES * CONNECTIONS
+    smtp_server.stall_after = None
+
+    later = timezone.now() + datetime.timedelta(seconds=4 * 20 + 10)
+    assert deliveries_recover(now=later).ambiguous == len(stalled)
+    worker().start()
+    assert wait_for(lambda: _status(seed_digest) == "sent", timeout=120, interval=1, tick=deliveries_recover)
+    counts = smtp_server.by_recipient()
+    assert set(counts) == eligible
+    assert {address for address, n in counts.items() if n > 1} == stalled
+    assert Delivery.objects.filter(digest=seed_digest, status="sent").count() == len(eligible)
