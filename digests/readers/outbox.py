@@ -81,6 +81,11 @@ def transactional_emails_claim_due(*, limit: int, now: datetime.datetime | None 
     return list(TransactionalEmail.objects.filter(pk__in=pks).select_related("subscriber").order_by("pk"))
 
 
+def transactional_emails_release(claimed: list[TransactionalEmail]) -> None:
+    """Let go of claimed rows that were not tried: the next task, or housekeeping, takes them."""
+    TransactionalEmail.objects.filter(pk__in=[owed.pk for owed in claimed], status=T.OWED).update(claimed_until=None)
+
+
 def transactional_email_record(owed: TransactionalEmail, *, status: str, error: str = "") -> None:
     """Stamp the outcome of one attempt: sent, dropped, failed, or (``owed``) try again later with backoff."""
     now = timezone.now()

@@ -27,6 +27,7 @@ from digests.readers.outbox import (
     transactional_email_record,
     transactional_emails_claim_due,
     transactional_emails_due,
+    transactional_emails_release,
 )
 from digests.readers.welcome import welcome_owed_message, welcome_sent
 
@@ -78,7 +79,10 @@ def transactional_emails_send_due(*, chunk: int = DUE_CHUNK, most: int = DUE_MOS
 
     Each row is stamped as soon as its own message is accepted, as ``transactional_email_send``
     does, so a worker killed mid-way leaves only its message in flight unsure; the rows it
-    claimed and never reached wait for their lease, then housekeeping. Returns how many were sent.
+    claimed and never reached wait for their lease, then housekeeping. A temporary failure (the
+    server down or refusing for now) ends the task: the rest of the claim is let go for the next
+    one or housekeeping, rather than tried reader by reader against a server that is not taking
+    mail. Returns how many were sent.
     """
     queue.enqueue_once_started(DUE_TASK_FLAG)
     sent = handled = 0
@@ -88,8 +92,12 @@ def transactional_emails_send_due(*, chunk: int = DUE_CHUNK, most: int = DUE_MOS
             claimed = transactional_emails_claim_due(limit=min(chunk, most - handled))
             if not claimed:
                 break
-            for owed in claimed:
-                sent += _deliver(owed, connection) == T.SENT
+            for position, owed in enumerate(claimed):
+                status = _deliver(owed, connection)
+                if status == T.OWED:
+                    transactional_emails_release(claimed[position + 1 :])
+                    return sent
+                sent += status == T.SENT
             handled += len(claimed)
     finally:
         connection.close()

@@ -38,8 +38,8 @@ def rendered_once(parser, token):
 
     For the parts of a public page that are the same for every visitor (the empty signup form):
     rendering them costs more than the rest of the request. Whatever the block shows must be
-    decided by its values (the language, the categories) or by settings; never put a CSRF token,
-    a CSP nonce or anything about the visitor inside.
+    decided by its values (the language, the categories), by settings or by the site's URLs;
+    never put a CSRF token, a CSP nonce or anything about the visitor inside.
     """
     bits = token.split_contents()
     if len(bits) < 2:
