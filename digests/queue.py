@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 
 from celery import current_app
+from django.core.cache import cache
 from django.db import transaction
 
 log = logging.getLogger(__name__)
 
 SEND_CONFIRMATION = "digests.tasks.send_transactional_confirmation"  # before the outbox; still accepted from old queues
 SEND_TRANSACTIONAL = "digests.tasks.send_transactional_email"
+SEND_TRANSACTIONAL_DUE = "digests.tasks.send_transactional_due"
 SEND_OWED_TRANSACTIONAL = "digests.tasks.transactional_emails_send_owed"
 SEND_DIGEST_TEST = "digests.tasks.send_transactional_digest_test"
 SEND_BATCH = "digests.tasks.deliveries_send_batch"
@@ -57,6 +59,43 @@ def enqueue_or_leave_owed(name: str, *args) -> None:
             log.warning("broker unavailable, %s%r left for housekeeping: %s: %s", name, args, type(exc).__name__, exc)
 
     transaction.on_commit(send)
+
+
+def enqueue_once_or_leave_owed(name: str, *, flag: str, seconds: int, countdown: float) -> None:
+    """Queue task ``name`` (no arguments) to start ``countdown`` seconds after commit, unless one is queued already.
+
+    ``flag`` in the cache says one is queued; the task calls ``enqueue_once_started(flag)``
+    before it looks for work, so whatever is committed after that queues another. Like
+    ``enqueue_or_leave_owed``, a broker outage costs one warning: the work stays owed in the
+    database. Without the cache every call queues its own task.
+    """
+
+    def send() -> None:
+        try:
+            first = cache.add(flag, 1, timeout=seconds)
+        except Exception:  # no cache: no coalescing, nothing lost
+            first = True
+        if not first:
+            return
+        try:
+            _send(name, (), countdown)
+        except Exception as exc:  # the row stays owed; let the next one try the broker again
+            _forget(flag)
+            log.warning("broker unavailable, %s left for housekeeping: %s: %s", name, type(exc).__name__, exc)
+
+    transaction.on_commit(send)
+
+
+def enqueue_once_started(flag: str) -> None:
+    """The task queued by ``enqueue_once_or_leave_owed`` has started: work owed from now on queues another."""
+    _forget(flag)
+
+
+def _forget(flag: str) -> None:
+    try:
+        cache.delete(flag)
+    except Exception as exc:  # the flag expires by itself
+        log.warning("cache unavailable, %s stays until it expires: %s: %s", flag, type(exc).__name__, exc)
 
 
 def _send(name: str, args: tuple, countdown: float | None) -> None:

@@ -22,7 +22,11 @@ from digests.feedback.suppression import delivery_event_process_by_pk
 from digests.ops.health import beat_tick
 from digests.readers.confirmation import confirmation_send
 from digests.readers.imports import subscriber_import_run
-from digests.readers.transactional import transactional_email_send, transactional_emails_send_owed
+from digests.readers.transactional import (
+    transactional_email_send,
+    transactional_emails_send_due,
+    transactional_emails_send_owed,
+)
 from digests.rendering.inline import premailer_calls
 from digests.webhooks.delivery import webhook_deliver as webhook_deliver_attempt
 from digests.webhooks.delivery import webhooks_retry_due as webhooks_queue_due
@@ -65,6 +69,12 @@ def send_transactional_confirmation(subscriber_id: int):
 def send_transactional_email(transactional_email_id: int):
     """Send one email the transactional outbox owes (transactional queue); failures wait for housekeeping."""
     transactional_email_send(transactional_email_id)
+
+
+@shared_task(name=queue.SEND_TRANSACTIONAL_DUE, ignore_result=True)
+def send_transactional_due():
+    """Send what the transactional outbox owes now, many emails over one connection (queued once per burst)."""
+    transactional_emails_send_due()
 
 
 @shared_task(name=queue.SEND_OWED_TRANSACTIONAL, ignore_result=True)

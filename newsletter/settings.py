@@ -148,7 +148,7 @@ def _cache(url: str) -> dict:
             "retry_on_error": [RedisConnectionError, RedisTimeoutError],
             "socket_connect_timeout": 2,
         }
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "OPTIONS": options}
+        return {"BACKEND": "newsletter.cache.SharedRedisCache", "LOCATION": url, "OPTIONS": options}
     if scheme == "file":
         return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": urlsplit(url).path}
     if scheme in ("locmem", "memory"):

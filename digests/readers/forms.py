@@ -104,6 +104,14 @@ class SignupForm(FrequencyFieldsMixin, forms.Form):
         if not self.is_bound:
             self.fields["categories"].initial = [c.pk for c in self.fields["categories"].queryset]
 
+    @property
+    def choices_key(self) -> str:
+        """What the empty form shows that can change while the site runs: the active categories.
+
+        The page renders the empty form once per language and per value of this (``rendered_once``).
+        """
+        return "|".join(f"{category.pk}:{category.name}" for category in self.fields["categories"].queryset)
+
     def clean_email(self):
         return email_normalise(self.cleaned_data["email"])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,14 +26,27 @@ GRACE = datetime.timedelta(seconds=60)
 CLAIM_LEASE = datetime.timedelta(minutes=5)
 RETRY_BASE_SECONDS = 60
 RETRY_MAX_SECONDS = 3600
+# At most one task that sends what is due waits in the queue at a time (see queue.enqueue_once_or_leave_owed).
+# It starts a second after the email that queued it was owed, so the signups of that second go out together,
+# one task and one connection for all (a worker that keeps up would otherwise send them one task each); the
+# flag lapses after 30 s, so a lost task holds nothing up for long.
+DUE_TASK_FLAG = "outbox:send-due-queued"
+DUE_TASK_FLAG_SECONDS = 30
+DUE_TASK_DELAY_SECONDS = 1.0
 
 
 def transactional_email_owe(*, subscriber: Subscriber, kind: str) -> TransactionalEmail:
-    """Record that ``subscriber`` is owed an email of ``kind`` (in the caller's transaction) and hand it over after commit."""
+    """Record that ``subscriber`` is owed an email of ``kind`` (in the caller's transaction) and hand it over after commit.
+
+    The hand-over queues one task that sends everything due a second later, unless such a task
+    is already waiting: a burst of signups costs a few tasks and SMTP connections, not one each.
+    """
     owed = TransactionalEmail.objects.create(
         subscriber=subscriber, kind=kind, status=T.OWED, next_attempt_at=timezone.now() + GRACE
     )
-    queue.enqueue_or_leave_owed(queue.SEND_TRANSACTIONAL, owed.pk)
+    queue.enqueue_once_or_leave_owed(
+        queue.SEND_TRANSACTIONAL_DUE, flag=DUE_TASK_FLAG, seconds=DUE_TASK_FLAG_SECONDS, countdown=DUE_TASK_DELAY_SECONDS
+    )
     return owed
 
 
@@ -47,6 +61,29 @@ def transactional_email_claim(pk: int, *, now: datetime.datetime | None = None) 
     if not claimed:
         return None
     return TransactionalEmail.objects.select_related("subscriber").get(pk=pk)
+
+
+def transactional_emails_claim_due(*, limit: int, now: datetime.datetime | None = None) -> list[TransactionalEmail]:
+    """Claim up to ``limit`` owed rows to send now, oldest first: never tried, or past their backoff; none another worker holds."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pks = list(
+            TransactionalEmail.objects.filter(status=T.OWED)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(Q(attempts=0) | Q(next_attempt_at__lte=now))
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not pks:
+            return []
+        TransactionalEmail.objects.filter(pk__in=pks).update(claimed_until=now + CLAIM_LEASE)
+    return list(TransactionalEmail.objects.filter(pk__in=pks).select_related("subscriber").order_by("pk"))
+
+
+def transactional_emails_release(claimed: list[TransactionalEmail]) -> None:
+    """Let go of claimed rows that were not tried: the next task, or housekeeping, takes them."""
+    TransactionalEmail.objects.filter(pk__in=[owed.pk for owed in claimed], status=T.OWED).update(claimed_until=None)
 
 
 def transactional_email_record(owed: TransactionalEmail, *, status: str, error: str = "") -> None:

@@ -24,6 +24,8 @@ def rate_limit_allows(scope: str, identity: str, rate: str, *, setting: str = "r
     key = f"ratelimit:{scope}:{digest}:{window}"
 
     def count(store) -> int:
+        if hasattr(store, "counter_incr"):  # the Redis cache (newsletter.cache): one round trip
+            return store.counter_incr(key, timeout=period + 1)
         # add() is a no-op when the key exists, so concurrent first hits both count.
         store.add(key, 0, timeout=period + 1)
         try:

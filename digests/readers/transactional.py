@@ -21,11 +21,22 @@ from digests.mail import mail_connection
 from digests.models import Subscriber, TransactionalEmail
 from digests.readers.confirmation import confirmation_message
 from digests.readers.data_export import data_export_message
-from digests.readers.outbox import transactional_email_claim, transactional_email_record, transactional_emails_due
+from digests.readers.outbox import (
+    DUE_TASK_FLAG,
+    transactional_email_claim,
+    transactional_email_record,
+    transactional_emails_claim_due,
+    transactional_emails_due,
+    transactional_emails_release,
+)
 from digests.readers.welcome import welcome_owed_message, welcome_sent
 
 log = logging.getLogger(__name__)
 K, T = TransactionalEmail.Kind, TransactionalEmail.Status
+# Rows claimed at a time by the task that sends what is due, and the most it sends before it ends
+# (signups meanwhile have queued the next one).
+DUE_CHUNK = 50
+DUE_MOST = 1000
 
 
 def _confirmation(subscriber: Subscriber) -> EmailMessage | None:
@@ -56,17 +67,58 @@ def transactional_email_send(pk: int) -> str:
     owed = transactional_email_claim(pk)
     if owed is None:
         return "not-owed"
+    connection = mail_connection("transactional")
+    try:
+        return _deliver(owed, connection)
+    finally:
+        connection.close()
+
+
+def transactional_emails_send_due(*, chunk: int = DUE_CHUNK, most: int = DUE_MOST) -> int:
+    """Send what the outbox owes now (up to ``most``), ``chunk`` rows claimed at a time, over one mail connection.
+
+    Each row is stamped as soon as its own message is accepted, as ``transactional_email_send``
+    does, so a worker killed mid-way leaves only its message in flight unsure; the rows it
+    claimed and never reached wait for their lease, then housekeeping. A temporary failure (the
+    server down or refusing for now) ends the task: the rest of the claim is let go for the next
+    one or housekeeping, rather than tried reader by reader against a server that is not taking
+    mail. Returns how many were sent.
+    """
+    queue.enqueue_once_started(DUE_TASK_FLAG)
+    sent = handled = 0
+    connection = mail_connection("transactional")
+    try:
+        while handled < most:
+            claimed = transactional_emails_claim_due(limit=min(chunk, most - handled))
+            if not claimed:
+                break
+            for position, owed in enumerate(claimed):
+                status = _deliver(owed, connection)
+                if status == T.OWED:
+                    transactional_emails_release(claimed[position + 1 :])
+                    return sent
+                sent += status == T.SENT
+            handled += len(claimed)
+    finally:
+        connection.close()
+    return sent
+
+
+def _deliver(owed: TransactionalEmail, connection) -> str:
     try:
         message = MESSAGES[owed.kind](owed.subscriber)
         if message is None:
             transactional_email_record(owed, status=T.DROPPED)
             return T.DROPPED
-        message.connection = mail_connection("transactional")
+        # Opens the connection if it is closed (first message, or after a failure); else reuses it.
+        connection.open()
+        message.connection = connection
         message.send()
     except Exception as exc:
+        connection.close()  # a broken session must not fail the next reader's message
         status = T.FAILED if _refused_for_good(exc) else T.OWED
         transactional_email_record(owed, status=status, error=f"{type(exc).__name__}: {exc}")
-        log.warning("transactional email %s (%s) not sent: %s: %s", pk, owed.kind, type(exc).__name__, exc)
+        log.warning("transactional email %s (%s) not sent: %s: %s", owed.pk, owed.kind, type(exc).__name__, exc)
         return status
     transactional_email_record(owed, status=T.SENT)
     if owed.kind in AFTER_SENT:

@@ -35,9 +35,12 @@ class Inbox:
         self.pipelining = False  # announce PIPELINING (aiosmtpd handles pipelined commands in order)
         self.stall_after: int | None = None  # from this many messages on, keep each DATA unanswered
         self.stalled: list[str] = []  # recipients of the messages received but never answered
+        self.sessions = 0  # SMTP sessions opened (EHLO)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
         return responses

@@ -4,11 +4,13 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from digests.models import Subscriber
+from digests.models import Category, Subscriber
 from digests.readers.normalise import email_normalise
+from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.signup import SignupOutcome, subscriber_signup
+from digests.templatetags.readers import rendered_fragments
 from tests.helpers.paths import ROOT
-from tests.helpers.readers import make_reader, without_csrf
+from tests.helpers.readers import CSP_NONCE, CSRF_INPUT, make_reader, without_csrf
 
 pytestmark = pytest.mark.django_db
 S = Subscriber.Status
@@ -54,6 +56,55 @@ def test_the_signup_page_reads_the_categories_once(client, categories, django_as
     with django_assert_num_queries(1):
         response = client.get(URL)
     assert response.content.decode().count('type="checkbox"') == len(categories)
+
+
+def fields_rendered(response) -> bool:
+    return "digests/subscribe_fields.html" in [template.name for template in response.templates]
+
+
+def test_the_empty_form_is_rendered_once_per_language_and_every_visitor_still_gets_their_own_token(client, categories):
+    rendered_fragments.clear()
+    first, second = client.get(URL), client.get(URL)
+    english = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert fields_rendered(first) and not fields_rendered(second) and fields_rendered(english)
+    assert without_csrf(first.content) == without_csrf(second.content)
+    tokens = [CSRF_INPUT.search(response.content).group(0) for response in (first, second)]
+    nonces = [CSP_NONCE.search(response.content).group(0) for response in (first, second)]
+    assert tokens[0] != tokens[1] and nonces[0] != nonces[1]
+    assert "Email address" in english.content.decode() and "Email address" not in second.content.decode()
+
+
+def test_a_category_renamed_or_added_while_the_site_runs_is_on_the_very_next_page(client, categories):
+    client.get(URL)
+    categories[0].name = "芯片与算力"
+    categories[0].save()
+    Category.objects.create(name="开源社区", position=9)
+
+    body = client.get(URL).content.decode()
+
+    assert "芯片与算力" in body and "开源社区" in body and "模型与研究" not in body
+    assert body.count('type="checkbox"') == len(categories) + 1
+
+
+def test_a_form_with_errors_is_rendered_for_its_own_answer(client, on_commit, categories):
+    client.get(URL)
+    response = post(client, on_commit, email="not-an-address", name="王小明", categories=[categories[1].pk])
+    body = response.content.decode()
+    assert fields_rendered(response) and 'aria-invalid="true"' in body and 'value="not-an-address"' in body
+    assert body.count(" checked>") == 1  # the one category chosen, not every box as on the empty form
+
+
+def test_the_signup_rate_limit_counts_in_one_window_that_expires(settings):
+    from django.core.cache import cache
+
+    if not hasattr(cache, "counter_incr"):
+        pytest.skip("the cache is not Redis")
+    counts = [rate_limit_allows("test-window", "10.1.2.3", "2/m") for _ in range(3)]
+    assert counts == [True, True, False]
+    client = cache._cache.get_client(write=True)
+    (key,) = client.keys("*ratelimit:test-window:*")
+    assert int(client.get(key)) == 3 and 0 < client.ttl(key) <= 61
 
 
 def test_a_new_signup_writes_the_reader_its_choices_and_the_owed_email_and_nothing_more(

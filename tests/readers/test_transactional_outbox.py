@@ -8,7 +8,11 @@ from django.utils import timezone
 
 from digests.models import Subscriber, TransactionalEmail
 from digests.readers.outbox import transactional_emails_due
-from digests.readers.transactional import transactional_email_send, transactional_emails_send_owed
+from digests.readers.transactional import (
+    transactional_email_send,
+    transactional_emails_send_due,
+    transactional_emails_send_owed,
+)
 from newsletter.env import email_url_parse
 from tests.helpers.services import free_port
 
@@ -83,6 +87,26 @@ def test_an_owed_email_is_stamped_sent_only_when_the_mail_server_accepted_it(cli
     _after_the_grace_period()
     on_commit(transactional_emails_send_owed)
     assert TransactionalEmail.objects.get().status == T.SENT and [m.to for m in mail.outbox] == [["wait@example.com"]]
+
+
+def test_a_mail_server_that_is_down_costs_one_attempt_not_one_per_reader(client, categories, settings):
+    for address in ("d1@example.com", "d2@example.com", "d3@example.com"):
+        client.post("/subscribe/", {"email": address, "categories": [categories[0].pk]})
+    dead_server = email_url_parse("TRANSACTIONAL_EMAIL_URL", f"smtp://127.0.0.1:{free_port()}?timeout=1")
+    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "transactional": dead_server}
+
+    assert transactional_emails_send_due() == 0
+
+    tried, *rest = TransactionalEmail.objects.order_by("pk")
+    assert tried.attempts == 1 and "ConnectionRefusedError" in tried.last_error and tried.next_attempt_at > timezone.now()
+    # The others are let go untried: the next task (the next signup's) or housekeeping takes them.
+    assert [(o.status, o.attempts, o.claimed_until) for o in rest] == [(T.OWED, 0, None)] * 2
+    settings.MAIL_CONNECTIONS = {
+        **settings.MAIL_CONNECTIONS,
+        "transactional": {"backend": "django.core.mail.backends.locmem.EmailBackend"},
+    }
+    assert transactional_emails_send_due() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["d2@example.com", "d3@example.com"]
 
 
 def test_an_email_no_longer_wanted_is_dropped_not_sent(client, categories):
