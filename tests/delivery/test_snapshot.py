@@ -150,3 +150,22 @@ def test_a_freshly_imported_list_without_statistics_is_joined_in_linear_time(aud
     with mock.patch.object(cursor_class, "execute", explained):
         ledger.deliveries_snapshot(audience, release=_release)
     assert len(plans) == 1 and "Hash" in plans[0] and "Nested Loop" not in plans[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_a_readers_deliveries_and_the_snapshots_conflicts_are_both_answered_by_the_unique_index(audience):
+    # The ledger keeps no index on the reader alone: (subscriber, digest) serves a
+    # reader's deliveries (privacy export, leaving, erasure) and the snapshot's
+    # ON CONFLICT, so each snapshot row costs one index entry less.
+    ledger.deliveries_snapshot(audience, release=_release)
+    reader = Subscriber.objects.filter(status="active").first()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = Delivery.objects.filter(subscriber=reader, status="pending").explain()
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef NOT LIKE '%%WHERE%%'",
+            [Delivery._meta.db_table],
+        )
+        full_indexes = sorted(row[0].split(" USING btree ")[1] for row in cursor.fetchall())
+    assert "delivery_once_per_reader" in plan
+    assert full_indexes == ["(digest_id, status, not_before)", "(id)", "(subscriber_id, digest_id)"]
