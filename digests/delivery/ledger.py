@@ -2,8 +2,9 @@
 
 Exactly-once rests on three things:
 
-* the snapshot inserts with ON CONFLICT DO NOTHING on the unique
-  (digest, subscriber) pair, so running it twice adds nobody twice;
+* the ledger holds at most one row per (subscriber, digest) pair (a unique
+  constraint), and the snapshot adds only readers who have none, so running
+  it twice adds nobody twice;
 * a batch claims rows in a short transaction (``SELECT … FOR UPDATE SKIP
   LOCKED`` then ``status = sending`` with a fresh claim token), and only sends
   after that transaction committed; a duplicate or redelivered task finds
@@ -69,8 +70,8 @@ def deliveries_snapshot(
     computed is left out, as one who joined a moment after the start would be
     (a later run would add them).
     Rows go in grouped by release time and variant, so batches mostly share
-    one, and with ON CONFLICT DO NOTHING on (digest, reader), so running it
-    again adds only readers who have no row yet. On PostgreSQL the whole
+    one, and only for readers who have no row for the digest yet, so running
+    it again adds only those (the unique (reader, digest) pair stands behind it). On PostgreSQL the whole
     audience is one set-based INSERT … SELECT (variant keys, release times and
     Message-IDs computed in the database) for a digest of up to
     MASK_CATEGORIES categories; elsewhere readers are read and written in
@@ -106,6 +107,13 @@ def _release_key(tz_name: str, weekday: str) -> str:
 # handful of rows and may join them in a nested loop, quadratic in the
 # audience: the statement runs with nested loops off, so its plan stays
 # linear either way.
+# Readers who already have a row are left out by an anti-join, not by ON
+# CONFLICT DO NOTHING, whose speculative insertion (a second index probe and
+# WAL record per row) cost a third of the insert: the only caller,
+# digest_start, runs it in the transaction that moved the digest to sending,
+# holding the digest's row, so two snapshots of one digest never overlap; if
+# one ever did, the unique (subscriber, digest) pair would fail it rather
+# than add anyone twice.
 _SNAPSHOT_SQL = """
 WITH chosen AS MATERIALIZED (
     SELECT t.subscriber_id,
@@ -135,8 +143,8 @@ inserted AS (
     LEFT JOIN chosen c ON c.subscriber_id = s.id
     JOIN variants v ON v.mask = coalesce(c.mask, %(all_mask)s::bigint)
     WHERE s.status = %(active)s AND s.frequency = ANY(%(frequencies)s::text[]) AND {release} IS NOT NULL
+      AND NOT EXISTS (SELECT FROM {delivery} d WHERE d.digest_id = %(digest_id)s AND d.subscriber_id = s.id)
     ORDER BY 4, v.variant COLLATE "C", s.id
-    ON CONFLICT (digest_id, subscriber_id) DO NOTHING
     RETURNING status
 )
 SELECT status, count(*) FROM inserted GROUP BY status
