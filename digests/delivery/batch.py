@@ -45,6 +45,11 @@ RECONNECT_SECONDS = 30
 # How long one task sends batches back to back (``deliveries_send_batches``) before it hands on
 # to the next task: well inside the lanes' heartbeat and the batch time limit.
 BATCHES_SECONDS = 20
+# A batch claimed and made while the one before is on the wire is held under a short journal
+# deadline, renewed while it waits: a worker killed then has it settled (put back, nothing of
+# it ambiguous) within HOLD_SECONDS instead of PREPARE_SECONDS.
+HOLD_SECONDS = 8
+HOLD_RENEW_SECONDS = 2
 
 
 @dataclass
@@ -115,7 +120,7 @@ def deliveries_send_batches(
                 if not following.claim.ids:
                     journal_forget(following.claim.token)
                     following = None
-            outcomes = sending.wait()
+            outcomes = sending.wait(renew=None if following is None else (lambda claim=following.claim: _hold(claim)))
             if following is not None and not _reconnecting(
                 lambda claim=following.claim: deliveries_unclaim_unless_sending(digest_id, claim), digest_id
             ):
@@ -227,17 +232,31 @@ class _Sending:
         finally:
             db_connections.close_all()  # this thread's own, should anything have opened one
 
-    def wait(self, *, stop: bool = False) -> dict | None:
-        """The outcomes once the send has returned; with ``stop``, the send starts nothing new first."""
+    def wait(self, *, stop: bool = False, renew: Callable[[], None] | None = None) -> dict | None:
+        """The outcomes once the send has returned; with ``stop``, the send starts nothing new first;
+        ``renew`` is called every HOLD_RENEW_SECONDS meanwhile (and once at the start)."""
         if stop:
             self.stop.set()
         try:
+            while renew is not None and self.thread.is_alive():
+                renew()
+                self.thread.join(HOLD_RENEW_SECONDS)
             self.thread.join()
         except BaseException:
             self.stop.set()
             self.thread.join()
             raise
         return self.outcomes
+
+
+def _hold(claim: Claim) -> None:
+    """Keep a made, not yet handed-over batch's claim for HOLD_SECONDS more (nothing of it is in flight)."""
+    try:
+        journal_write(claim.token, "", busy_for=HOLD_SECONDS, in_flight=False)
+    except Exception as exc:
+        # Should the hold lapse, the sweeper puts the rows back and the re-check before the
+        # hand-over finds them gone: they are sent once, by whoever claims them next.
+        log.warning("could not renew a held batch's journal (%s)", exc)
 
 
 def _batch_release_quietly(batch: _Batch) -> None:

@@ -73,7 +73,7 @@ def test_interrupted_with_the_next_batch_claimed_records_the_one_on_the_wire_and
     smtp_bulk.stall_after = 2  # the first batch's other two messages are never answered
     waiting = batch._Sending.wait
 
-    def interrupted_while_waiting_for_the_wire(self, *, stop=False):
+    def interrupted_while_waiting_for_the_wire(self, *, stop=False, renew=None):
         if stop:
             return waiting(self, stop=True)
         # The next batch is claimed and made; the soft time limit arrives while both connections wait.

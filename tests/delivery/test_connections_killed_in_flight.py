@@ -13,6 +13,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from digests.delivery.batch import HOLD_SECONDS, PREPARE_SECONDS
 from digests.delivery.schedule import deliveries_recover, digest_start
 from digests.models import Category, Delivery, DeliveryEvent, Digest, Item
 from tests.helpers.readers import make_readers
@@ -94,6 +95,12 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     assert len(stalled) == POOL_PROCESSES * CONNECTIONS
     smtp_server.stall_after = None
 
+    # The batches claimed and not handed over come back within HOLD_SECONDS of the kill, long
+    # before PREPARE_SECONDS; the ones on the wire wait for their calls' deadline.
+    soon = timezone.now() + datetime.timedelta(seconds=HOLD_SECONDS + 1)
+    assert HOLD_SECONDS + 1 < PREPARE_SECONDS
+    assert deliveries_recover(now=soon).ambiguous == 0
+    assert Delivery.objects.filter(digest=seed_digest, status="sending").count() == POOL_PROCESSES * batch
     later = timezone.now() + datetime.timedelta(seconds=4 * 20 + 10)
     assert deliveries_recover(now=later).ambiguous == len(stalled)
     worker().start()
