@@ -21,6 +21,7 @@ from digests.content.digest_format import (
     digest_parse,
 )
 from digests.content.ordering import items_by_section
+from digests.content.weekly import week_of
 from digests.models import Category, Delivery, Digest, Item
 from digests.webhooks.events import digest_data, event_emit
 
@@ -254,7 +255,7 @@ def digest_to_parsed(digest: Digest) -> ParsedDigest:
         subject=_one_line(digest.subject),
         preheader=_one_line(digest.preheader),
         intro=_one_line(digest.intro),
-        period_start=(digest.period_start or digest.issue_date - datetime.timedelta(days=6)) if digest.is_weekly else None,
+        period_start=(digest.period_start or week_of(digest.issue_date)[0]) if digest.is_weekly else None,
     )
 
 

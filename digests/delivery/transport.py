@@ -237,7 +237,7 @@ def _envelope(smtp: smtplib.SMTP, sender: str, to: str, options: list[str], lane
 
 
 def _smtp_lane(
-    connection: SMTPBackend, items: list[Outgoing], lane, busy_for: float, *, stop: threading.Event | None = None
+    connection: SMTPBackend, items: list[Outgoing], lane, busy_for: float, *, stop: threading.Event
 ) -> dict[int, Outcome]:
     """Send one lane's items in order over ``connection``; the lane's journal says how far it got.
     Once ``stop`` is set, the rest of the lane is not attempted."""
@@ -260,11 +260,11 @@ def _smtp_lane(
     def sleep(seconds: float) -> None:
         # The journal's deadline moves past a wait for send slots first.
         lane.write(busy_for + seconds, in_flight=False)
-        stop.wait(seconds) if stop is not None else time.sleep(seconds)
+        stop.wait(seconds)
 
     try:
         for index, item in enumerate(items):
-            if stop is not None and stop.is_set() and not broken:
+            if stop.is_set() and not broken:
                 broken = INTERRUPTED
             if broken:
                 outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
@@ -275,7 +275,7 @@ def _smtp_lane(
                 continue
             if index % THROTTLE_CHUNK == 0:
                 throttle_wait(min(THROTTLE_CHUNK, len(items) - index), sleep=sleep)
-                if stop is not None and stop.is_set():
+                if stop.is_set():
                     broken = INTERRUPTED
                     outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
                     continue

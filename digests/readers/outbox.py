@@ -35,6 +35,11 @@ DUE_TASK_FLAG_SECONDS = 30
 DUE_TASK_DELAY_SECONDS = 1.0
 
 
+def _unclaimed(now: datetime.datetime) -> Q:
+    """No worker holds the row: never claimed, or its claim's lease ran out."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
 def transactional_email_owe(*, subscriber: Subscriber, kind: str) -> TransactionalEmail:
     """Record that ``subscriber`` is owed an email of ``kind`` (in the caller's transaction) and hand it over after commit.
 
@@ -54,9 +59,7 @@ def transactional_email_claim(pk: int, *, now: datetime.datetime | None = None) 
     """Claim an owed row for one send attempt; None when it is sent, dropped or another worker holds it."""
     now = now or timezone.now()
     claimed = (
-        TransactionalEmail.objects.filter(pk=pk, status=T.OWED)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=now + CLAIM_LEASE)
+        TransactionalEmail.objects.filter(pk=pk, status=T.OWED).filter(_unclaimed(now)).update(claimed_until=now + CLAIM_LEASE)
     )
     if not claimed:
         return None
@@ -69,7 +72,7 @@ def transactional_emails_claim_due(*, limit: int, now: datetime.datetime | None 
     with transaction.atomic():
         pks = list(
             TransactionalEmail.objects.filter(status=T.OWED)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(_unclaimed(now))
             .filter(Q(attempts=0) | Q(next_attempt_at__lte=now))
             .order_by("pk")
             .select_for_update(skip_locked=True)
@@ -106,7 +109,7 @@ def transactional_emails_due(*, now: datetime.datetime | None = None, limit: int
     now = now or timezone.now()
     return list(
         TransactionalEmail.objects.filter(status=T.OWED, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(_unclaimed(now))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
