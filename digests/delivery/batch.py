@@ -23,7 +23,7 @@ from digests.delivery.ledger import (
     deliveries_record,
     deliveries_unclaim_unless_sending,
 )
-from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, variant_message
+from digests.delivery.messages import Recipient, UnsendableAddress, ascii_address, message_date, variant_message
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.transport import Outgoing, call_timeout, smtp_connections, transport_needs_bytes, transport_send
 from digests.delivery.variants import variant_ids
@@ -364,6 +364,7 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
     )
     rows = list(rows)
     links = reader_links_many(row[5] for row in rows)
+    date = message_date()
     variants: dict[tuple, tuple] = {}
     items = []
     for (pk, variant, message_id, subscriber_id, address, _key, language), reader in zip(rows, links, strict=True):
@@ -387,7 +388,7 @@ def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True)
             item.error = "the reader's categories have no items in this digest"
         else:
             try:
-                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader)
+                item.fields = Recipient(to=ascii_address(address), message_id=message_id, links=reader, date=date)
             except UnsendableAddress as exc:
                 item.error = str(exc)
         items.append(item)

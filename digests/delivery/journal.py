@@ -16,7 +16,8 @@ written before each message is handed over (and, under PIPELINING, while the
 envelope is on its way, so the write costs no extra round trip). The sweeper
 joins them: a dead worker leaves at most one ambiguous message per
 connection, and nothing else repeats. A lane's write is one SET on a Redis
-client the lane keeps, not a new client per write.
+connection the lane keeps, whose reply it reads before its next write rather
+than before the message's data (LaneJournal says why that is safe).
 """
 
 from __future__ import annotations
@@ -89,21 +90,29 @@ def journal_forget(token: str) -> None:
 
 
 class LaneJournal:
-    """One connection's journal for its lane of a batch: the lane's outcomes so far, and whether its next call is in flight."""
+    """One connection's journal for its lane of a batch: the lane's outcomes so far, and whether its next call is in flight.
+
+    On Redis a lane keeps one connection of the cache's pool and does not wait for a write's reply
+    before the message's data goes: it reads it before the next write (or at ``close``), so the
+    lane waits for the mail server alone. What makes that safe: the SET is in the kernel before the
+    data is, and a killed worker's socket is closed by the kernel, which still delivers what was
+    written; Redis runs its commands in order, and a reply left unread can only be that of the last
+    write, which Redis has then run already. A write Redis refuses is found one message later, and
+    breaks the lane like a refused write always did."""
 
     def __init__(self, token: str, index: int):
         self.codes: list[str] = []
         self.reasons: dict[int, str] = {}
+        self._pool = self._connection = None
+        self._unread = False
         key = LANE_KEY.format(token=token, index=index)
         backend = caches["default"]
         if isinstance(backend, RedisCache):
-            # Django's RedisCache makes a client object per call; a lane writes before every
-            # message, so it keeps one (same pool, same retries, same key and serialisation).
-            client = backend._cache.get_client(key, write=True)
-            full_key, dumps = backend.make_and_validate_key(key), backend._cache._serializer.dumps
-            self._set = lambda value: client.set(full_key, dumps(value), ex=_ttl())
+            # Same pool, key and serialisation as Django's RedisCache, without its client object per call.
+            self._pool = backend._cache.get_client(key, write=True).connection_pool
+            self._key, self._dumps = backend.make_and_validate_key(key), backend._cache._serializer.dumps
         else:
-            self._set = lambda value: cache.set(key, value, timeout=_ttl())
+            self._key = key
 
     def add(self, outcome: Outcome) -> None:
         """The next id of the lane has its outcome (the call returned); journalled with the next ``write``."""
@@ -113,7 +122,34 @@ class LaneJournal:
 
     def write(self, busy_for: float, *, in_flight: bool = True) -> None:
         """Like ``journal_write`` for the lane: the outcomes added so far, and whether the next call may start."""
-        self._set(Journal(time.time() + busy_for, "".join(self.codes), in_flight, self.reasons))
+        value = Journal(time.time() + busy_for, "".join(self.codes), in_flight, self.reasons)
+        if self._pool is None:
+            cache.set(self._key, value, timeout=_ttl())
+            return
+        self._read_reply()
+        if self._connection is None:
+            self._connection = self._pool.get_connection()
+        self._connection.send_command("SET", self._key, self._dumps(value), "EX", _ttl())
+        self._unread = True
+
+    def _read_reply(self) -> None:
+        if self._unread:
+            self._unread = False
+            self._connection.read_response()  # raises what Redis refused
+
+    def close(self) -> None:
+        """The last write's reply read and the connection back in the pool (raises what Redis refused)."""
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            self._read_reply()
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            self._connection, self._unread = None, False
+            self._pool.release(connection)
 
 
 def journal_joined(token: str, journal: Journal) -> Journal:

@@ -21,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from email.header import Header
-from email.utils import parseaddr
+from email.utils import formatdate, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -41,10 +43,13 @@ HEADER, TEXT, HTML, TEXT8, HTML8 = "H", "T", "M", "t", "m"
 TO_SLOT = "reader-address-slot@slot.invalid"
 MESSAGE_ID_SLOT = "<MESSAGExIDxSLOT@slot.invalid>"
 UNSUBSCRIBE_HEADER_SLOT = "https://slot.invalid/UNSUBSCRIBExHEADERxSLOT"
+# The Date header is a slot too: a variant's bytes are kept for the whole send, the date is the batch's.
+DATE_SLOT = "DATExHEADERxSLOT"
 
 _SLOT_FOR = {
     TO_SLOT: ("to", HEADER),
     MESSAGE_ID_SLOT: ("message_id", HEADER),
+    DATE_SLOT: ("date", HEADER),
     UNSUBSCRIBE_HEADER_SLOT: ("unsubscribe_url", HEADER),
 }
 for _field in LINK_FIELDS:
@@ -56,7 +61,14 @@ _PLACEHOLDER_RE = re.compile("|".join(re.escape(getattr(PLACEHOLDER_LINKS, f)) f
 _PLACEHOLDER_FIELD = {getattr(PLACEHOLDER_LINKS, f): f for f in LINK_FIELDS}
 
 QP_LINE = 76
+# Serialised variants kept per process (a few digests' worth of variants and languages).
+MEMO_SIZE = 64
 _SAFE_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def message_date() -> str:
+    """The Date header's value for a message made now."""
+    return formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
 
 
 class UnsendableAddress(ValueError):
@@ -66,14 +78,15 @@ class UnsendableAddress(ValueError):
 @dataclass(frozen=True)
 class Recipient:
     """Everything that differs between two readers of the same variant: the ledger row's address,
-    Message-ID and the reader's links."""
+    Message-ID and the reader's links; and the Date header (a batch gives all its readers one)."""
 
     to: str
     message_id: str
     links: ReaderLinks
+    date: str = field(default_factory=message_date)
 
-    def value(self, field: str) -> str:
-        return getattr(self, field) if field in ("to", "message_id") else getattr(self.links, field)
+    def value(self, name: str) -> str:
+        return getattr(self, name) if name in ("to", "message_id", "date") else getattr(self.links, name)
 
 
 @dataclass(frozen=True)
@@ -249,7 +262,7 @@ def _message(rendered, *, digest_id: int, language: str, eight_bit: bool) -> byt
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[TO_SLOT],
         reply_to=[settings.REPLY_TO_EMAIL] if settings.REPLY_TO_EMAIL else None,
-        headers=digest_headers(digest_id, language=language),
+        headers={**digest_headers(digest_id, language=language), "Date": DATE_SLOT},
     )
     message.attach_alternative(html_body, "text/html")
     mime = message.message()
@@ -273,7 +286,39 @@ def _message(rendered, *, digest_id: int, language: str, eight_bit: bool) -> byt
 
 def variant_message(rendered, *, digest_id: int, language: str) -> VariantMessage:
     """Build and serialise one variant (a RenderedEmail made with PLACEHOLDER_LINKS) once: 8bit with a
-    quoted-printable fallback when EMAIL_BODY_ENCODING is 8bit and every line fits, else quoted-printable."""
+    quoted-printable fallback when EMAIL_BODY_ENCODING is 8bit and every line fits, else quoted-printable.
+
+    Kept per process for as long as the same ``rendered`` object comes back (``variant_inlined``
+    returns one object per variant and content): serialising costs about as much as sending a
+    hundred messages, and doing it for every batch took the GIL from the connections' threads."""
+    key = (
+        id(rendered),
+        digest_id,
+        language,
+        settings.EMAIL_BODY_ENCODING,
+        settings.DEFAULT_FROM_EMAIL,
+        settings.REPLY_TO_EMAIL,
+        settings.SITE_NAME,
+    )
+    with _memo_lock:
+        kept = _memo.get(key)
+        if kept is not None and kept[0] is rendered:
+            _memo.move_to_end(key)
+            return kept[1]
+    message = _variant_message(rendered, digest_id=digest_id, language=language)
+    with _memo_lock:
+        # The entry holds ``rendered`` itself, so its id cannot be reused while the entry lives.
+        _memo[key] = (rendered, message)
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return message
+
+
+_memo: OrderedDict[tuple, tuple] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _variant_message(rendered, *, digest_id: int, language: str) -> VariantMessage:
     qp = VariantMessage(parts=_cut(_message(rendered, digest_id=digest_id, language=language, eight_bit=False)))
     fits = all(body_fits_8bit(body, slots_per_line=_slots_on) for body in (rendered.text, rendered.html))
     if settings.EMAIL_BODY_ENCODING != "8bit" or not fits:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import smtplib
 import threading
 import time
@@ -49,6 +50,8 @@ BATCH_LIMITS = {"mailgun": 1000, "sendgrid": 1000, "postmark": 500, "amazon_ses"
 THROTTLE_CHUNK = 20
 KIND_CODE = {retry.OUTAGE: Code.OUTAGE, retry.TRANSIENT: Code.RETRY, retry.PERMANENT: Code.FAILED}
 INTERRUPTED = "the batch was interrupted before this message"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -311,6 +314,11 @@ def _smtp_lane(
             connection.close()
         except Exception:
             pass
+        try:
+            lane.close()
+        except Exception as exc:
+            # Every outcome is known and will be recorded; only a dead worker's sweeper reads the journal.
+            log.warning("a lane's last journal write was refused (%s)", retry.error_text(exc))
     return outcomes
 
 

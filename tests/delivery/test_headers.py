@@ -1,6 +1,8 @@
 """Every digest email, parsed from the raw bytes a real SMTP server received."""
 
 import re
+import time
+from email.utils import mktime_tz, parsedate_tz
 
 import pytest
 
@@ -142,3 +144,22 @@ def test_a_server_without_8bitmime_gets_the_quoted_printable_copy_with_the_same_
         unsubscribe = re.findall(r"<(https://[^>]+)>", message["List-Unsubscribe"])[0]
         assert unsubscribe in parts[0].get_content() and unsubscribe in parts[1].get_content()
         assert "江苏省拟立法促进人工智能产业发展" in parts[1].get_content()
+
+
+def test_each_batch_is_dated_when_it_goes_though_its_variant_is_serialised_once(seed_digest, smtp_bulk, settings):
+    # A variant's bytes are kept for the whole send; the Date header must still be the batch's own.
+    settings.DELIVERY_BATCH_SIZE, settings.DELIVERY_SMTP_CONNECTIONS = 1, 1
+    for name in ("first", "second"):
+        Subscriber.objects.create(email=f"{name}@example.org", status="active")
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    window = []
+    for _ in range(2):
+        before = time.time()
+        assert deliveries_send_batch(seed_digest.pk).sent == 1
+        window.append((int(before), time.time()))
+        time.sleep(1.1)
+    dates = [mktime_tz(parsedate_tz(str(message["Date"]))) for _, message, _ in smtp_bulk.parsed()]
+    assert len(dates) == 2
+    for date, (start, end) in zip(dates, window, strict=True):
+        assert start <= date <= end
+    assert dates[1] > dates[0]

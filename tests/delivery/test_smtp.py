@@ -182,3 +182,24 @@ def test_a_batch_interrupted_while_its_connections_send_waits_for_them_and_start
         deliveries_send_batch(seed_digest.pk)
     assert smtp_bulk.count() == 0
     assert not any(thread.name.startswith("smtp-lane") for thread in threading.enumerate())
+
+
+def test_a_lanes_last_journal_write_lands_and_its_redis_connection_is_reused(settings):
+    # A lane does not wait for its journal writes' replies before each message; closing it
+    # reads the last one and gives the connection back, so batches do not pile up connections.
+    from django.core.cache import cache
+
+    from digests.delivery.journal import LANE_KEY, Journal, LaneJournal
+    from digests.delivery.outcomes import Code, Outcome
+
+    client = cache._cache.get_client(write=True)
+    before = len(client.client_list())
+    for index in range(20):
+        lane = LaneJournal(f"reuse{index}", 0)
+        lane.write(30)
+        lane.add(Outcome(Code.SENT))
+        lane.write(30)
+        lane.close()
+    assert len(client.client_list()) <= before + 1
+    last = Journal(*cache.get(LANE_KEY.format(token="reuse19", index=0)))
+    assert (last.codes, last.in_flight) == (Code.SENT, True)
