@@ -116,6 +116,10 @@ def env_database(name: str, default: str) -> dict:
     return config
 
 
+# Providers sent through our subclass of anymail's backend (same settings, webhooks and errors):
+# Mailgun's, whose 1,000-reader batch calls it builds in bulk (digests/mail/mailgun.py).
+ANYMAIL_BACKENDS = {"mailgun": "digests.mail.mailgun.EmailBackend"}
+
 EMAIL_SCHEMES = "smtp://, smtp+tls://, smtp+ssl://, file:///path, console://, memory://, anymail://PROVIDER"
 
 
@@ -169,7 +173,7 @@ def email_url_parse(name: str, value: str) -> dict:
         module = f"anymail.backends.{provider}"
         if importlib.util.find_spec(module) is None:
             raise fail(name, value, f"django-anymail has no provider called {provider!r}")
-        return {"backend": f"{module}.EmailBackend", "provider": provider}
+        return {"backend": ANYMAIL_BACKENDS.get(provider, f"{module}.EmailBackend"), "provider": provider}
     raise fail(name, value, f"unknown scheme; use one of {EMAIL_SCHEMES}")
 
 

@@ -356,7 +356,7 @@ def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:
 def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True) -> list[Outgoing]:
     digest = Digest.objects.get(pk=digest_id)
     rows = (
-        Delivery.objects.filter(pk__in=ids)
+        Delivery.objects.filter(pk__any=ids)
         .order_by("pk")
         .values_list(
             "pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language"

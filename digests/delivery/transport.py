@@ -526,6 +526,17 @@ def _anymail_single(connection, item: Outgoing, *, provider: str) -> dict[int, O
 
 
 def _anymail_batch(connection, group: list[Outgoing], *, syntax: str, provider: str) -> dict[int, Outcome]:
+    message = anymail_batch_message(group, syntax=syntax)
+    try:
+        connection.send_messages([message])
+    except Exception as exc:
+        return _anymail_error_outcomes(exc, group)
+    return _status_outcomes(message, group, provider)
+
+
+def anymail_batch_message(group: list[Outgoing], *, syntax: str):
+    """One API call's message for readers of one variant: the variant's parts with the provider's
+    merge fields where each reader's links go, and each reader's links, headers and metadata."""
     import html as html_lib
 
     first = group[0]
@@ -547,8 +558,4 @@ def _anymail_batch(connection, group: list[Outgoing], *, syntax: str, provider: 
     message.merge_data = values
     message.merge_headers = {item.fields.to: _reader_headers(item.fields) for item in group}
     message.merge_metadata = {item.fields.to: _metadata(item) for item in group}
-    try:
-        connection.send_messages([message])
-    except Exception as exc:
-        return _anymail_error_outcomes(exc, group)
-    return _status_outcomes(message, group, provider)
+    return message

@@ -1,3 +1,4 @@
+from digests.models import lookups  # noqa: F401  (registers pk__any)
 from digests.models.automation import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from digests.models.content import Category, Digest, Item
 from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent

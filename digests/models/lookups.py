@@ -1,0 +1,29 @@
+"""``pk__any=ids``: a list of ids as one array parameter (``= ANY(%s)``) on PostgreSQL.
+
+A batch's claim, re-check and record name its 1,000 ledger rows by id several
+times. ``pk__in`` makes that 1,000 query parameters, each prepared by Django's
+``In`` lookup and then quoted into the SQL by psycopg, in Python: a fifth of a
+Mailgun worker's time. As one array the list is adapted once. Other databases
+get ``IN`` as before.
+"""
+
+from __future__ import annotations
+
+from django.db.models import BigAutoField, Lookup
+from django.db.models.lookups import In
+
+
+@BigAutoField.register_lookup
+class AnyOf(Lookup):
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [[int(pk) for pk in value]]
+
+    def as_sql(self, compiler, connection):
+        if connection.vendor != "postgresql":
+            return In(self.lhs, list(self.rhs)).as_sql(compiler, connection)
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
