@@ -8,6 +8,7 @@ who is on the list.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -136,18 +137,21 @@ def _signup_new(*, email, name, categories, language, source, tz, frequency, wee
 
 
 def _insert_parts(row: models.Model, *, leave_out: str = "") -> tuple[str, str, list]:
-    """The columns, value placeholders and parameters of an INSERT of ``row`` as ``save()`` would write it.
+    """The columns, value placeholders and parameters of an INSERT of ``row`` as ``save()`` would write it."""
+    columns, values, fields = _insert_columns(type(row), leave_out)
+    return columns, values, [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
 
-    Every value is cast to its column's type: in ``INSERT … SELECT`` PostgreSQL would otherwise take
-    an untyped literal for text. Text columns are left uncast, so a value too long for its column
-    fails as it would through the ORM rather than being cut short by the cast.
-    """
-    fields = [f for f in row._meta.concrete_fields if not f.primary_key and f.name != leave_out]
+
+@functools.cache
+def _insert_columns(model: type[models.Model], leave_out: str) -> tuple[str, str, list]:
+    # Every value is cast to its column's type: in ``INSERT … SELECT`` PostgreSQL would otherwise take
+    # an untyped literal for text. Text columns are left uncast, so a value too long for its column
+    # fails as it would through the ORM rather than being cut short by the cast.
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != leave_out]
     text = ("CharField", "EmailField", "TextField", "SlugField")
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = ", ".join("%s" if f.get_internal_type() in text else f"CAST(%s AS {f.db_type(connection)})" for f in fields)
-    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    return columns, values, params
+    return columns, values, fields
 
 
 def _signup(*, email, name, categories, language, source, tz, frequency, weekly_day) -> SignupOutcome:

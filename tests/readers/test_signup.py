@@ -398,3 +398,18 @@ def test_behind_a_proxy_the_configured_header_names_the_client(client, on_commit
         client.post, URL, {"email": "p3@example.com", "categories": [categories[0].pk]}, HTTP_X_REAL_IP="198.51.100.1"
     )
     assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
+
+
+@pytest.mark.parametrize("bad", ["inactive", "999999", "abc"])
+def test_a_category_not_offered_is_refused_and_nothing_is_stored(client, on_commit, categories, bad):
+    hidden = Category.objects.create(name="Hidden", slug="hidden", is_active=False)
+    value = str(hidden.pk) if bad == "inactive" else bad
+    response = post(client, on_commit, email="odd@example.com", categories=[categories[0].pk, value])
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert Subscriber.objects.count() == 0 and mail.outbox == []
+
+
+def test_a_category_sent_twice_is_chosen_once(client, on_commit, categories):
+    post(client, on_commit, email="order@example.com", categories=[categories[2].pk, categories[0].pk, categories[0].pk])
+    reader = Subscriber.objects.get()
+    assert set(reader.categories.all()) == {categories[0], categories[2]}
