@@ -79,7 +79,9 @@ def subscriber_signup(
         "weekly_day": weekday_normalise(weekly_day) if weekly_day else None,
     }
     try:
-        if _signup_new(**choice):
+        # The one-statement insert is PostgreSQL's (data-modifying CTEs); elsewhere (SQLite on a laptop)
+        # a new address takes the ORM path below, which writes the same rows.
+        if connection.vendor == "postgresql" and _signup_new(**choice):
             return SignupOutcome.CREATED
         with transaction.atomic():
             return _signup(**choice)

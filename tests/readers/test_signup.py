@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -116,7 +117,9 @@ def test_a_new_signup_writes_the_reader_its_choices_and_the_owed_email_and_nothi
     # Check the categories, then one statement inserts the reader (stamped), its choices and the owed email
     # (it was seven: the address looked up first, each row on its own, in a transaction). The email goes out
     # after commit.
-    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(2):
+    # (SQLite, on a laptop, takes the ORM path: the seven.)
+    most = 2 if connection.vendor == "postgresql" else 7
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(most):
         client.post(URL, {"email": "quick@example.com", "categories": [categories[0].pk, categories[1].pk]})
     reader = Subscriber.objects.get(email="quick@example.com")
     assert set(reader.categories.all()) == {categories[0], categories[1]}
