@@ -11,12 +11,9 @@ def mail_connection(purpose: str, **overrides):
     return get_connection(options.pop("backend"), **options)
 
 
-def transactional_message(name: str, *, to: str, language: str, context: dict, html_filter=None):
-    """One transactional email: ``emails/<name>-subject.txt``, ``<name>.txt`` and ``<name>.html``
-    rendered in ``language``, from DEFAULT_FROM_EMAIL, marked as automatic, with its own Message-ID."""
-    from email.utils import make_msgid, parseaddr
-
-    from django.core.mail import EmailMultiAlternatives
+def transactional_render(name: str, *, language: str, context: dict) -> tuple[str, str, str]:
+    """The subject (one line), text and HTML of ``emails/<name>-subject.txt``, ``<name>.txt`` and
+    ``<name>.html`` rendered with ``context`` in ``language``."""
     from django.template.loader import render_to_string
     from django.utils import translation
 
@@ -24,8 +21,15 @@ def transactional_message(name: str, *, to: str, language: str, context: dict, h
         subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
         text = render_to_string(f"emails/{name}.txt", context)
         html = render_to_string(f"emails/{name}.html", context)
-    if html_filter is not None:
-        html = html_filter(html)
+    return subject, text, html
+
+
+def transactional_message_of(*, subject: str, text: str, html: str, to: str):
+    """A transactional email of these parts: from DEFAULT_FROM_EMAIL, marked as automatic, with its own Message-ID."""
+    from email.utils import make_msgid, parseaddr
+
+    from django.core.mail import EmailMultiAlternatives
+
     from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
     message = EmailMultiAlternatives(
         subject=subject,
@@ -37,3 +41,12 @@ def transactional_message(name: str, *, to: str, language: str, context: dict, h
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def transactional_message(name: str, *, to: str, language: str, context: dict, html_filter=None):
+    """One transactional email: ``emails/<name>-subject.txt``, ``<name>.txt`` and ``<name>.html``
+    rendered in ``language``, from DEFAULT_FROM_EMAIL, marked as automatic, with its own Message-ID."""
+    subject, text, html = transactional_render(name, language=language, context=context)
+    if html_filter is not None:
+        html = html_filter(html)
+    return transactional_message_of(subject=subject, text=text, html=html, to=to)

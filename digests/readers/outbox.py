@@ -46,13 +46,23 @@ def transactional_email_owe(*, subscriber: Subscriber, kind: str) -> Transaction
     The hand-over queues one task that sends everything due a second later, unless such a task
     is already waiting: a burst of signups costs a few tasks and SMTP connections, not one each.
     """
-    owed = TransactionalEmail.objects.create(
-        subscriber=subscriber, kind=kind, status=T.OWED, next_attempt_at=timezone.now() + GRACE
-    )
+    owed = transactional_email_row(subscriber=subscriber, kind=kind)
+    owed.save(force_insert=True)
+    transactional_emails_hand_over()
+    return owed
+
+
+def transactional_email_row(*, subscriber: Subscriber, kind: str) -> TransactionalEmail:
+    """The (unsaved) row saying ``subscriber`` is owed an email of ``kind``; whoever writes it calls
+    ``transactional_emails_hand_over`` in the same transaction."""
+    return TransactionalEmail(subscriber=subscriber, kind=kind, status=T.OWED, next_attempt_at=timezone.now() + GRACE)
+
+
+def transactional_emails_hand_over() -> None:
+    """Once the caller's transaction commits (at once outside one), queue the task that sends what is due."""
     queue.enqueue_once_or_leave_owed(
         queue.SEND_TRANSACTIONAL_DUE, flag=DUE_TASK_FLAG, seconds=DUE_TASK_FLAG_SECONDS, countdown=DUE_TASK_DELAY_SECONDS
     )
-    return owed
 
 
 def transactional_email_claim(pk: int, *, now: datetime.datetime | None = None) -> TransactionalEmail | None:

@@ -8,17 +8,19 @@ who is on the list.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone as django_timezone
 
-from digests.models import Category, FrequencyChange, Subscriber
+from digests.models import Category, FrequencyChange, Subscriber, TransactionalEmail
 from digests.readers.confirmation import confirmation_request, confirmation_request_new
 from digests.readers.frequency import frequency_normalise, subscriber_frequency_set, weekday_normalise
 from digests.readers.normalise import email_key, language_normalise
+from digests.readers.outbox import transactional_email_row, transactional_emails_hand_over
 from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.status import subscriber_transition
 
@@ -77,12 +79,81 @@ def subscriber_signup(
         "weekly_day": weekday_normalise(weekly_day) if weekly_day else None,
     }
     try:
+        # The one-statement insert is PostgreSQL's (data-modifying CTEs); elsewhere (SQLite on a laptop)
+        # a new address takes the ORM path below, which writes the same rows.
+        if connection.vendor == "postgresql" and _signup_new(**choice):
+            return SignupOutcome.CREATED
         with transaction.atomic():
             return _signup(**choice)
     except IntegrityError:
         # A simultaneous signup created the row first; treat ours as a repeat.
         with transaction.atomic():
             return _signup(**choice)
+
+
+def _signup_new(*, email, name, categories, language, source, tz, frequency, weekly_day) -> bool:
+    """Write a new reader, pending and stamped, with its categories and the confirmation it is owed, in
+    one statement; False, with nothing written, when the address is taken (in any case).
+
+    The same rows ``_signup`` writes for a new address (its first branch), in one round trip and
+    one commit instead of seven statements: most signups are new addresses. A returning one costs
+    this statement more, then takes ``_signup``'s path.
+    """
+    how_often = {"frequency": frequency} if frequency else {}
+    if weekly_day:
+        how_often["weekly_day"] = weekly_day
+    reader = Subscriber(
+        email=email,
+        name=name,
+        language=language_code(language),
+        source=source,
+        status=S.PENDING,
+        timezone=tz,
+        confirmation_sent_at=django_timezone.now(),
+        **how_often,
+    )
+    owed = transactional_email_row(subscriber=reader, kind=TransactionalEmail.Kind.CONFIRMATION)
+    reader_columns, reader_values, reader_params = _insert_parts(reader)
+    owed_columns, owed_values, owed_params = _insert_parts(owed, leave_out="subscriber")
+    through = Subscriber.categories.through
+    reader_field, category_field = through._meta.get_field("subscriber"), through._meta.get_field("category")
+    quote = connection.ops.quote_name
+    # ON CONFLICT without a target: the one unique index a new row can hit is the address's (lower(email)).
+    sql = (
+        f"WITH reader AS (INSERT INTO {quote(Subscriber._meta.db_table)} ({reader_columns}) VALUES ({reader_values}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(Subscriber._meta.pk.column)} AS id), "
+        f"chosen AS (INSERT INTO {quote(through._meta.db_table)} ({quote(reader_field.column)}, {quote(category_field.column)}) "
+        f"SELECT reader.id, category FROM reader, unnest(CAST(%s AS {category_field.target_field.db_type(connection)}[])) "
+        "AS category), "
+        f"owed AS (INSERT INTO {quote(TransactionalEmail._meta.db_table)} "
+        f"({quote(TransactionalEmail._meta.get_field('subscriber').column)}, {owed_columns}) "
+        f"SELECT reader.id, {owed_values} FROM reader) "
+        "SELECT id FROM reader"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*reader_params, [category.pk for category in categories], *owed_params])
+        created = cursor.fetchone() is not None
+    if created:
+        transactional_emails_hand_over()
+    return created
+
+
+def _insert_parts(row: models.Model, *, leave_out: str = "") -> tuple[str, str, list]:
+    """The columns, value placeholders and parameters of an INSERT of ``row`` as ``save()`` would write it."""
+    columns, values, fields = _insert_columns(type(row), leave_out)
+    return columns, values, [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+
+
+@functools.cache
+def _insert_columns(model: type[models.Model], leave_out: str) -> tuple[str, str, list]:
+    # Every value is cast to its column's type: in ``INSERT … SELECT`` PostgreSQL would otherwise take
+    # an untyped literal for text. Text columns are left uncast, so a value too long for its column
+    # fails as it would through the ORM rather than being cut short by the cast.
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != leave_out]
+    text = ("CharField", "EmailField", "TextField", "SlugField")
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = ", ".join("%s" if f.get_internal_type() in text else f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    return columns, values, fields
 
 
 def _signup(*, email, name, categories, language, source, tz, frequency, weekly_day) -> SignupOutcome:

@@ -180,3 +180,42 @@ def test_a_real_worker_on_the_transactional_queue_sends_the_confirmation(client,
             time.sleep(0.1)
     assert [m.to for m in mail.outbox] == [["worker@example.com"]]
     assert "/confirm/" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("name", ["", "李雷", '<b>O\'Brien & "Co"</b>', "zqConfirmUrlSlotqz"])
+def test_the_email_rendered_once_per_language_says_exactly_what_rendering_it_for_the_reader_says(
+    categories, language, name, settings
+):
+    from digests.links import reader_url
+    from digests.mail import transactional_message
+    from digests.readers.confirmation import confirmation_message
+
+    reader = make_reader("once@example.com", status=S.PENDING, language=language, name=name)
+    context = {
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "name": name,
+        "confirm_url": reader_url(reader.key, "confirm"),
+        "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
+        "publisher_address": settings.PUBLISHER_ADDRESS,
+    }
+    for _ in range(2):  # the first renders the templates, the second reuses them
+        made = confirmation_message(reader)
+        expected = transactional_message("confirm", to=reader.email, language=language, context=context)
+        assert (made.subject, made.body, made.alternatives[0].content) == (
+            expected.subject,
+            expected.body,
+            expected.alternatives[0].content,
+        )
+        assert made.to == ["once@example.com"] and made.extra_headers["Auto-Submitted"] == "auto-generated"
+    assert ("您好" in made.body) == (language == "zh-hans")
+
+
+def test_a_changed_site_name_shows_in_the_next_confirmation_email(categories, settings):
+    from digests.readers.confirmation import confirmation_message
+
+    reader = make_reader("renamed@example.com", status=S.PENDING, language="en")
+    assert "Old Name" not in confirmation_message(reader).subject
+    settings.SITE_NAME = "Old Name"
+    assert confirmation_message(reader).subject == "Confirm your subscription to Old Name"
