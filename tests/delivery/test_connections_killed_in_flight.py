@@ -9,11 +9,13 @@ every other reader gets exactly one copy and nobody is lost.
 """
 
 import datetime
+import time
 
 import pytest
 from django.utils import timezone
 
 from digests.delivery.batch import HOLD_SECONDS, PREPARE_SECONDS
+from digests.delivery.journal import journal_read
 from digests.delivery.schedule import deliveries_recover, digest_start
 from digests.models import Category, Delivery, DeliveryEvent, Digest, Item
 from tests.helpers.readers import make_readers
@@ -23,6 +25,13 @@ pytestmark = [needs_services, pytest.mark.django_db(transaction=True)]
 
 CONNECTIONS = 3
 POOL_PROCESSES = 2  # the test worker's -c
+
+
+def _held_batches(digest):
+    tokens = set(Delivery.objects.filter(digest=digest, status="sending").values_list("claim_token", flat=True))
+    journals = [journal_read(token) for token in tokens]
+    soon = time.time() + HOLD_SECONDS + 0.5
+    return sum(1 for journal in journals if journal and not journal.lanes and journal.deadline <= soon)
 
 
 def _status(digest):
@@ -47,6 +56,10 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     # Wait until every connection of every pool process is stuck in DATA, then a little more.
     assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=60, interval=0.05)
     first.kill()
+    # A lane does not wait for its journal write's reply before the data (see LaneJournal): the
+    # write reaches Redis, which may not have run it the very instant the worker dies. A sweeper
+    # reads a journal only once its deadline has passed, seconds later; a moment stands in for that.
+    time.sleep(0.5)
     stalled = set(smtp_server.stalled)
     assert len(stalled) == POOL_PROCESSES * CONNECTIONS, "each connection has exactly one message in flight"
     smtp_server.stall_after = None
@@ -84,12 +97,14 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     eligible = set(Delivery.objects.filter(digest=seed_digest, status="pending").values_list("subscriber__email", flat=True))
     batch = int(worker_env["DELIVERY_BATCH_SIZE"]) * CONNECTIONS
     assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=60, interval=0.05)
-    # Each pool process holds its batch on the wire and the next one, claimed and made.
+    # Each pool process holds its batch on the wire and the next one, claimed and made: held (its
+    # journal's deadline HOLD_SECONDS away), not still being made (a PREPARE_SECONDS deadline).
     assert wait_for(
         lambda: Delivery.objects.filter(digest=seed_digest, status="sending").count() == 2 * POOL_PROCESSES * batch,
         timeout=10,
         interval=0.05,
     )
+    assert wait_for(lambda: _held_batches(seed_digest) == POOL_PROCESSES, timeout=10, interval=0.05)
     first.kill()
     stalled = set(smtp_server.stalled)
     assert len(stalled) == POOL_PROCESSES * CONNECTIONS
