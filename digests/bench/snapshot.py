@@ -2,13 +2,13 @@
 
 The snapshot is ``digest_start``: the transition to ``sending`` and one
 set-based INSERT … SELECT of the whole audience into the ledger, committed
-(the deferred foreign-key checks run at the commit, so they are in the time).
-Its floor writes the very same rows, already computed, into the same ledger
-(same indexes, constraints and counter triggers) under a throwaway digest, and
-rolls back: what is left between the two is the cost of working out who gets
-which variant, when, and with which Message-ID. A bare floor (the same rows
-into an unindexed temporary table) shows what the ledger's indexes and
-foreign keys cost on their own.
+(whatever the ledger checks at the commit is in the time). Its floor writes
+the very same rows, already computed, into the same ledger (same indexes,
+constraints and triggers: the counters, the checks that the readers and
+digest exist) under a throwaway digest, and rolls back: what is left between
+the two is the cost of working out who gets which variant, when, and with
+which Message-ID. A bare floor (the same rows into an unindexed temporary
+table) shows what the ledger's indexes and checks cost on their own.
 """
 
 from __future__ import annotations
