@@ -2,19 +2,21 @@
 
 The snapshot is ``digest_start``: the transition to ``sending`` and one
 set-based INSERT … SELECT of the whole audience into the ledger, committed
-(the deferred foreign-key checks run at the commit, so they are in the time).
-Its floor writes the very same rows, already computed, into the same ledger
-(same indexes, constraints and counter triggers) under a throwaway digest, and
-rolls back: what is left between the two is the cost of working out who gets
-which variant, when, and with which Message-ID. A bare floor (the same rows
-into an unindexed temporary table) shows what the ledger's indexes and
-foreign keys cost on their own.
+(whatever the ledger checks at the commit is in the time). Its floor writes
+the very same rows, already computed, into the same ledger (same indexes,
+constraints and triggers: the counters, the checks that the readers and
+digest exist) under a throwaway digest, and rolls back: what is left between
+the two is the cost of working out who gets which variant, when, and with
+which Message-ID. A bare floor (the same rows into an unindexed temporary
+table) shows what the ledger's indexes and checks cost on their own.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -36,6 +38,9 @@ class SnapshotTiming:
     seconds: float
     floor_seconds: float | None = None
     bare_seconds: float | None = None
+    # CPU seconds of this process plus its database backend's (None when the database is not on this machine).
+    cpu_seconds: float | None = None
+    floor_cpu_seconds: float | None = None
 
     def __str__(self) -> str:
         per_100k = self.seconds * 100_000 / max(self.rows, 1)
@@ -43,11 +48,15 @@ class SnapshotTiming:
             f"snapshot: {self.seconds:.2f}s for {self.rows:,} readers ({self.rows / self.seconds:,.0f} rows/s, "
             f"{per_100k:.2f}s per 100,000): {self.pending:,} to send, {self.skipped:,} skipped"
         )
+        if self.cpu_seconds is not None:
+            text += f"\nsnapshot CPU (this process + its database backend): {self.cpu_seconds:.2f}s"
         if self.floor_seconds:
             text += (
                 f"\nsnapshot floor (the same rows, precomputed, into the same ledger, committed checks): "
                 f"{self.floor_seconds:.2f}s; ratio {self.floor_seconds / self.seconds:.2f}"
             )
+            if self.floor_cpu_seconds is not None and self.cpu_seconds:
+                text += f"; CPU {self.floor_cpu_seconds:.2f}s, ratio {self.floor_cpu_seconds / self.cpu_seconds:.2f}"
         if self.bare_seconds:
             text += f"\nbare floor (the same rows into an unindexed temporary table): {self.bare_seconds:.2f}s"
         return text
@@ -56,10 +65,43 @@ class SnapshotTiming:
 def snapshot_timed(digest_id: int) -> SnapshotTiming:
     """Start sending ``digest_id`` now (every reader due at once) and time the transition + snapshot + commit."""
     digest = Digest.objects.get(pk=digest_id)
-    started = time.perf_counter()
-    report = digest_start(digest, immediate=True, allow_stale=True)
-    seconds = time.perf_counter() - started
-    return SnapshotTiming(rows=report.pending + report.skipped, pending=report.pending, skipped=report.skipped, seconds=seconds)
+    with _cpu() as cpu:
+        started = time.perf_counter()
+        report = digest_start(digest, immediate=True, allow_stale=True)
+        seconds = time.perf_counter() - started
+    return SnapshotTiming(
+        rows=report.pending + report.skipped,
+        pending=report.pending,
+        skipped=report.skipped,
+        seconds=seconds,
+        cpu_seconds=cpu.get("seconds"),
+    )
+
+
+@contextmanager
+def _cpu():
+    """CPU seconds spent inside the block by this process and its database backend: on a shared
+    machine they vary far less than the wall time. Left out when the backend's /proc is not readable."""
+    spent: dict[str, float] = {}
+    if connection.vendor != "postgresql":
+        yield spent
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = f"/proc/{cursor.fetchone()[0]}/stat"
+    try:
+        before = time.process_time() + _backend_cpu(stat)
+    except OSError:
+        yield spent
+        return
+    yield spent
+    spent["seconds"] = time.process_time() + _backend_cpu(stat) - before
+
+
+def _backend_cpu(stat: str) -> float:
+    with open(stat) as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 class _Rollback(Exception):
@@ -70,6 +112,7 @@ def snapshot_floor(timing: SnapshotTiming, digest_id: int) -> SnapshotTiming:
     """``timing`` with its floors: ``digest_id``'s ledger rows copied as they are, timed, then rolled back."""
     delivery = connection.ops.quote_name(Delivery._meta.db_table)
     floor = bare = None
+    spent: dict[str, float] = {}
     try:
         with transaction.atomic():
             source = Digest.objects.get(pk=digest_id)
@@ -77,7 +120,7 @@ def snapshot_floor(timing: SnapshotTiming, digest_id: int) -> SnapshotTiming:
                 title=f"{source.title} (snapshot floor)",
                 issue_date=source.issue_date - datetime.timedelta(days=3650),
             )
-            with connection.cursor() as cursor:
+            with _cpu() as spent, connection.cursor() as cursor:
                 started = time.perf_counter()
                 cursor.execute(
                     f"INSERT INTO {delivery} (digest_id, {_COLUMNS}) "
@@ -87,6 +130,7 @@ def snapshot_floor(timing: SnapshotTiming, digest_id: int) -> SnapshotTiming:
                 )
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 floor = time.perf_counter() - started
+            with connection.cursor() as cursor:
                 cursor.execute(f"CREATE TEMPORARY TABLE bench_snapshot_bare (digest_id bigint, {_bare_columns()})")
                 started = time.perf_counter()
                 cursor.execute(
@@ -97,7 +141,9 @@ def snapshot_floor(timing: SnapshotTiming, digest_id: int) -> SnapshotTiming:
             raise _Rollback
     except _Rollback:
         pass
-    return SnapshotTiming(**{**timing.__dict__, "floor_seconds": floor, "bare_seconds": bare})
+    return SnapshotTiming(
+        **{**timing.__dict__, "floor_seconds": floor, "bare_seconds": bare, "floor_cpu_seconds": spent.get("seconds")}
+    )
 
 
 def _bare_columns() -> str:

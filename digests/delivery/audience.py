@@ -20,8 +20,14 @@ from digests.models.readers import WEEKDAYS
 
 
 def digest_readers(digest: Digest):
-    """The readers a send of ``digest`` snapshots: active, and their frequency takes its edition."""
-    return Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, frequency__in=Subscriber.frequencies_taking(digest.edition))
+    """The readers a send of ``digest`` snapshots: active, and their frequency takes its edition (unordered)."""
+    # No default ordering: Django adds the ordering column to a DISTINCT, and the
+    # start's "which time zones (and weekdays)" then read one row per reader
+    # (100,000 rows parsed in Python, half the snapshot's time) instead of a few.
+    readers = Subscriber.objects.filter(
+        status=Subscriber.Status.ACTIVE, frequency__in=Subscriber.frequencies_taking(digest.edition)
+    )
+    return readers.order_by()
 
 
 @dataclass(frozen=True)

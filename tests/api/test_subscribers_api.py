@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from digests.models import Consent, Subscriber
+from digests.models import Consent, Delivery, Subscriber
 from digests.readers.privacy import address_is_suppressed
 from tests.helpers.readers import make_reader
 
@@ -89,6 +90,15 @@ def test_delete_is_the_admins_erasure(api, categories):
     assert not Subscriber.objects.exists()
     assert address_is_suppressed("erase@example.com")
     assert api.delete(f"subscribers/{reader.key}/").status_code == 404
+
+
+def test_the_erasure_takes_the_readers_ledger_rows_with_them(api, categories, seed_digest):
+    # The ledger's reader has no foreign-key constraint: the erasure itself must take the rows.
+    reader = make_reader("erase@example.com")
+    now = timezone.now()
+    Delivery.objects.create(digest=seed_digest, subscriber=reader, variant="1", not_before=now, message_id="<m@example>")
+    assert api.delete(f"subscribers/{reader.key}/").status_code == 204
+    assert not Delivery.objects.exists()
 
 
 def test_reading_needs_subscribers_read(api, make_key, categories):

@@ -169,3 +169,26 @@ def test_a_readers_deliveries_and_the_snapshots_conflicts_are_both_answered_by_t
         full_indexes = sorted(row[0].split(" USING btree ")[1] for row in cursor.fetchall())
     assert "delivery_once_per_reader" in plan
     assert full_indexes == ["(digest_id, status, not_before)", "(id)", "(subscriber_id, digest_id)"]
+
+
+def test_starting_a_send_reads_a_few_rows_per_time_zone_not_one_per_reader(audience, settings):
+    # Which zones (and weekdays) the readers are in was a DISTINCT that Django widened with the
+    # readers' default ordering: one row per reader came back to Python, a million at a million readers.
+    from digests.delivery.schedule import digest_first_release
+
+    settings.DIGEST_LOCAL_TIME_DELIVERY = True
+    audience.scheduled_at = datetime.datetime(2026, 2, 6, 7, 30, tzinfo=datetime.UTC)
+    returned = []
+
+    def count_rows(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.lstrip().upper().startswith("SELECT"):
+            returned.append((context["cursor"].rowcount, sql[:80]))
+        return result
+
+    with connection.execute_wrapper(count_rows):
+        digest_first_release(audience)
+        ledger.deliveries_snapshot(audience, release=_release)
+    readers = Subscriber.objects.filter(status="active").count()
+    assert readers > 200
+    assert max(rows for rows, _ in returned) <= len(ZONES) + Item.objects.filter(digest=audience).count(), returned
