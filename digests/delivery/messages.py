@@ -99,8 +99,13 @@ class VariantMessage:
     eight_bit: bool = False
     fallback: VariantMessage | None = None
 
+    def __post_init__(self):
+        # Each literal segment dot-stuffed once per variant (a reader's message is mostly these).
+        stuffed = tuple(_stuffed(part) if isinstance(part, bytes) else None for part in self.parts)
+        object.__setattr__(self, "_stuffed", stuffed)
+
     def for_reader(self, recipient: Recipient) -> bytes:
-        """This reader's complete RFC 5322 message, CRLF line endings, ASCII only."""
+        """This reader's complete RFC 5322 message, CRLF line endings."""
         values = {}
         out = []
         for part in self.parts:
@@ -112,6 +117,39 @@ class VariantMessage:
                 value = values[part] = _slot_value(recipient.value(part[0]), part[1])
             out.append(value)
         return b"".join(out)
+
+    def smtp_data(self, recipient: Recipient) -> bytes:
+        """``for_reader``'s message as SMTP DATA: every line that starts with a dot gets another
+        (RFC 5321 4.5.2), then the terminating dot. Only the reader's values and the seams
+        between segments are looked at per reader."""
+        values = {}
+        out = []
+        tail = b"\r\n"  # the message starts a line
+        for part, literal in zip(self.parts, self._stuffed, strict=True):
+            if literal is None:
+                value = values.get(part)
+                if value is None:
+                    value = values[part] = _stuffed(_slot_value(recipient.value(part[0]), part[1]))
+                literal = value
+            raw_start, stuffed, raw_end = literal
+            if not stuffed:
+                continue
+            # A line start the segment's own stuffing could not see: it began at the seam.
+            if raw_start[:1] == b"." and tail == b"\r\n":
+                out.append(b".")
+            elif raw_start[:2] == b"\n." and tail.endswith(b"\r"):
+                stuffed = b"\n." + stuffed[1:]
+            out.append(stuffed)
+            tail = (tail + raw_end)[-2:]
+        if tail != b"\r\n":
+            out.append(b"\r\n")
+        out.append(b".\r\n")
+        return b"".join(out)
+
+
+def _stuffed(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """``raw``'s first two bytes, ``raw`` with a dot added after every CRLF followed by one, its last two bytes."""
+    return raw[:2], raw.replace(b"\r\n.", b"\r\n.."), raw[-2:]
 
 
 def _slot_value(value: str, context: str) -> bytes:

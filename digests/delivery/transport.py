@@ -3,7 +3,7 @@
 * SMTP: every message's ready-made bytes, the batch cut into DELIVERY_SMTP_CONNECTIONS
   lanes sent at once, each over its own connection (in a thread), with PIPELINING
   where the server offers it (the envelope in one round trip) and the dot-stuffing
-  done on bytes, not by smtplib's regular expressions.
+  done on bytes, each variant's literal segments once (``VariantMessage.smtp_data``).
 * django-anymail, providers with per-recipient merge in the body (Mailgun):
   one API call per variant and up to the provider's batch limit, with
   ``merge_data`` (each reader's links), ``merge_headers`` (List-Unsubscribe,
@@ -198,16 +198,6 @@ def _smtp(
     return outcomes
 
 
-def _dot_stuffed(raw: bytes) -> bytes:
-    """The DATA section for ``raw`` (CRLF lines): leading dots doubled, then the terminating dot."""
-    data = raw.replace(b"\r\n.", b"\r\n..")
-    if data.startswith(b"."):
-        data = b"." + data
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
-
-
 class _Refused(Exception):
     """The lane's session is unusable (e.g. the server said 354 to a refused envelope)."""
 
@@ -288,7 +278,7 @@ def _smtp_lane(
                     options = ["BODY=8BITMIME"]
                 else:
                     variant = variant.fallback
-            data = _dot_stuffed(variant.for_reader(item.fields))
+            data = variant.smtp_data(item.fields)
             try:
                 _envelope(smtp, sender, item.fields.to, options, lane, busy_for, pipelining)
                 smtp.send(data)

@@ -203,3 +203,36 @@ def test_a_lanes_last_journal_write_lands_and_its_redis_connection_is_reused(set
     assert len(client.client_list()) <= before + 1
     last = Journal(*cache.get(LANE_KEY.format(token="reuse19", index=0)))
     assert (last.codes, last.in_flight) == (Code.SENT, True)
+
+
+def test_a_readers_value_that_starts_lines_with_dots_is_stuffed_at_every_seam(smtp_bulk, settings):
+    """Each variant's literal segments are stuffed once; what a reader's values bring (a quoted-printable
+    value wrapped into lines that start with a dot, one at the start of a line) is stuffed per reader."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.messages import HEADER, TEXT, Recipient, VariantMessage
+    from digests.delivery.transport import Outgoing, transport_send
+    from digests.links import ReaderLinks
+    from digests.mail import mail_connection
+
+    settings.DELIVERY_SMTP_CONNECTIONS = 1
+    smtp_bulk.pipelining = True
+    variant = VariantMessage(
+        parts=(
+            b"Subject: seams\r\nTo: ",
+            ("to", HEADER),
+            b"\r\n\r\n",
+            ("reader_ref", TEXT),
+            b"\r\n.a literal line after it\r\n",
+            ("reader_ref", TEXT),
+            b"=\r\n.",
+        )
+    )
+    links = ReaderLinks(preferences_url="https://x.example/p", unsubscribe_url="https://x.example/u", reader_ref="." * 160)
+    reader = Recipient(to="seams@example.org", message_id="<1@example.org>", links=links)
+    whole = variant.for_reader(reader)
+    assert whole.count(b"\r\n.") >= 6  # the value's wrapped lines, the literal's, the last one
+    item = Outgoing(delivery_id=1, digest_id=1, fields=reader, variant=variant)
+    outcomes = transport_send(mail_connection("bulk"), [item], journal=BatchJournal("seams"))
+    assert [outcome.code for outcome in outcomes.values()] == ["S"]
+    [(_, body)] = smtp_bulk.messages
+    assert body.replace(b"\r\n", b"\n") == whole.replace(b"\r\n", b"\n") + b"\n"
