@@ -127,18 +127,19 @@ def _deliver(owed: TransactionalEmail, connection) -> str:
 
 
 def transactional_emails_send_owed() -> int:
-    """Housekeeping: hand every overdue owed email to the transactional queue again; returns how many."""
+    """Housekeeping: hand every overdue owed email to the transactional queue again; returns how many.
+
+    One ``send_transactional_due`` task takes them all (it claims what is due, oldest first, and sends
+    it over one connection), not one task and one SMTP session per email: after a broker outage the
+    backlog is a burst like any other. At most ``transactional_emails_due``'s limit (500) are due per
+    run, fewer than the task sends before it ends (``DUE_MOST``)."""
     due = transactional_emails_due()
-    handed = 0
-    for pk in due:
-        try:
-            queue.enqueue(queue.SEND_TRANSACTIONAL, pk, on_commit=False)
-        except Exception as exc:  # still no broker: the rows stay owed for the next run
-            log.warning(
-                "broker unavailable, %d owed transactional emails wait: %s: %s", len(due) - handed, type(exc).__name__, exc
-            )
-            break
-        handed += 1
-    if handed:
-        log.info("handed %d owed transactional emails to the transactional queue", handed)
-    return handed
+    if not due:
+        return 0
+    try:
+        queue.enqueue(queue.SEND_TRANSACTIONAL_DUE, on_commit=False)
+    except Exception as exc:  # still no broker: the rows stay owed for the next run
+        log.warning("broker unavailable, %d owed transactional emails wait: %s: %s", len(due), type(exc).__name__, exc)
+        return 0
+    log.info("handed %d owed transactional emails to the transactional queue", len(due))
+    return len(due)

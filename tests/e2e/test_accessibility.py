@@ -37,7 +37,6 @@ def _violations(chromium, html: str, *, scheme: str = "light", width: int = 600)
 @pytest.mark.parametrize("fixture", ["seed_digest", "hard_digest", "weekly_digest"])
 def test_the_email_passes_axe_in_both_colour_schemes(fixture, request):
     digest = request.getfixturevalue(fixture)
-    # Rendered before Playwright starts its event loop (the ORM must not run inside it).
     emails = {language: variant_render(digest, language=language).html for language in ("zh-hans", "en")}
     chromium = request.getfixturevalue("chromium")
     found = {}
@@ -75,7 +74,7 @@ def pages(client, on_commit, seed_digest):
 
 
 def test_every_public_page_passes_axe(pages, request):
-    chromium = request.getfixturevalue("chromium")  # after the pages: the ORM must not run in Playwright's loop
+    chromium = request.getfixturevalue("chromium")
     found = {}
     for name, (status, html) in pages.items():
         assert status in (200, 400), (name, status)

@@ -14,7 +14,6 @@ def browser(email_file, chromium):
 
 @pytest.fixture
 def email_file(seed_digest, tmp_path):
-    # Rendered before Playwright starts its event loop (Django's ORM refuses to run inside one).
     path = tmp_path / "email.html"
     path.write_text(variant_render(seed_digest).html, encoding="utf-8")
     return path

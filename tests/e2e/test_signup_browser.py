@@ -75,14 +75,7 @@ def browser_page(chromium):
 def test_a_reader_signs_up_confirms_changes_categories_and_unsubscribes(
     transactional_db, live_server, settings, smtp_inbox, browser_page, eager_celery
 ):
-    from django.db import connections
-
-    try:
-        _journey(live_server, settings, smtp_inbox, browser_page)
-    finally:
-        # While Playwright's loop runs, the ORM keeps this test's connection in
-        # a context-local slot that pytest-django's teardown cannot see.
-        connections.close_all()
+    _journey(live_server, settings, smtp_inbox, browser_page)
 
 
 def _journey(live_server, settings, smtp_inbox, page):

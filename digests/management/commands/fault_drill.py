@@ -23,11 +23,20 @@ class Command(BaseCommand):
             help="The same faults, shorter: 1 s apart, Redis paused 1 s, SMTP 421 for 3 s, a send of about 12 s (the test suite's).",
         )
 
-    def handle(self, *args, readers: int, keep: bool, quick: bool, **options):
+        parser.add_argument(
+            "--template",
+            metavar="DATABASE",
+            help="Copy this migrated database, which must hold no readers or digests, instead of migrating a new one "
+            "(CREATE DATABASE … TEMPLATE: nobody else may be connected to it). The test suite passes its test database.",
+        )
+
+    def handle(self, *args, readers: int, keep: bool, quick: bool, template: str | None, **options):
         if readers < 50:
             raise CommandError("--readers must be at least 50 (some of them are refused or deferred).")
         try:
-            result = drill_run(readers=readers, keep=keep, pace=QUICK if quick else FULL, say=self.stdout.write)
+            result = drill_run(
+                readers=readers, keep=keep, pace=QUICK if quick else FULL, template=template, say=self.stdout.write
+            )
         except DrillRefused as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"\nFault drill on {machine()}: {readers:,} readers, {result.rate}/s, batches of {result.batch_size}\n")
