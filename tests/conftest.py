@@ -52,8 +52,8 @@ def _flush_by_delete():
     every table with Django's ``flush``: on PostgreSQL one TRUNCATE of the 32 tables, which makes new
     files for every table and index and took ~0.9 s on a 2-core machine, two minutes of the run. A
     DELETE of the same few rows takes ~0.02 s and leaves the same empty tables. Foreign keys are
-    checked at commit (Django makes them deferrable; the flush is one transaction), so the order does
-    not matter; the second pass removes what the delivery counter's trigger writes while
+    checked at commit (Django makes them deferrable; the flush is one transaction), the ledger's
+    references by its triggers (so it goes first); the second pass removes what the delivery counter's trigger writes while
     digests_delivery is emptied. Flushes that reset sequences or cascade keep Django's TRUNCATE."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
@@ -62,6 +62,9 @@ def _flush_by_delete():
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if reset_sequences or allow_cascade or not tables:
             return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        # The ledger first: its references are checked by statement-level triggers at the end of each
+        # DELETE (migration 0015), not at commit, so readers and digests may only go once it is empty.
+        tables = sorted(tables, key=lambda table: table != "digests_delivery")
         delete = [f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};" for table in tables]
         return delete + delete
 
