@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import asdict, dataclass, field
 
+from django.db import connection, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
@@ -51,7 +52,18 @@ def _send_rate(digest: Digest, now: datetime.datetime) -> float:
     """
     since = now - datetime.timedelta(seconds=RATE_WINDOW_SECONDS)
     newest = Delivery.objects.filter(digest=digest, sent_at__gte=since).order_by("-sent_at").values("sent_at")
-    sample = newest[:RATE_SAMPLE_ROWS].aggregate(n=Count("sent_at"), oldest=Min("sent_at"))
+    if connection.vendor != "postgresql":
+        sample = newest[:RATE_SAMPLE_ROWS].aggregate(n=Count("sent_at"), oldest=Min("sent_at"))
+    else:
+        # Mid-send the statistics lag far behind the rows just sent: the planner then takes the
+        # minute for a few hundred rows and reads all of it in a bitmap scan (165,000 rows, 63 ms at
+        # 1,000,000 ledger rows) instead of the newest RATE_SAMPLE_ROWS from the index (11 ms).
+        # Set for this statement alone, and put back (the caller's transaction may go on).
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_bitmapscan'), set_config('enable_bitmapscan', 'off', true)")
+            bitmapscan = cursor.fetchone()[0]
+            sample = newest[:RATE_SAMPLE_ROWS].aggregate(n=Count("sent_at"), oldest=Min("sent_at"))
+            cursor.execute("SELECT set_config('enable_bitmapscan', %s, true)", [bitmapscan])
     if sample["n"] < RATE_SAMPLE_ROWS:
         return sample["n"] / RATE_WINDOW_SECONDS
     return sample["n"] / max((now - sample["oldest"]).total_seconds(), 1.0)

@@ -54,3 +54,21 @@ def test_a_fast_send_is_measured_over_the_span_of_the_newest_sample(seed_digest,
 
     assert shown.rate_per_second == pytest.approx(10 / 4.5, abs=0.1)
     assert shown.eta_seconds == int(20 / (10 / 4.5))
+
+
+def test_reading_the_rate_leaves_the_callers_planner_settings_as_they_were(seed_digest):
+    # The rate's statement turns bitmap scans off for itself (stale statistics mid-send would
+    # have the planner read the whole minute); the page's other queries, in the same
+    # transaction, must not inherit that.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the planner setting is PostgreSQL's")
+    now = timezone.now()
+    ledger(seed_digest, sent_seconds_ago=[i / 100 for i in range(3000)], pending=10, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_bitmapscan")
+        before = cursor.fetchone()[0]
+        assert digest_progress(seed_digest, now=now).rate_per_second == 50  # 3,000 in the last minute
+        cursor.execute("SHOW enable_bitmapscan")
+        assert cursor.fetchone()[0] == before == "on"
