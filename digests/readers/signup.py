@@ -99,18 +99,8 @@ def _signup_new(*, email, name, categories, language, source, tz, frequency, wee
     one commit instead of seven statements: most signups are new addresses. A returning one costs
     this statement more, then takes ``_signup``'s path.
     """
-    how_often = {"frequency": frequency} if frequency else {}
-    if weekly_day:
-        how_often["weekly_day"] = weekly_day
-    reader = Subscriber(
-        email=email,
-        name=name,
-        language=language_code(language),
-        source=source,
-        status=S.PENDING,
-        timezone=tz,
-        confirmation_sent_at=django_timezone.now(),
-        **how_often,
+    reader = _new_reader(
+        email=email, name=name, language=language, source=source, tz=tz, frequency=frequency, weekly_day=weekly_day
     )
     owed = transactional_email_row(subscriber=reader, kind=TransactionalEmail.Kind.CONFIRMATION)
     reader_columns, reader_values, reader_params = _insert_parts(reader)
@@ -156,25 +146,33 @@ def _insert_columns(model: type[models.Model], leave_out: str) -> tuple[str, str
     return columns, values, fields
 
 
+def _new_reader(*, email, name, language, source, tz, frequency, weekly_day) -> Subscriber:
+    """A new reader as signup makes one, not yet saved: pending and already stamped (its confirmation is owed)."""
+    how_often = {"frequency": frequency} if frequency else {}
+    if weekly_day:
+        how_often["weekly_day"] = weekly_day
+    return Subscriber(
+        email=email,
+        name=name,
+        language=language_code(language),
+        source=source,
+        status=S.PENDING,
+        timezone=tz,
+        confirmation_sent_at=django_timezone.now(),
+        **how_often,
+    )
+
+
 def _signup(*, email, name, categories, language, source, tz, frequency, weekly_day) -> SignupOutcome:
     subscriber = subscriber_by_address(email)
     if subscriber is None:
         # A new reader's first choice is not a move: no FrequencyChange. Created already stamped, and its
         # categories added rather than set: a row this transaction just made has no choices to compare and
         # no confirmation to throttle.
-        how_often = {"frequency": frequency} if frequency else {}
-        if weekly_day:
-            how_often["weekly_day"] = weekly_day
-        subscriber = Subscriber.objects.create(
-            email=email,
-            name=name,
-            language=language_code(language),
-            source=source,
-            status=S.PENDING,
-            timezone=tz,
-            confirmation_sent_at=django_timezone.now(),
-            **how_often,
+        subscriber = _new_reader(
+            email=email, name=name, language=language, source=source, tz=tz, frequency=frequency, weekly_day=weekly_day
         )
+        subscriber.save(force_insert=True)
         subscriber.categories.add(*categories)
         confirmation_request_new(subscriber)
         return SignupOutcome.CREATED
