@@ -17,8 +17,8 @@ with three costs of a 1,000-reader batch call taken out:
   ``ascii_address`` gives for every real reader) parses to its two halves and nothing
   else, so it is split at the ``@`` instead; anything else (display names, quotes,
   non-ASCII, comments) still goes through anymail's parser.
-* **recipient-variables.** Serialised once, compactly and without ``\\uXXXX`` escapes
-  (the same JSON value, a smaller body).
+* **recipient-variables.** Serialised once, compactly, non-ASCII characters kept as
+  UTF-8 rather than escaped (``ensure_ascii=False``: the same JSON value, a smaller body).
 """
 
 from __future__ import annotations

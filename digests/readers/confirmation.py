@@ -114,7 +114,8 @@ def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     subject, text, html = _confirmation_parts(subscriber.language or settings.LANGUAGE_CODE, bool(subscriber.name), site)
     name, url = subscriber.name, reader_url(subscriber.key, "confirm")
     return transactional_message_of(
-        subject=_fill(subject, name=name, url=url),
+        # One line, as transactional_render makes it, whatever the reader typed.
+        subject=" ".join(_fill(subject, name=name, url=url).split()),
         # The text part is rendered with autoescaping off; the HTML escapes what it shows, as the template would.
         text=_fill(text, name=name, url=url),
         html=_fill(html, name=escape(name), url=escape(url)),
