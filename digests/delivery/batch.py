@@ -29,7 +29,7 @@ from digests.delivery.transport import Outgoing, call_timeout, smtp_connections,
 from digests.delivery.variants import variant_ids
 from digests.links import reader_links_many
 from digests.mail import mail_connection
-from digests.models import Delivery, Digest
+from digests.models import Digest
 from digests.rendering.inline import variant_inlined
 from newsletter.logs import log_fields
 
@@ -171,7 +171,7 @@ def _batch_prepare(digest_id: int, *, limit: int, now: datetime.datetime | None)
     if claim.ids:
         try:
             batch.connection = mail_connection("bulk")
-            batch.items = _outgoing(digest_id, claim.ids, needs_bytes=transport_needs_bytes(batch.connection))
+            batch.items = _outgoing(digest_id, claim.rows, needs_bytes=transport_needs_bytes(batch.connection))
         except Exception as exc:
             log.exception("digest %s: preparing a batch failed", digest_id, extra=batch.fields)
             batch.failed = exc
@@ -300,13 +300,17 @@ def _batch_finish(batch: _Batch, report: BatchReport, outcomes: dict | None) -> 
     return report
 
 
+# What making a claimed reader's message needs, read by the claim's own query.
+OUTGOING_FIELDS = ("variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language")
+
+
 def _claim_journalled(digest_id: int, *, limit: int, now: datetime.datetime | None):
     # Journalled before the claim commits, so no claim ever exists without a journal:
     # if this worker dies before its first provider call, the sweeper puts the rows
     # back once PREPARE_SECONDS have passed, and nothing of them is ambiguous.
     token = claim_token_new()
     journal_write(token, "", busy_for=PREPARE_SECONDS, in_flight=False)
-    return deliveries_claim(digest_id, limit=limit, now=now, token=token)
+    return deliveries_claim(digest_id, limit=limit, now=now, token=token, fields=OUTGOING_FIELDS)
 
 
 def _record(claim, outcomes: dict, *, digest_id: int, fields: dict, lanes: tuple = ()):
@@ -353,16 +357,9 @@ def _log_outcomes(items: list[Outgoing], outcomes: dict, fields: dict) -> None:
             )
 
 
-def _outgoing(digest_id: int, ids: tuple[int, ...], *, needs_bytes: bool = True) -> list[Outgoing]:
+def _outgoing(digest_id: int, rows: tuple[tuple, ...], *, needs_bytes: bool = True) -> list[Outgoing]:
+    """The messages of a claim's ``rows`` (``OUTGOING_FIELDS``, read by the claim itself)."""
     digest = Digest.objects.get(pk=digest_id)
-    rows = (
-        Delivery.objects.filter(pk__any=ids)
-        .order_by("pk")
-        .values_list(
-            "pk", "variant", "message_id", "subscriber_id", "subscriber__email", "subscriber__key", "subscriber__language"
-        )
-    )
-    rows = list(rows)
     links = reader_links_many(row[5] for row in rows)
     date = message_date()
     variants: dict[tuple, tuple] = {}

@@ -262,19 +262,30 @@ def _snapshot_in_chunks(
 class Claim:
     token: str
     ids: tuple[int, ...]
+    # With ``deliveries_claim(fields=...)``: (id, *fields) of each claimed row, in id order.
+    rows: tuple[tuple, ...] = ()
 
 
 def claim_token_new() -> str:
     return uuid.uuid4().hex
 
 
-def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | None = None, token: str | None = None) -> Claim:
+def deliveries_claim(
+    digest_id: int,
+    *,
+    limit: int,
+    now: datetime.datetime | None = None,
+    token: str | None = None,
+    fields: tuple[str, ...] = (),
+) -> Claim:
     """Take up to ``limit`` due pending deliveries of a sending digest; empty if paused or done.
 
     Rows locked by another claim are skipped, not waited for. The caller sends
     after this returns (the transaction has committed) and must record every
     id with ``deliveries_record``. A caller that journals before claiming
-    passes the claim's ``token``.
+    passes the claim's ``token``. ``fields`` (of the delivery, its subscriber's
+    as ``subscriber__…``) are read by the claim's own query into ``rows``, so
+    the caller need not read the rows it has just claimed a second time.
     """
     now = now or timezone.now()
     token = token or claim_token_new()
@@ -284,7 +295,7 @@ def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | Non
         # No ORDER BY: the due index is walked in its own order (oldest
         # release first, then insertion order, which the snapshot grouped by
         # variant); sorting every pending row per claim would cost O(n).
-        ids = list(
+        rows = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
                 digest_id=digest_id,
@@ -292,13 +303,15 @@ def deliveries_claim(digest_id: int, *, limit: int, now: datetime.datetime | Non
                 not_before__lte=now,
                 subscriber__status=Subscriber.Status.ACTIVE,
             )
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", *fields)[:limit]
         )
+        ids = [row[0] for row in rows]
         if ids:
             Delivery.objects.filter(pk__any=ids).update(
                 status=D.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
             )
-    return Claim(token, tuple(sorted(ids)))
+    rows.sort()
+    return Claim(token, tuple(row[0] for row in rows), tuple(rows) if fields else ())
 
 
 def deliveries_recheck(claim: Claim, *, now: datetime.datetime | None = None) -> Claim:

@@ -96,3 +96,17 @@ def test_a_record_touches_no_row_its_claim_no_longer_holds(claim, outcome):
     assert report.sent + report.failed + report.retried == len(claim.ids) - 1
     row = Delivery.objects.get(pk=taken)
     assert (row.status, row.claim_token, row.sent_at, row.provider_message_id) == ("pending", "", None, "")
+
+
+def test_a_claim_reads_what_the_messages_need_in_its_own_query(seed_digest):
+    for i in range(3):
+        Subscriber.objects.create(email=f"reader{i}@example.org", status="active", language="en" if i else "zh-hans")
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+
+    with CaptureQueriesContext(connection) as queries:
+        claim = deliveries_claim(seed_digest.pk, limit=3, fields=("message_id", "subscriber__email", "subscriber__language"))
+
+    assert [q for q in _statements(queries) if q == "SELECT"] == ["SELECT", "SELECT"]  # the digest's status, the rows
+    expected = Delivery.objects.order_by("pk").values_list("pk", "message_id", "subscriber__email", "subscriber__language")
+    assert claim.rows == tuple(expected)
+    assert claim.ids == tuple(row[0] for row in expected)
