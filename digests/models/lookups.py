@@ -4,7 +4,8 @@ A batch's claim, re-check and record name its 1,000 ledger rows by id several
 times. ``pk__in`` makes that 1,000 query parameters, each prepared by Django's
 ``In`` lookup and then quoted into the SQL by psycopg, in Python: a fifth of a
 Mailgun worker's time. As one array the list is adapted once. Other databases
-get ``IN`` as before.
+get ``IN`` as before. The array goes as one text literal (``'{1,2,3}'::bigint[]``), built
+by ``str.join`` rather than adapted element by element.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_db_prep_lookup(self, value, connection):
+        if connection.vendor == "postgresql":
+            # One text literal cast to an array: psycopg would quote a list element by element, in Python.
+            return "%s::bigint[]", ["{" + ",".join(str(int(pk)) for pk in value) + "}"]
         return "%s", [[int(pk) for pk in value]]
 
     def as_sql(self, compiler, connection):

@@ -110,3 +110,11 @@ def test_a_claim_reads_what_the_messages_need_in_its_own_query(seed_digest):
     expected = Delivery.objects.order_by("pk").values_list("pk", "message_id", "subscriber__email", "subscriber__language")
     assert claim.rows == tuple(expected)
     assert claim.ids == tuple(row[0] for row in expected)
+
+
+def test_rows_named_by_id_are_found_whatever_their_number(claim):
+    ids = list(claim.ids)
+
+    assert set(Delivery.objects.filter(pk__any=ids + [10**12]).values_list("pk", flat=True)) == set(ids)
+    assert set(Delivery.objects.filter(pk__any=ids[:1]).values_list("pk", flat=True)) == {ids[0]}
+    assert list(Delivery.objects.filter(pk__any=[])) == []
