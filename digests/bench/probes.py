@@ -11,6 +11,7 @@ stays flat as the ledger fills.
 from __future__ import annotations
 
 import io
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -138,3 +139,94 @@ class RssSeries:
             + ", ".join(marks)
             + f"; peak {peak / 1024:.0f} MB"
         )
+
+
+def _process_cpu(worker_session: int | None) -> dict[int, tuple[str, int]]:
+    """Each process's (group, CPU clock ticks so far), from /proc: the worker's whole session, this
+    process, its own children (the floor's processes), else the command name (postgres, redis-server,
+    the sink, …)."""
+    me, found = os.getpid(), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        pid, ppid, session = int(entry.name), int(fields[1]), int(fields[3])
+        if worker_session is not None and session == worker_session:
+            group = "worker"
+        elif pid == me:
+            group = "bench_send itself"
+        elif ppid == me:
+            group = "floor processes"
+        else:
+            group = name
+        found[pid] = (group, int(fields[11]) + int(fields[12]))
+    return found
+
+
+@dataclass
+class CpuShare:
+    """The machine's CPU over one phase by who used it, in microseconds per message: what a rate
+    bound by the CPU is made of, next to the floor's, so the ratio between them can be read off.
+
+    Sampled from /proc at the start, at each ``sample()`` (so a process that ends meanwhile, such as
+    a database backend whose connection closed, still counts up to its last sample) and at ``stop()``;
+    this process's own children that ended (the floor's) are counted from their resource usage."""
+
+    label: str
+    worker_session: int | None = None
+    started: dict = field(default_factory=dict)
+    last: dict = field(default_factory=dict)
+    used: dict[str, float] = field(default_factory=dict)  # CPU seconds by group
+    seconds: float = 0.0
+    messages: int = 0
+
+    def start(self) -> CpuShare:
+        if Path("/proc/self/stat").exists():
+            self.started = self.last = _process_cpu(self.worker_session)
+            self._children, self._at = _children_cpu(), time.monotonic()
+        return self
+
+    def sample(self) -> None:
+        if self.started:
+            self.last = {**self.last, **_process_cpu(self.worker_session)}
+
+    def stop(self) -> CpuShare:
+        """The end of the phase; set ``messages`` (how many it sent) before printing."""
+        if not self.started:
+            return self
+        self.sample()
+        ticks, self.seconds = os.sysconf("SC_CLK_TCK"), time.monotonic() - self._at
+        for pid, (group, now) in self.last.items():
+            before = self.started.get(pid, (group, 0))[1]
+            if now > before:
+                self.used[group] = self.used.get(group, 0.0) + (now - before) / ticks
+        ended = _children_cpu() - self._children
+        if ended > 0:
+            self.used["floor processes"] = self.used.get("floor processes", 0.0) + ended
+        return self
+
+    def __str__(self) -> str:
+        if not self.used or not self.messages:
+            return ""
+        total = sum(self.used.values())
+        top = sorted(self.used.items(), key=lambda pair: -pair[1])
+        shown = [(group, cpu) for group, cpu in top if cpu / total >= 0.02]
+        rest = total - sum(cpu for _, cpu in shown)
+        parts = [f"{group} {cpu * 1e6 / self.messages:.0f}" for group, cpu in shown]
+        if rest > 0:
+            parts.append(f"other {rest * 1e6 / self.messages:.0f}")
+        return (
+            f"CPU per message, {self.label} (us): {', '.join(parts)}; "
+            f"total {total * 1e6 / self.messages:.0f} us ({total / self.seconds:.2f} of {os.cpu_count()} cores busy)"
+        )
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -63,3 +63,33 @@ def test_the_provider_floor_replays_the_stubs_own_calls_over_the_asked_connectio
     assert stub.requests == 2 + 7 and stub.recipients == 4 + (3 + 1 + 3 + 1 + 3 + 1 + 3)
     assert floor.calls == 7 and floor.recipients == 15 and floor.connections == 2 and floor.per_second > 0
     assert "7 ready-made API calls" in str(floor) and "2 HTTP connection(s)" in str(floor)
+
+
+def test_the_bench_says_who_used_the_cpu_per_message_even_processes_that_ended_meanwhile():
+    """What bench_send prints next to a rate: the CPU behind each message, by process group."""
+    import multiprocessing
+    import subprocess
+    import sys
+    import time
+
+    from digests.bench.probes import CpuShare
+
+    burn = "import time\nend = time.process_time() + {}\nwhile time.process_time() < end: pass\n"
+    worker = subprocess.Popen([sys.executable, "-c", burn.format(0.4) + "time.sleep(30)"], start_new_session=True)
+    try:
+        share = CpuShare("a phase", worker_session=worker.pid).start()
+        child = multiprocessing.get_context("fork").Process(target=exec, args=(burn.format(0.3),))
+        child.start()
+        child.join()  # ended before the phase did, as the floor's processes do
+        time.sleep(0.8)
+        share.sample()
+    finally:
+        worker.kill()
+        worker.wait()
+    share.stop().messages = 1000
+
+    assert share.used["floor processes"] >= 0.25
+    assert share.used["worker"] >= 0.2  # counted up to its last sample, though it is gone at the stop
+    line = str(share)
+    assert line.startswith("CPU per message, a phase (us): ") and "floor processes " in line and "worker " in line
+    assert "cores busy" in line

@@ -120,7 +120,8 @@ class Command(BaseCommand):
             samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
             if floor_only:
-                self.stdout.write(str(self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)))
+                floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
+                self.stdout.write(f"{floor}\n{self.floor_cpu}".strip())
                 return
             result = self._run(name, digest_id, to, concurrency, batch_size)
             if getattr(self, "provider_floor", None):
@@ -131,7 +132,8 @@ class Command(BaseCommand):
             if sink:
                 # The same number of connections as the send: pool processes × connections per batch.
                 floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
-                result += f"\n{floor}\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
+                result += f"\n{floor}\n{self.floor_cpu}".rstrip()
+                result += f"\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
             self._use(original)
             if not keep:
@@ -161,11 +163,16 @@ class Command(BaseCommand):
         from email.utils import parseaddr
 
         from digests.bench.floor import smtp_floor
+        from digests.bench.probes import CpuShare
 
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "digest@example.org"
-        return smtp_floor(
+        cpu = CpuShare("the floor").start()
+        floor = smtp_floor(
             host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender, processes=processes
         )
+        cpu.stop().messages = count
+        self.floor_cpu = cpu
+        return floor
 
     def _provider_floor(self, stub, connections: int):
         """The API calls the send made (the stub kept the first ones), replayed raw to the same stub as
@@ -285,13 +292,16 @@ class Command(BaseCommand):
             snapshot_seconds = time.monotonic() - started
             self._progress(str(self.snapshot))
             peak = 0
-            from digests.bench.probes import Probes, RssSeries, process_rss_kb
+            from digests.bench.probes import CpuShare, Probes, RssSeries, process_rss_kb
+
+            cpu = CpuShare("sending phase", worker_session=worker.pid).start()
             from digests.delivery.ledger import deliveries_counts
             from digests.models import Delivery, Digest
 
             probes, rss, last_probe = Probes(digest_id) if self.probe_every else None, RssSeries(), 0.0
             while Digest.objects.filter(pk=digest_id).values_list("status", flat=True).get() != "sent":
                 peak = max(peak, _peak_rss_kb(worker.pid))
+                cpu.sample()
                 counts = deliveries_counts(digest_id)
                 rss.add(1 - (counts["pending"] + counts["sending"]) / max(sum(counts.values()), 1), process_rss_kb(worker.pid))
                 if probes and time.monotonic() - last_probe >= self.probe_every:
@@ -306,6 +316,7 @@ class Command(BaseCommand):
                 if worker.poll() is not None:
                     raise CommandError("the worker died; see its output above")
             wall = time.monotonic() - started
+            cpu.stop()
             if probes:
                 probes.take()  # once more with the whole ledger settled
             self.snapshot = self._snapshot_floor(digest_id)
@@ -313,6 +324,7 @@ class Command(BaseCommand):
             peak = max(peak, _peak_rss_kb(worker.pid))
             sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
             failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
+            cpu.messages = sent + failed
             try:
                 children = [int(p) for p in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()]
             except OSError:
@@ -334,7 +346,7 @@ class Command(BaseCommand):
             f"premailer calls, all worker processes together: {calls}\n"
             f"{provider}"
             f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB\n"
-            f"{self.operator}"
+            f"{self.operator}" + (f"\n{cpu}" if str(cpu) else "")
         )
 
     def _progress(self, line: str) -> None:
