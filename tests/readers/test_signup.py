@@ -126,6 +126,27 @@ def test_the_empty_form_is_rendered_once_per_language_and_every_visitor_still_ge
     assert "Email address" in english.content.decode() and "Email address" not in second.content.decode()
 
 
+def test_the_check_your_inbox_page_is_rendered_once_per_language_and_every_visitor_still_gets_their_own_token(
+    client, on_commit, categories
+):
+    rendered_fragments.clear()
+    answers = [
+        post(client, on_commit, ip=f"10.0.0.{n}", email=f"once{n}@example.com", categories=[categories[0].pk]) for n in (1, 2)
+    ]
+    chinese = on_commit(
+        client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+
+    first, second = (answer.content for answer in answers)
+    assert without_csrf(first) == without_csrf(second) and b"Check your inbox" in first
+    assert CSRF_INPUT.search(first).group(0) != CSRF_INPUT.search(second).group(0)
+    assert CSP_NONCE.search(first).group(0) != CSP_NONCE.search(second).group(0)
+    # The header, the language switch and the page itself in the reader's own language, not the first visitor's.
+    assert "Check your inbox" not in chinese.content.decode() and 'lang="zh-hans"' in chinese.content.decode()
+    assert '<form action="/i18n/setlang/" method="post">' in first.decode()
+    assert Subscriber.objects.count() == 3
+
+
 def test_a_category_renamed_or_added_while_the_site_runs_is_on_the_very_next_page(client, categories):
     client.get(URL)
     categories[0].name = "芯片与算力"
