@@ -5,15 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from digests.models import Category, Subscriber
+from digests.models import Subscriber
+from digests.readers.categories import active_categories, active_categories_read
 from digests.readers.normalise import MAX_ADDRESS, MAX_NAME, email_normalise, name_clean
 from digests.readers.preferences import timezone_choices
 
 HONEYPOT = "website"
-
-
-def active_categories():
-    return Category.objects.filter(is_active=True).order_by("position", "id")
 
 
 class _CachedChoiceIterator(forms.models.ModelChoiceIterator):
@@ -29,6 +26,14 @@ class _CachedChoiceIterator(forms.models.ModelChoiceIterator):
 
 class CategoryChoiceField(forms.ModelMultipleChoiceField):
     iterator = _CachedChoiceIterator
+
+    def _set_queryset(self, queryset):
+        # Django's own setter keeps ``queryset.all()``, a copy without the rows: a queryset already
+        # read (the cached active categories, ``active_categories_read``) is kept as it is.
+        self._queryset = queryset
+        self.widget.choices = self.choices
+
+    queryset = property(forms.ModelMultipleChoiceField._get_queryset, _set_queryset)
 
     def _check_values(self, value):
         """The chosen categories, in the order the form offers them, from one read of the (few) active ones.
@@ -115,7 +120,7 @@ class SignupForm(FrequencyFieldsMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["categories"].queryset = active_categories()
+        self.fields["categories"].queryset = active_categories_read()
         if not self.is_bound:
             self.fields["categories"].initial = [c.pk for c in self.fields["categories"].queryset]
 
@@ -151,7 +156,7 @@ class PreferencesForm(FrequencyFieldsMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["categories"].queryset = active_categories()
+        self.fields["categories"].queryset = active_categories_read()
         self.fields["timezone"].choices = [("", _("The site’s time zone"))] + [(tz, tz) for tz in timezone_choices()]
 
     def clean_categories(self):

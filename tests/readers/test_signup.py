@@ -62,6 +62,53 @@ def test_the_signup_page_reads_the_categories_once(client, categories, django_as
     assert response.content.decode().count('type="checkbox"') == len(categories)
 
 
+def test_the_signup_page_and_its_post_take_the_categories_from_the_cache_once_read(
+    client, categories, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    client.get(URL)
+    with django_assert_num_queries(0):
+        response = client.get(URL)
+    assert response.content.decode().count('type="checkbox"') == len(categories)
+    # The POST checks the choices against the cached list: the one statement that writes the reader is all it reads.
+    with django_capture_on_commit_callbacks(), django_assert_num_queries(1):
+        client.post(URL, {"email": "cached@example.com", "categories": [categories[1].pk]})
+    assert list(Subscriber.objects.get().categories.all()) == [categories[1]]
+
+
+def test_a_category_deactivated_while_the_site_runs_can_no_longer_be_chosen(client, on_commit, categories):
+    client.get(URL)
+    categories[2].is_active = False
+    categories[2].save()
+
+    response = post(client, on_commit, email="late@example.com", categories=[categories[2].pk])
+
+    assert 'name="email"' in response.content.decode() and not Subscriber.objects.exists()
+
+
+def test_a_category_change_committed_after_a_page_read_the_old_list_is_on_the_next_page(
+    client, categories, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from digests.readers.categories import CACHE_KEY
+
+    with django_capture_on_commit_callbacks(execute=True):
+        categories[0].name = "芯片与算力"
+        categories[0].save()
+        # Another process reads the committed (old) list between the save and the commit and caches it.
+        cache.set(CACHE_KEY, [(categories[0].pk, "模型与研究", "research", 1, "", True)])
+
+    body = client.get(URL).content.decode()
+
+    assert "芯片与算力" in body and "模型与研究" not in body
+
+
+def test_without_the_cache_the_signup_page_reads_the_categories_from_the_database(client, categories, cache_down):
+    body = client.get(URL).content.decode()
+
+    assert body.count('type="checkbox"') == len(categories) and "模型与研究" in body
+
+
 def fields_rendered(response) -> bool:
     return "digests/subscribe_fields.html" in [template.name for template in response.templates]
 
@@ -77,6 +124,27 @@ def test_the_empty_form_is_rendered_once_per_language_and_every_visitor_still_ge
     nonces = [CSP_NONCE.search(response.content).group(0) for response in (first, second)]
     assert tokens[0] != tokens[1] and nonces[0] != nonces[1]
     assert "Email address" in english.content.decode() and "Email address" not in second.content.decode()
+
+
+def test_the_check_your_inbox_page_is_rendered_once_per_language_and_every_visitor_still_gets_their_own_token(
+    client, on_commit, categories
+):
+    rendered_fragments.clear()
+    answers = [
+        post(client, on_commit, ip=f"10.0.0.{n}", email=f"once{n}@example.com", categories=[categories[0].pk]) for n in (1, 2)
+    ]
+    chinese = on_commit(
+        client.post, URL, {"email": "zh@example.com", "categories": [categories[0].pk]}, HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+
+    first, second = (answer.content for answer in answers)
+    assert without_csrf(first) == without_csrf(second) and b"Check your inbox" in first
+    assert CSRF_INPUT.search(first).group(0) != CSRF_INPUT.search(second).group(0)
+    assert CSP_NONCE.search(first).group(0) != CSP_NONCE.search(second).group(0)
+    # The header, the language switch and the page itself in the reader's own language, not the first visitor's.
+    assert "Check your inbox" not in chinese.content.decode() and 'lang="zh-hans"' in chinese.content.decode()
+    assert '<form action="/i18n/setlang/" method="post">' in first.decode()
+    assert Subscriber.objects.count() == 3
 
 
 def test_a_category_renamed_or_added_while_the_site_runs_is_on_the_very_next_page(client, categories):

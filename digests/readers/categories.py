@@ -1,0 +1,71 @@
+"""The categories offered to readers, read from the shared cache instead of the database on every page.
+
+The signup page and its POST (and the preference centre) need the active
+categories; they change a few times a year, the pages are hit hundreds of
+times a second. The list sits in the shared cache (Redis in production) and
+is dropped whenever a category is saved or deleted, at once and again after
+the transaction commits, so a page that reads between the two cannot keep an
+old list. Without the cache, the database is read as before.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import QuerySet
+
+from digests.models import Category
+
+CACHE_KEY = "readers:active-categories:v1"
+# Only a backstop: every change drops the entry itself.
+CACHE_SECONDS = 3600
+_FIELDS = [field.attname for field in Category._meta.concrete_fields]
+
+
+@functools.cache
+def _active_categories() -> QuerySet[Category]:
+    # Built once per process: building the filter and ordering costs more than copying the result.
+    return Category.objects.filter(is_active=True).order_by("position", "id")
+
+
+def active_categories() -> QuerySet[Category]:
+    """The categories readers may choose, in the order they are offered (not yet read)."""
+    return _active_categories().all()
+
+
+def active_categories_read() -> QuerySet[Category]:
+    """``active_categories()`` with its rows already in hand: from the shared cache when it has them.
+
+    The queryset behaves as one that was iterated: iterating, ``exists()`` and ``len()`` read
+    nothing more; filtering it further reads the database as usual.
+    """
+    queryset = active_categories()
+    try:
+        rows = cache.get(CACHE_KEY)
+    except Exception:  # no cache: read the database, as without one (and do not try to write it either)
+        rows = list(queryset.values_list(*_FIELDS))
+    else:
+        if rows is None:
+            rows = list(queryset.values_list(*_FIELDS))
+            try:
+                cache.set(CACHE_KEY, rows, timeout=CACHE_SECONDS)
+            except Exception:
+                pass
+    queryset._result_cache = [Category.from_db(queryset.db, _FIELDS, row) for row in rows]
+    queryset._prefetch_done = True
+    return queryset
+
+
+def active_categories_forget(**_signal_kwargs) -> None:
+    """Drop the cached list now and once the current transaction commits (receiver of Category's save and delete)."""
+    _forget()
+    transaction.on_commit(_forget)
+
+
+def _forget() -> None:
+    try:
+        cache.delete(CACHE_KEY)
+    except Exception:  # no cache: nothing cached to drop
+        pass
