@@ -5,12 +5,16 @@ categories; they change a few times a year, the pages are hit hundreds of
 times a second. The list sits in the shared cache (Redis in production) and
 is dropped whenever a category is saved or deleted, at once and again after
 the transaction commits, so a page that reads between the two cannot keep an
-old list. Without the cache, the database is read as before.
+old list. Dropping it means a new version under which pages look it up: a
+slow page that read the old list before the commit and stores it after the
+drop stores it under the old version, which nobody reads any more. Without
+the cache, the database is read as before.
 """
 
 from __future__ import annotations
 
 import functools
+import uuid
 
 from django.core.cache import cache
 from django.db import transaction
@@ -18,7 +22,8 @@ from django.db.models import QuerySet
 
 from digests.models import Category
 
-CACHE_KEY = "readers:active-categories:v1"
+CACHE_KEY = "readers:active-categories:v1:{version}"
+VERSION_KEY = "readers:active-categories:version"
 # Only a backstop: every change drops the entry itself.
 CACHE_SECONDS = 3600
 _FIELDS = [field.attname for field in Category._meta.concrete_fields]
@@ -43,14 +48,15 @@ def active_categories_read() -> QuerySet[Category]:
     """
     queryset = active_categories()
     try:
-        rows = cache.get(CACHE_KEY)
+        key = CACHE_KEY.format(version=cache.get(VERSION_KEY) or 0)
+        rows = cache.get(key)
     except Exception:  # no cache: read the database, as without one (and do not try to write it either)
         rows = list(queryset.values_list(*_FIELDS))
     else:
         if rows is None:
             rows = list(queryset.values_list(*_FIELDS))
             try:
-                cache.set(CACHE_KEY, rows, timeout=CACHE_SECONDS)
+                cache.set(key, rows, timeout=CACHE_SECONDS)
             except Exception:
                 pass
     queryset._result_cache = [Category.from_db(queryset.db, _FIELDS, row) for row in rows]
@@ -66,6 +72,6 @@ def active_categories_forget(**_signal_kwargs) -> None:
 
 def _forget() -> None:
     try:
-        cache.delete(CACHE_KEY)
+        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:  # no cache: nothing cached to drop
         pass

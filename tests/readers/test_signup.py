@@ -90,13 +90,37 @@ def test_a_category_change_committed_after_a_page_read_the_old_list_is_on_the_ne
 ):
     from django.core.cache import cache
 
-    from digests.readers.categories import CACHE_KEY
+    from digests.readers.categories import CACHE_KEY, VERSION_KEY
 
     with django_capture_on_commit_callbacks(execute=True):
         categories[0].name = "芯片与算力"
         categories[0].save()
         # Another process reads the committed (old) list between the save and the commit and caches it.
-        cache.set(CACHE_KEY, [(categories[0].pk, "模型与研究", "research", 1, "", True)])
+        cache.set(
+            CACHE_KEY.format(version=cache.get(VERSION_KEY) or 0), [(categories[0].pk, "模型与研究", "research", 1, "", True)]
+        )
+
+    body = client.get(URL).content.decode()
+
+    assert "芯片与算力" in body and "模型与研究" not in body
+
+
+def test_a_page_that_read_the_old_list_before_a_change_and_stores_it_after_cannot_hide_the_change(
+    client, categories, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from digests.readers.categories import CACHE_KEY, VERSION_KEY
+
+    client.get(URL)
+    # A slow page looks the list up (a miss, say) and reads the database before the change commits…
+    slow_key = CACHE_KEY.format(version=cache.get(VERSION_KEY) or 0)
+    old_rows = [(categories[0].pk, "模型与研究", "research", 1, "", True)]
+    with django_capture_on_commit_callbacks(execute=True):
+        categories[0].name = "芯片与算力"
+        categories[0].save()
+    # …and stores what it read once the change has committed and the list was dropped.
+    cache.set(slow_key, old_rows)
 
     body = client.get(URL).content.decode()
 
