@@ -119,3 +119,77 @@ def test_an_old_digest_in_the_archive_needs_no_inline_style(client, sent_seed):
     # The archive renders the email's content blocks with the page's stylesheet, not premailer's style attributes.
     Digest.objects.filter(pk=sent_seed.pk).update(issue_date=datetime.date(2026, 1, 2))
     _check_page(client.get("/archive/2026-01-02/"))
+
+
+def _both(settings_csp=None, *, path="/subscribe/", read_nonce=True, decorate=None, status=200):
+    """The CSP headers of django-csp's middleware and of ours for the same request and nonce."""
+    from csp.middleware import CSPMiddleware as Theirs
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from digests.ops.csp import CSPMiddleware as Ours
+
+    request = RequestFactory().get(path)
+
+    def view(request):
+        response = HttpResponse(f"<style nonce='{request.csp_nonce}'></style>" if read_nonce else "", status=status)
+        for name, value in (decorate or {}).items():
+            setattr(response, name, value)
+        return response
+
+    ours = Ours(view)(request)
+    nonce = getattr(request, "_csp_nonce", None)
+    again = RequestFactory().get(path)
+    if nonce:
+        again._csp_nonce = nonce
+    theirs = Theirs(view)(again)
+    headers = ("Content-Security-Policy", "Content-Security-Policy-Report-Only")
+    return [ours.get(h) for h in headers], [theirs.get(h) for h in headers], nonce
+
+
+def test_the_policy_built_once_is_django_csps_with_this_responses_nonce():
+    ours, theirs, nonce = _both()
+    assert ours == theirs and ours[0] and f"'nonce-{nonce}'" in ours[0]
+    ours, theirs, nonce = _both(read_nonce=False)
+    assert ours == theirs and nonce is None and "nonce-" not in ours[0]
+
+
+def test_each_response_has_its_own_nonce_in_its_header(client):
+    first, second = client.get("/subscribe/"), client.get("/subscribe/")
+    nonces = [re.search(r"'nonce-([^']+)'", r["Content-Security-Policy"]).group(1) for r in (first, second)]
+    assert nonces[0] != nonces[1]
+    for response, nonce in zip((first, second), nonces, strict=True):
+        assert f'nonce="{nonce}"' in response.content.decode()
+
+
+def test_a_changed_policy_setting_shows_in_the_next_response(settings):
+    from csp.constants import NONCE
+
+    _both()
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"], "style-src": ["'self'", NONCE]}}
+    ours, theirs, nonce = _both()
+    # django-csp orders the directives as a set of their names does (per process): compare them as a set.
+    assert ours == theirs and "default-src 'none'" in ours[0].split("; ") and f"'nonce-{nonce}'" in ours[0]
+
+
+def test_report_only_and_excluded_prefixes_as_django_csp_has_them(settings):
+    from csp.constants import NONCE, SELF
+
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {
+        "EXCLUDE_URL_PREFIXES": ["/admin/"],
+        "DIRECTIVES": {"script-src": [SELF, NONCE], "report-uri": "/csp-report/"},
+    }
+    for path in ("/subscribe/", "/admin/login/"):
+        ours, theirs, _nonce = _both(path=path)
+        assert ours == theirs
+    assert _both(path="/subscribe/")[0][1] and _both(path="/admin/login/")[0][1] is None
+
+
+def test_a_views_own_policy_and_debug_error_pages_go_through_django_csp(settings):
+    ours, theirs, nonce = _both(decorate={"_csp_update": {"img-src": ["https://images.example"]}})
+    assert ours == theirs and "https://images.example" in ours[0]
+    ours, theirs, _nonce = _both(decorate={"_csp_exempt": True})
+    assert ours == theirs == [None, None]
+    settings.DEBUG = True
+    ours, theirs, _nonce = _both(status=500)
+    assert ours == theirs == [None, None]

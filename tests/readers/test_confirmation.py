@@ -219,3 +219,122 @@ def test_a_changed_site_name_shows_in_the_next_confirmation_email(categories, se
     assert "Old Name" not in confirmation_message(reader).subject
     settings.SITE_NAME = "Old Name"
     assert confirmation_message(reader).subject == "Confirm your subscription to Old Name"
+
+
+def _django_bytes(message) -> bytes:
+    """What Django's builder serialises for ``message``'s subject, parts, address and Message-ID."""
+    from digests.mail import transactional_message_of
+
+    built = transactional_message_of(
+        subject=message.subject, text=message.body, html=message.alternatives[0].content, to=message.to[0]
+    )
+    built.extra_headers["Message-ID"] = message.extra_headers["Message-ID"]
+    return built.message().as_bytes(linesep="\r\n")
+
+
+def _same_apart_from_boundary_and_date(made: bytes, expected: bytes) -> None:
+    import email
+
+    made_boundary = email.message_from_bytes(made).get_boundary().encode()
+    expected_boundary = email.message_from_bytes(expected).get_boundary().encode()
+    date = re.compile(rb"^Date: [^\r]*\r\n", re.MULTILINE)
+    assert len(date.findall(made)) == 1
+    assert date.sub(b"", made) == date.sub(b"", expected.replace(expected_boundary, made_boundary))
+
+
+READERS = [
+    ("ascii@example.com", "Ada Lovelace"),
+    ("zh@example.com", "王小明"),
+    ("noname@example.com", ""),
+    ("quotes@example.com", '"Bobby" O\'Brien <b>&</b>, Jr.'),
+    ("long@example.com", ("Maximiliane-Alexandra von Hohenzollern-Sigmaringen " * 2)[:100]),
+    ("lines@example.com", "two\nlines\r\nand\rthree"),
+    ("Wang.Li@中国.中国", "李雷 = =?utf-8?q?x?="),
+    ("slot@example.com", "zqConfirmNameSlotqz zqConfirmUrlSlotqz"),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize(("address", "name"), READERS)
+def test_the_filled_in_bytes_are_what_djangos_builder_serialises(categories, language, address, name, settings):
+    import email
+    import email.policy
+
+    from digests.readers.confirmation import confirmation_message
+
+    settings.REPLY_TO_EMAIL = "Editors 编辑 <editors@example.com>"
+    reader = make_reader(address, status=S.PENDING, language=language, name=name)
+    for _ in range(2):  # the first builds the bytes, the second fills them in again
+        made = confirmation_message(reader)
+        raw = made.message().as_bytes(linesep="\r\n")
+        expected = _django_bytes(made)
+        _same_apart_from_boundary_and_date(raw, expected)
+        # What a mail client reads: the same headers and decoded parts.
+        ours = email.message_from_bytes(raw, policy=email.policy.default)
+        theirs = email.message_from_bytes(expected, policy=email.policy.default)
+        # Apart from the Date (the time of building) and the boundary (random per message, as Django's).
+        assert [(k, str(v)) for k, v in ours.items() if k not in ("Date", "Content-Type")] == [
+            (k, str(v)) for k, v in theirs.items() if k not in ("Date", "Content-Type")
+        ]
+        assert list(ours) == list(theirs) and ours.get_content_type() == theirs.get_content_type()
+        assert str(ours["To"]).endswith(reader.email.split("@")[0] + "@xn--fiqs8s.xn--fiqs8s") or (
+            str(ours["To"]) == reader.email
+        )
+        assert [p.get_content() for p in ours.iter_parts()] == [p.get_content() for p in theirs.iter_parts()]
+        text, html = (p.get_content() for p in ours.iter_parts())
+        assert name.split()[0] in text if name else True
+        assert made.message()["Message-ID"] == made.extra_headers["Message-ID"]
+        assert made.message()["Content-Type"].startswith("multipart/alternative")
+
+
+def test_each_message_gets_its_own_message_id_and_boundary(categories):
+    import email
+
+    from digests.readers.confirmation import confirmation_message
+
+    reader = make_reader("twice@example.com", status=S.PENDING, language="en", name="Ann")
+    first, second = (email.message_from_bytes(confirmation_message(reader).message().as_bytes()) for _ in range(2))
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first.get_boundary() != second.get_boundary()
+
+
+def test_a_line_too_long_for_8bit_is_built_by_django_as_before(categories):
+    from digests.mail.prebuilt import FilledMessage
+    from digests.readers.confirmation import confirmation_message
+
+    reader = make_reader("odd@example.com", status=S.PENDING, language="en", name="placeholder")
+    reader.name = "x" * 1200  # the model's own limit aside: what matters is what the builder would do
+    made = confirmation_message(reader)
+    assert not isinstance(made, FilledMessage)
+    assert made.body.count(reader.name) == 1
+    assert "quoted-printable" in made.message().as_string()
+
+
+def test_an_ascii_body_goes_out_as_7bit_and_a_long_line_as_django_quoted_prints_it(settings):
+    import email
+
+    from digests.mail.prebuilt import FilledMessage, PrebuiltMessage
+
+    settings.DEFAULT_FROM_EMAIL = "news@example.com"
+    prebuilt = PrebuiltMessage(subject="Hello NAME", text="Hi NAME\n", html="<p>Hi NAME</p>", fields={"n": "NAME"})
+    made = prebuilt.message(to="a@example.com", text_values={"n": "Ann"}, html_values={"n": "Ann"})
+    assert isinstance(made, FilledMessage) and made.subject == "Hello Ann"
+    raw = made.message().as_bytes(linesep="\r\n")
+    _same_apart_from_boundary_and_date(raw, _django_bytes(made))
+    assert [p["Content-Transfer-Encoding"] for p in email.message_from_bytes(raw).get_payload()] == ["7bit", "7bit"]
+    wide = prebuilt.message(to="a@example.com", text_values={"n": "é" * 600}, html_values={"n": "é" * 600})
+    assert not isinstance(wide, FilledMessage)
+    assert "quoted-printable" in wide.message().as_string()
+
+
+def test_the_confirmation_link_from_the_filled_in_bytes_confirms(client, pending):
+    import email
+    import email.policy
+
+    raw = mail.outbox[0].message().as_bytes(linesep="\r\n")
+    text = next(email.message_from_bytes(raw, policy=email.policy.default).iter_parts()).get_content()
+    url = re.search(r"https?://\S+/confirm/\S+/", text).group(0)
+    response = client.post("/" + url.split("/", 3)[3])
+    assert response.status_code in (200, 302)
+    pending.refresh_from_db()
+    assert pending.status == S.ACTIVE
