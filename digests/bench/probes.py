@@ -145,6 +145,14 @@ class RssSeries:
         )
 
 
+def proc_stat(pid: int | str) -> tuple[str, list[str], int]:
+    """``/proc/<pid>/stat``: the command name, the fields after it (ppid at [1], session at [3]) and
+    the CPU clock ticks used so far (utime + stime). Raises OSError when the process is not readable."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+    return name, fields, int(fields[11]) + int(fields[12])
+
+
 def _process_cpu(worker_session: int | None) -> dict[int, tuple[str, int]]:
     """Each process's (group, CPU clock ticks so far), from /proc: the worker's whole session, this
     process, its own children (the floor's processes), else the command name (postgres, redis-server,
@@ -154,10 +162,9 @@ def _process_cpu(worker_session: int | None) -> dict[int, tuple[str, int]]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            name, fields, ticks = proc_stat(entry.name)
         except OSError:
             continue
-        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         pid, ppid, session = int(entry.name), int(fields[1]), int(fields[3])
         if worker_session is not None and session == worker_session:
             group = "worker"
@@ -167,7 +174,7 @@ def _process_cpu(worker_session: int | None) -> dict[int, tuple[str, int]]:
             group = "floor processes"
         else:
             group = name
-        found[pid] = (group, int(fields[11]) + int(fields[12]))
+        found[pid] = (group, ticks)
     return found
 
 

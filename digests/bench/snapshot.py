@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from digests.bench.probes import proc_stat
 from digests.delivery.schedule import digest_start
 from digests.models import Delivery, Digest
 
@@ -88,20 +89,18 @@ def _cpu():
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        stat = f"/proc/{cursor.fetchone()[0]}/stat"
+        backend = cursor.fetchone()[0]
     try:
-        before = time.process_time() + _backend_cpu(stat)
+        before = time.process_time() + _backend_cpu(backend)
     except OSError:
         yield spent
         return
     yield spent
-    spent["seconds"] = time.process_time() + _backend_cpu(stat) - before
+    spent["seconds"] = time.process_time() + _backend_cpu(backend) - before
 
 
-def _backend_cpu(stat: str) -> float:
-    with open(stat) as file:
-        fields = file.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+def _backend_cpu(pid: int) -> float:
+    return proc_stat(pid)[2] / os.sysconf("SC_CLK_TCK")
 
 
 class _Rollback(Exception):

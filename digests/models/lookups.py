@@ -20,10 +20,9 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_db_prep_lookup(self, value, connection):
-        if connection.vendor == "postgresql":
-            # One text literal cast to an array: psycopg would quote a list element by element, in Python.
-            return "%s::bigint[]", ["{" + ",".join(str(int(pk)) for pk in value) + "}"]
-        return "%s", [[int(pk) for pk in value]]
+        # Reached on PostgreSQL only (``as_sql`` hands other databases to ``In``). One text literal cast
+        # to an array: psycopg would quote a list element by element, in Python.
+        return "%s::bigint[]", ["{" + ",".join(str(int(pk)) for pk in value) + "}"]
 
     def as_sql(self, compiler, connection):
         if connection.vendor != "postgresql":

@@ -120,8 +120,8 @@ class Command(BaseCommand):
             samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
             if floor_only:
-                floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
-                self.stdout.write(f"{floor}\n{self.floor_cpu}".strip())
+                floor, cpu = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
+                self.stdout.write(f"{floor}\n{cpu}".strip())
                 return
             result = self._run(name, digest_id, to, concurrency, batch_size)
             if getattr(self, "provider_floor", None):
@@ -131,8 +131,8 @@ class Command(BaseCommand):
                 )
             if sink:
                 # The same number of connections as the send: pool processes × connections per batch.
-                floor = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
-                result += f"\n{floor}\n{self.floor_cpu}".rstrip()
+                floor, cpu = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
+                result += f"\n{floor}\n{cpu}".rstrip()
                 result += f"\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
             self._use(original)
@@ -160,6 +160,7 @@ class Command(BaseCommand):
         return samples[: max(1, variant_count)]
 
     def _floor(self, sink: tuple[str, int], samples: list[bytes], count: int, connections: int, processes: int):
+        """The floor, and the CPU per message behind it."""
         from email.utils import parseaddr
 
         from digests.bench.floor import smtp_floor
@@ -171,8 +172,7 @@ class Command(BaseCommand):
             host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender, processes=processes
         )
         cpu.stop().messages = count
-        self.floor_cpu = cpu
-        return floor
+        return floor, cpu
 
     def _provider_floor(self, stub, connections: int):
         """The API calls the send made (the stub kept the first ones), replayed raw to the same stub as
