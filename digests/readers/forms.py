@@ -130,7 +130,7 @@ class SignupForm(FrequencyFieldsMixin, forms.Form):
 
         The page renders the empty form once per language and per value of this (``rendered_once``).
         """
-        return "|".join(f"{category.pk}:{category.name}" for category in self.fields["categories"].queryset)
+        return categories_key(self.fields["categories"].queryset)
 
     def clean_email(self):
         return email_normalise(self.cleaned_data["email"])
@@ -147,6 +147,15 @@ class SignupForm(FrequencyFieldsMixin, forms.Form):
     @property
     def is_bot(self) -> bool:
         return bool(self.data.get(HONEYPOT))
+
+
+def categories_key(categories) -> str:
+    return "|".join(f"{category.pk}:{category.name}" for category in categories)
+
+
+def signup_choices_key() -> str:
+    """``SignupForm().choices_key`` without building the form (for pages rendered once per its value)."""
+    return categories_key(active_categories_read())
 
 
 class PreferencesForm(FrequencyFieldsMixin, forms.Form):

@@ -1,15 +1,10 @@
 from django import template
 from django.conf import settings
-from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.utils import make_template_fragment_key
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from digests.rendering.once import rendered_fragments
 
 register = template.Library()
-
-# What {% rendered_once %} keeps: per process, bounded, never shared (a fragment holds nothing secret,
-# and the page must work without Redis).
-rendered_fragments = LocMemCache("digests-rendered-once", {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 500}})
 
 
 @register.simple_tag
@@ -47,9 +42,3 @@ def rendered_once(parser, token):
     nodelist = parser.parse(("endrendered_once",))
     parser.delete_first_token()
     return RenderedOnceNode(nodelist, bits[1].strip("\"'"), [parser.compile_filter(bit) for bit in bits[2:]])
-
-
-@receiver(setting_changed)
-def _forget_rendered_fragments(**kwargs) -> None:
-    # A fragment may show a setting (the site's name, a translation); tests change settings.
-    rendered_fragments.clear()

@@ -23,7 +23,7 @@ from digests.links import BadToken, reader_key_from_token, reader_path
 from digests.models import Subscriber
 from digests.readers.confirmation import confirmation_max_age, subscriber_confirm
 from digests.readers.data_export import DATA_LINK_MAX_AGE, data_export_request
-from digests.readers.forms import PreferencesForm, SignupForm
+from digests.readers.forms import PreferencesForm, SignupForm, signup_choices_key
 from digests.readers.frequency import subscriber_switch_to_weekly, switch_to_weekly_offered
 from digests.readers.preferences import (
     preferences_link_max_age,
@@ -35,6 +35,7 @@ from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.signup import subscriber_signup
 from digests.readers.tokens import reader_from_token
 from digests.readers.unsubscribe import subscriber_unsubscribe
+from digests.views.rendered_once import render_once
 from newsletter.env import rate_parse
 
 S = Subscriber.Status
@@ -79,7 +80,7 @@ def consent_wording() -> str:
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return render(request, "digests/subscribe.html", {"form": SignupForm()})
+        return render_once(request, "digests/subscribe.html", key=(signup_choices_key(),), context=lambda: {"form": SignupForm()})
     if not rate_limit_allows("signup-ip", client_ip(request), settings.SIGNUP_RATE_PER_IP, setting="SIGNUP_RATE_PER_IP"):
         _limit, period = rate_parse(settings.SIGNUP_RATE_PER_IP)
         response = render(request, "digests/subscribe_limited.html", status=429)
@@ -87,7 +88,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         return response
     form = SignupForm(request.POST)
     if form.is_bot:
-        return render(request, "digests/subscribe_done.html")
+        return render_once(request, "digests/subscribe_done.html")
     if not form.is_valid():
         return render(request, "digests/subscribe.html", {"form": form})
     subscriber_signup(
@@ -99,7 +100,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         weekly_day=form.cleaned_data["weekly_day"],
     )
     # The same page whatever happened, so nothing tells who is on the list.
-    return render(request, "digests/subscribe_done.html")
+    return render_once(request, "digests/subscribe_done.html")
 
 
 @never_cache

@@ -12,7 +12,7 @@ from digests.models import Category, Subscriber
 from digests.readers.normalise import email_normalise
 from digests.readers.ratelimit import rate_limit_allows
 from digests.readers.signup import SignupOutcome, subscriber_signup
-from digests.templatetags.readers import rendered_fragments
+from digests.rendering.once import rendered_fragments
 from tests.helpers.paths import ROOT
 from tests.helpers.readers import CSP_NONCE, CSRF_INPUT, make_reader, without_csrf
 
