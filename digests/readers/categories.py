@@ -9,11 +9,17 @@ old list. Dropping it means a new version under which pages look it up: a
 slow page that read the old list before the commit and stores it after the
 drop stores it under the old version, which nobody reads any more. Without
 the cache, the database is read as before.
+
+Each process also remembers the last list it read with its version, so a page
+asks the shared cache only for the version (one short round trip, no list to
+unpickle). An emptied cache starts a new version, and what a process
+remembers is dropped after the same backstop as the shared entry.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 
 from django.core.cache import cache
@@ -27,6 +33,8 @@ VERSION_KEY = "readers:active-categories:version"
 # Only a backstop: every change drops the entry itself.
 CACHE_SECONDS = 3600
 _FIELDS = [field.attname for field in Category._meta.concrete_fields]
+# This process's last read: (version, rows, when it was read).
+_remembered: tuple[str, list, float] | None = None
 
 
 @functools.cache
@@ -46,22 +54,42 @@ def active_categories_read() -> QuerySet[Category]:
     The queryset behaves as one that was iterated: iterating, ``exists()`` and ``len()`` read
     nothing more; filtering it further reads the database as usual.
     """
+    global _remembered
     queryset = active_categories()
     try:
-        key = CACHE_KEY.format(version=cache.get(VERSION_KEY) or 0)
-        rows = cache.get(key)
+        version = _version()
+        remembered = _remembered
+        if remembered and remembered[0] == version and time.monotonic() - remembered[2] < CACHE_SECONDS:
+            rows = remembered[1]
+        else:
+            rows = _shared_rows(queryset, version)
+            _remembered = (version, rows, time.monotonic())
     except Exception:  # no cache: read the database, as without one (and do not try to write it either)
         rows = list(queryset.values_list(*_FIELDS))
-    else:
-        if rows is None:
-            rows = list(queryset.values_list(*_FIELDS))
-            try:
-                cache.set(key, rows, timeout=CACHE_SECONDS)
-            except Exception:
-                pass
     queryset._result_cache = [Category.from_db(queryset.db, _FIELDS, row) for row in rows]
     queryset._prefetch_done = True
     return queryset
+
+
+def _version() -> str:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        # An empty cache (new, flushed, restarted): a new version, so no process keeps what it remembered.
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_KEY)
+    return version
+
+
+def _shared_rows(queryset: QuerySet[Category], version: str) -> list:
+    key = CACHE_KEY.format(version=version)
+    rows = cache.get(key)
+    if rows is None:
+        rows = list(queryset.values_list(*_FIELDS))
+        try:
+            cache.set(key, rows, timeout=CACHE_SECONDS)
+        except Exception:
+            pass
+    return rows
 
 
 def active_categories_forget(**_signal_kwargs) -> None:

@@ -508,3 +508,18 @@ def test_a_category_sent_twice_is_chosen_once(client, on_commit, categories):
     post(client, on_commit, email="order@example.com", categories=[categories[2].pk, categories[0].pk, categories[0].pk])
     reader = Subscriber.objects.get()
     assert set(reader.categories.all()) == {categories[0], categories[2]}
+
+
+def test_a_process_forgets_the_list_it_remembered_when_the_cache_was_emptied(client, categories):
+    from django.core.cache import cache
+
+    from digests.readers.categories import CACHE_KEY, VERSION_KEY
+
+    client.get(URL)
+    # Changed without a save (no signal drops the list), then the cache loses its keys (a Redis restart, a flush).
+    Category.objects.filter(pk=categories[0].pk).update(name="芯片与算力")
+    cache.delete_many([VERSION_KEY, CACHE_KEY.format(version=cache.get(VERSION_KEY))])
+
+    body = client.get(URL).content.decode()
+
+    assert "芯片与算力" in body and "模型与研究" not in body
