@@ -29,6 +29,20 @@ def test_each_bench_signup_is_a_real_pending_reader_from_its_own_client_address(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_second_run_within_the_hour_comes_from_other_client_addresses(live_server, settings, categories):
+    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
+    settings.SIGNUP_RATE_PER_IP = "1/h"
+    address = urllib.parse.urlsplit(live_server.url)
+
+    runs = []
+    for run in ("first", "second"):
+        client = WebClient(address.hostname, address.port)
+        runs.append(phase_run("signup", 2, 4, lambda n, client=client, run=run: client.signup(n, run=run)))
+
+    assert [phase.done for phase in runs] == [4, 4] and not any(phase.errors for phase in runs)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_refused_request_is_counted_by_kind_and_the_phase_goes_on(server):
     phase = phase_run("missing page", 2, 4, lambda n: server.get_ok("/no-such-page/", n))
 
