@@ -13,6 +13,7 @@ import pytest
 
 from digests.delivery.batch import deliveries_send_batch
 from digests.delivery.schedule import digest_start
+from digests.delivery.transport import THROTTLE_CHUNK
 from digests.models import Delivery, Subscriber
 from newsletter.env import email_url_parse
 from tests.helpers.services import wait_for
@@ -115,9 +116,7 @@ def test_a_lane_stopped_with_a_chained_envelope_open_closes_without_quit_and_ret
     have said 354 and wait for its data). Its data never goes, nothing ends it with a dot, no QUIT goes
     into it, and the lane does not wait for the socket's timeout."""
     from digests.delivery.journal import BatchJournal
-    from digests.delivery.messages import Recipient, VariantMessage
-    from digests.delivery.transport import INTERRUPTED, Outgoing, transport_send
-    from digests.links import reader_links
+    from digests.delivery.transport import INTERRUPTED, transport_send
     from digests.mail import mail_connection
 
     stop = threading.Event()
@@ -128,16 +127,7 @@ def test_a_lane_stopped_with_a_chained_envelope_open_closes_without_quit_and_ret
 
     stub = stub_bulk(hold_until_next_mail={"reader0@example.org"}, before_data_reply=stop_before_replying)
     settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", stub.url(timeout=60))}
-    variant = VariantMessage(parts=(b"Subject: stopped\r\nTo: x@example.org\r\n\r\nbody\r\n",))
-    items = [
-        Outgoing(
-            delivery_id=n,
-            digest_id=1,
-            fields=Recipient(to=f"reader{n}@example.org", message_id=f"<{n}@example.org>", links=reader_links(uuid.uuid4())),
-            variant=variant,
-        )
-        for n in range(3)
-    ]
+    items = _outgoing(3)
     result = {}
     sending = threading.Thread(
         target=lambda: result.update(transport_send(mail_connection("bulk"), items, journal=BatchJournal("stop"), stop=stop))
@@ -155,3 +145,42 @@ def test_a_lane_stopped_with_a_chained_envelope_open_closes_without_quit_and_ret
     assert "QUIT" not in [command.upper() for command in session.commands]
     assert session.ended in ("closed", "closed in data")
     assert all(lines == [] for lines in session.data_lines[1:]), "nothing of reader1's message went"
+
+
+def _outgoing(count: int, *, unsendable: set[int] = frozenset()):
+    from digests.delivery.messages import Recipient, VariantMessage
+    from digests.delivery.transport import Outgoing
+    from digests.links import reader_links
+
+    variant = VariantMessage(parts=(b"Subject: chained\r\nTo: x@example.org\r\n\r\nbody\r\n",))
+    return [
+        Outgoing(
+            delivery_id=n,
+            digest_id=1,
+            fields=Recipient(to=f"reader{n}@example.org", message_id=f"<{n}@example.org>", links=reader_links(uuid.uuid4())),
+            variant=variant,
+            error="an unsendable address" if n in unsendable else "",
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "unsendable", "not_chained"),
+    [(THROTTLE_CHUNK + 2, set(), THROTTLE_CHUNK - 1), (4, {2}, 1)],
+    ids=["the next message starts a throttle chunk", "the next message cannot be sent"],
+)
+def test_no_envelope_is_chained_into_a_throttle_wait_or_an_unsendable_message(stub_bulk, count, unsendable, not_chained):
+    """The throttle may wait before a new chunk, and a server is never left in DATA across that wait;
+    an unsendable message has no envelope at all. The message before either is sent alone: its data
+    reply is withheld in vain (the stub gives up after a second), and everything still arrives once."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.transport import transport_send
+    from digests.mail import mail_connection
+
+    holds = {f"reader{n}@example.org" for n in (0, not_chained)}
+    stub = stub_bulk(hold_until_next_mail=holds, hold_seconds=1)
+    outcomes = transport_send(mail_connection("bulk"), _outgoing(count, unsendable=unsendable), journal=BatchJournal("alone"))
+    assert stub.misses == [f"reader{not_chained}@example.org"]
+    assert [outcomes[n].code for n in range(count)] == ["F" if n in unsendable else "S" for n in range(count)]
+    assert stub.by_recipient() == {f"reader{n}@example.org": 1 for n in range(count) if n not in unsendable}

@@ -174,7 +174,12 @@ class StubSMTP:
                 sock.sendall(reply.encode() + b"\r\n")
                 mail, recipients = False, []
                 if reply.startswith("421"):
+                    # Hang up as a server does, without resetting what the client sent meanwhile (an RST
+                    # could overtake the 421): stop writing, read to the client's end of the stream.
                     session.ended = "server"
+                    sock.shutdown(socket.SHUT_WR)
+                    while lines.readline(10) not in (None, TIMEOUT):
+                        pass
                     return
             elif verb == "RSET":
                 mail, recipients = False, []
