@@ -3,8 +3,9 @@
 
 No database, no Celery, no rendering: each of ``connections`` connections,
 spread over as many OS processes as the worker has pool processes, sends its
-share of the messages as fast as the sink takes them (the envelope pipelined
-when the sink offers it, the data pre-stuffed), so the floor is what the wire
+share of the messages as fast as the sink takes them (when the sink offers
+PIPELINING, one round trip a message, each data pre-stuffed with the next
+envelope behind it, as the send's own connections do), so the floor is what the wire
 and the sink allow here, not what one Python process can do. A send can at best approach this rate on the same
 machine, so ``bench_send`` reports its own rate as a ratio to the floor it
 measured in the same run.
@@ -46,20 +47,26 @@ def _stuffed(message: bytes) -> bytes:
 
 def _push(smtp: smtplib.SMTP, pipelining: bool, sender: str, share: int, offset: int, data: list[bytes]) -> None:
     """Send ``share`` messages over one open connection with no more round trips than the protocol needs:
-    the envelope in one write when the server offers PIPELINING, the data pre-stuffed in one write."""
+    when the server offers PIPELINING, one per message (each data pre-stuffed, with the next message's
+    envelope behind it in the same write, as the SMTP lanes send), else one per command."""
+
+    def envelope(number: int) -> bytes:
+        return f"MAIL FROM:<{sender}>\r\nRCPT TO:<floor{offset + number}@example.org>\r\nDATA\r\n".encode()
+
+    if pipelining and share:
+        smtp.send(envelope(0))
     for number in range(share):
-        recipient = f"floor{offset + number}@example.org"
         if pipelining:
-            smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
             replies = [smtp.getreply()[0] for _ in range(3)]
         else:
             replies = []
-            for command in (f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>", "DATA"):
+            for command in envelope(number).decode().split("\r\n")[:3]:
                 smtp.putcmd(command)
                 replies.append(smtp.getreply()[0])
         if replies[:2] != [250, 250] or replies[2] != 354:
             raise smtplib.SMTPResponseException(replies[-1], f"the sink refused the envelope: {replies}".encode())
-        smtp.send(data[(offset + number) % len(data)])
+        message = data[(offset + number) % len(data)]
+        smtp.send(message + envelope(number + 1) if pipelining and number + 1 < share else message)
         code, answer = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPResponseException(code, answer)

@@ -13,7 +13,8 @@ A batch that sends over several SMTP connections at once splits its claim
 into contiguous *lanes*, one per connection. The batch's journal then names
 the lanes, and each connection keeps a journal of its own for its lane,
 written before each message is handed over (and, under PIPELINING, while the
-envelope is on its way, so the write costs no extra round trip). The sweeper
+envelope is on its way, or its replies are, when it went behind the previous
+message's data, so the write costs no extra round trip). The sweeper
 joins them: a dead worker leaves at most one ambiguous message per
 connection, and nothing else repeats. A lane's write is one SET on a Redis
 connection the lane keeps, whose reply it reads before its next write rather

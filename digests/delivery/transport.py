@@ -2,7 +2,8 @@
 
 * SMTP: every message's ready-made bytes, the batch cut into DELIVERY_SMTP_CONNECTIONS
   lanes sent at once, each over its own connection (in a thread), with PIPELINING
-  where the server offers it (the envelope in one round trip) and the dot-stuffing
+  where the server offers it (one round trip a message: each data with the next
+  message's envelope behind it, RFC 2920) and the dot-stuffing
   done on bytes, each variant's literal segments once (``VariantMessage.smtp_data``).
 * django-anymail, providers with per-recipient merge in the body (Mailgun):
   one API call per variant and up to the provider's batch limit, with
@@ -202,22 +203,15 @@ class _Refused(Exception):
     """The lane's session is unusable (e.g. the server said 354 to a refused envelope)."""
 
 
-def _envelope(smtp: smtplib.SMTP, sender: str, to: str, options: list[str], lane, busy_for: float, pipelining: bool) -> None:
-    """MAIL, RCPT and DATA up to the server's 354, with the lane's journal written before that:
-    after this returns the message's data may go. Raises smtplib's exceptions for refusals."""
+def _envelope_bytes(sender: str, to: str, options: list[str]) -> bytes:
+    """MAIL, RCPT and DATA as one pipelined write."""
     mail = f"MAIL FROM:<{sender}>" + "".join(f" {option}" for option in options)
-    if pipelining:
-        # The journal write overlaps the envelope's round trip: nothing is handed over before the data.
-        smtp.send(f"{mail}\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii"))
-        lane.write(busy_for)
-        replies = [smtp.getreply(), smtp.getreply(), smtp.getreply()]
-    else:
-        lane.write(busy_for)
-        replies = [smtp.docmd(mail)]
-        if replies[0][0] == 250:
-            replies.append(smtp.docmd(f"RCPT TO:<{to}>"))
-            if replies[1][0] in (250, 251):
-                replies.append(smtp.docmd("DATA"))
+    return f"{mail}\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii")
+
+
+def _envelope_replies(replies: list[tuple[int, bytes]], sender: str, to: str) -> None:
+    """Judge the envelope's replies (MAIL's, then RCPT's and DATA's if they were sent): returns once the
+    server said 354, else raises smtplib's exception for the refusal (or _Refused, see below)."""
     (mail_code, mail_reply), *rest = replies
     if len(replies) == 3 and replies[2][0] == 354 and (mail_code != 250 or replies[1][0] not in (250, 251)):
         raise _Refused("the server accepted DATA for a refused envelope")
@@ -229,11 +223,41 @@ def _envelope(smtp: smtplib.SMTP, sender: str, to: str, options: list[str], lane
         raise smtplib.SMTPDataError(*rest[1])
 
 
+def _envelope(smtp: smtplib.SMTP, sender: str, to: str, options: list[str], lane, busy_for: float, pipelining: bool) -> None:
+    """MAIL, RCPT and DATA up to the server's 354, with the lane's journal written before that:
+    after this returns the message's data may go. Raises smtplib's exceptions for refusals."""
+    if pipelining:
+        # The journal write overlaps the envelope's round trip: nothing is handed over before the data.
+        smtp.send(_envelope_bytes(sender, to, options))
+        lane.write(busy_for)
+        replies = [smtp.getreply(), smtp.getreply(), smtp.getreply()]
+    else:
+        lane.write(busy_for)
+        mail = f"MAIL FROM:<{sender}>" + "".join(f" {option}" for option in options)
+        replies = [smtp.docmd(mail)]
+        if replies[0][0] == 250:
+            replies.append(smtp.docmd(f"RCPT TO:<{to}>"))
+            if replies[1][0] in (250, 251):
+                replies.append(smtp.docmd("DATA"))
+    _envelope_replies(replies, sender, to)
+
+
 def _smtp_lane(
     connection: SMTPBackend, items: list[Outgoing], lane, busy_for: float, *, stop: threading.Event
 ) -> dict[int, Outcome]:
     """Send one lane's items in order over ``connection``; the lane's journal says how far it got.
-    Once ``stop`` is set, the rest of the lane is not attempted."""
+    Once ``stop`` is set, the rest of the lane is not attempted.
+
+    Under PIPELINING each message costs one round trip (RFC 2920): the next message's envelope
+    (MAIL, RCPT, DATA) goes in the same write as this message's data, behind its final dot, so the
+    reply to the data and the next envelope's replies come back together. An envelope hands nothing
+    over (a server discards a transaction whose data never came), and the lane's journal still says
+    the next message is in flight before its data goes, so a killed worker leaves at most one
+    ambiguous message per connection as before. A message is not chained behind another when it
+    cannot be sent (``error``), when it starts a THROTTLE_CHUNK (the throttle may wait, and a server
+    is never left waiting in DATA across that) or once ``stop`` is set. A lane that ends while a
+    transaction may be waiting for its data closes its socket without QUIT, which the server would
+    take for message text: nothing partial is ever ended with a dot."""
     outcomes: dict[int, Outcome] = {}
     lane.write(busy_for, in_flight=False)  # connecting and the greeting: nothing handed over yet
     try:
@@ -255,6 +279,19 @@ def _smtp_lane(
         lane.write(busy_for + seconds, in_flight=False)
         stop.wait(seconds)
 
+    def prepared(item: Outgoing) -> tuple[VariantMessage, list[str]]:
+        if item.variant.eight_bit:
+            if eight_bit_ok:
+                return item.variant, ["BODY=8BITMIME"]
+            return item.variant.fallback, []
+        return item.variant, []
+
+    def chains_to(index: int) -> bool:
+        """Whether items[index]'s envelope may go behind the data of the message before it."""
+        return pipelining and index < len(items) and not items[index].error and index % THROTTLE_CHUNK != 0 and not stop.is_set()
+
+    chained = False  # this item's envelope went behind the previous data; its replies are still to be read
+    awaiting_data = False  # a transaction may be waiting for its data (its DATA may have had a 354)
     try:
         for index, item in enumerate(items):
             if stop.is_set() and not broken:
@@ -272,16 +309,28 @@ def _smtp_lane(
                     broken = INTERRUPTED
                     outcomes[item.delivery_id] = Outcome(Code.OUTAGE, broken)
                     continue
-            variant, options = item.variant, []
-            if variant.eight_bit:
-                if eight_bit_ok:
-                    options = ["BODY=8BITMIME"]
-                else:
-                    variant = variant.fallback
+            variant, options = prepared(item)
             data = variant.smtp_data(item.fields)
+            sent_data = False
             try:
-                _envelope(smtp, sender, item.fields.to, options, lane, busy_for, pipelining)
-                smtp.send(data)
+                if chained:
+                    # The envelope is on its way already: the journal says this message is in flight, then its replies.
+                    chained, awaiting_data = False, True
+                    lane.write(busy_for)
+                    replies = [smtp.getreply(), smtp.getreply(), smtp.getreply()]
+                    awaiting_data = replies[2][0] == 354
+                    _envelope_replies(replies, sender, item.fields.to)
+                else:
+                    awaiting_data = True
+                    _envelope(smtp, sender, item.fields.to, options, lane, busy_for, pipelining)
+                if chains_to(index + 1):
+                    following = items[index + 1]
+                    _, following_options = prepared(following)
+                    smtp.send(data + _envelope_bytes(sender, following.fields.to, following_options))
+                    chained = True
+                else:
+                    smtp.send(data)
+                sent_data, awaiting_data = True, chained
                 code, reply = smtp.getreply()
                 if code != 250:
                     raise smtplib.SMTPDataError(code, reply)
@@ -291,16 +340,24 @@ def _smtp_lane(
                 outcome = Outcome(KIND_CODE[kind], retry.error_text(exc))
                 if kind == retry.OUTAGE:
                     broken = outcome.error
+                elif sent_data and chained:
+                    # The refused data ended its transaction; the next envelope behind it stands.
+                    pass
                 elif isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
                     # A refused transaction leaves the session mid-way; start the next one cleanly.
                     try:
                         smtp.rset()
+                        awaiting_data = False
                     except Exception as reset_exc:
                         broken = retry.error_text(reset_exc)
             outcomes[item.delivery_id] = outcome
             lane.add(outcome)
     finally:
         try:
+            if awaiting_data and connection.connection is not None:
+                # QUIT would be read as message text: the socket closes, and the server drops the transaction.
+                connection.connection.close()
+                connection.connection = None
             connection.close()
         except Exception:
             pass

@@ -35,6 +35,22 @@ def test_the_floor_spreads_its_connections_over_processes_and_sends_each_message
         assert message.get_payload().replace("\r\n", "\n") == ".leading dot\n..two\nlast\n"
 
 
+def test_the_floor_sends_each_next_envelope_behind_the_data_as_the_send_does():
+    """One round trip a message under PIPELINING: the stub withholds its reply to the first message's
+    data until the second message's MAIL FROM has arrived, which a floor that waited for it never sends."""
+    from tests.helpers.smtp_stub import StubSMTP
+
+    stub = StubSMTP(hold_until_next_mail={"floor0@example.org"})
+    try:
+        body = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: chained\r\n\r\nbody\r\n"
+        floor = smtp_floor(host="127.0.0.1", port=stub.port, messages=[body], count=3, connections=1, sender="a@example.org")
+    finally:
+        stub.close()
+    assert stub.misses == []
+    assert stub.by_recipient() == {f"floor{n}@example.org": 1 for n in range(3)}
+    assert floor.messages == 3
+
+
 def test_the_provider_floor_replays_the_stubs_own_calls_over_the_asked_connections():
     """The calls a send made (kept by the Mailgun stub) are replayed raw, as often as asked."""
     import requests

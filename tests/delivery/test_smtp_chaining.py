@@ -1,0 +1,186 @@
+"""One round trip per message on each SMTP connection (RFC 2920): a message's data goes with the next
+message's envelope behind it, and exactly-once holds through refusals, outages and interruptions.
+
+The server here is a raw-socket stub (tests/helpers/smtp_stub.py) that can withhold its reply to a
+message's data until the next message's MAIL FROM has arrived: a client that waits for that reply
+before sending the next envelope never gets it, and the stub lists the message in ``misses``.
+"""
+
+import threading
+import uuid
+
+import pytest
+
+from digests.delivery.batch import deliveries_send_batch
+from digests.delivery.schedule import digest_start
+from digests.delivery.transport import THROTTLE_CHUNK
+from digests.models import Delivery, Subscriber
+from newsletter.env import email_url_parse
+from tests.helpers.services import wait_for
+from tests.helpers.smtp_stub import StubSMTP
+
+pytestmark = pytest.mark.django_db
+
+READERS = [f"reader{n}@example.org" for n in range(5)]
+
+
+@pytest.fixture
+def stub_bulk(settings):
+    """Bulk mail goes over one connection to a stub server the test configures first: ``stub_bulk(**options)``."""
+    started = []
+
+    def start(**options) -> StubSMTP:
+        stub = StubSMTP(**options)
+        started.append(stub)
+        settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", stub.url(timeout=30))}
+        settings.DELIVERY_SMTP_CONNECTIONS = 1
+        return stub
+
+    yield start
+    for stub in started:
+        stub.close()
+
+
+@pytest.fixture
+def readers(seed_digest):
+    # Claimed in this order (one variant, ids in creation order), so each is the next one's predecessor.
+    return [Subscriber.objects.create(email=address, status="active") for address in READERS]
+
+
+def _statuses(digest) -> dict[str, tuple[str, str]]:
+    rows = Delivery.objects.filter(digest=digest).values_list("subscriber__email", "status", "last_error")
+    return {email: (status, error) for email, status, error in rows}
+
+
+def test_a_messages_next_envelope_goes_before_the_reply_to_its_data(seed_digest, readers, stub_bulk, https_site):
+    stub = stub_bulk(hold_until_next_mail={"reader0@example.org"})
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+    assert stub.misses == [], "the next message's MAIL FROM never came before the reply to reader0's data"
+    assert report.sent == len(READERS)
+    assert stub.by_recipient() == dict.fromkeys(READERS, 1)
+    assert {status for status, _ in _statuses(seed_digest).values()} == {"sent"}
+    [session] = stub.sessions
+    assert session.ended == "quit"
+
+
+@pytest.mark.parametrize(
+    ("data_reply", "reader3_status"),
+    [("554 5.7.1 Message refused", "failed"), ("451 4.3.0 Try again later", "pending")],
+    ids=["data refused", "data deferred"],
+)
+def test_refusals_in_a_chain_give_the_same_outcomes_and_lose_no_other_reader(
+    seed_digest, readers, stub_bulk, https_site, settings, data_reply, reader3_status
+):
+    """reader2's chained envelope is refused at RCPT (the session is reset before reader3's envelope);
+    reader3's data is refused or deferred with reader4's envelope already behind it, which stands."""
+    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    stub = stub_bulk(
+        rcpt_replies={"reader2@example.org": "550 5.1.1 No such user"},
+        data_replies={"reader3@example.org": data_reply},
+        # reader2's envelope goes behind reader1's data, reader4's behind reader3's refused data.
+        hold_until_next_mail={"reader1@example.org", "reader3@example.org"},
+    )
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+    assert stub.misses == []
+    assert stub.by_recipient() == {"reader0@example.org": 1, "reader1@example.org": 1, "reader4@example.org": 1}
+    statuses = _statuses(seed_digest)
+    assert statuses["reader2@example.org"][0] == "failed" and "No such user" in statuses["reader2@example.org"][1]
+    assert statuses["reader3@example.org"][0] == reader3_status and data_reply[4:] in statuses["reader3@example.org"][1]
+    assert {statuses[address][0] for address in ("reader0@example.org", "reader1@example.org", "reader4@example.org")} == {"sent"}
+    assert (report.sent, report.failed, report.retried) == (3, 1 + (reader3_status == "failed"), int(reader3_status == "pending"))
+    [session] = stub.sessions
+    assert [command.upper() for command in session.commands].count("RSET") == 1, "one reset, after the refused envelope only"
+    assert session.ended == "quit"
+
+
+def test_a_421_mid_chain_breaks_the_lane_and_the_rest_wait(seed_digest, readers, stub_bulk, https_site):
+    """The server answers reader2's data with 421 and hangs up while reader3's envelope waits behind it."""
+    stub = stub_bulk(
+        data_replies={"reader2@example.org": "421 4.3.2 Shutting down"},
+        hold_until_next_mail={"reader2@example.org"},
+    )
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+    assert stub.misses == []
+    assert stub.by_recipient() == {"reader0@example.org": 1, "reader1@example.org": 1}
+    statuses = _statuses(seed_digest)
+    assert [statuses[address][0] for address in READERS] == ["sent", "sent", "pending", "pending", "pending"]
+    assert "Shutting down" in statuses["reader2@example.org"][1]
+    assert (report.sent, report.failed) == (2, 0)
+
+
+def test_a_lane_stopped_with_a_chained_envelope_open_closes_without_quit_and_returns_at_once(stub_bulk, settings):
+    """Stopped right as reader0's data is answered: reader1's envelope is on the wire (the server may
+    have said 354 and wait for its data). Its data never goes, nothing ends it with a dot, no QUIT goes
+    into it, and the lane does not wait for the socket's timeout."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.transport import INTERRUPTED, transport_send
+    from digests.mail import mail_connection
+
+    stop = threading.Event()
+
+    def stop_before_replying(recipient: str) -> None:
+        if recipient == "reader0@example.org":
+            stop.set()
+
+    stub = stub_bulk(hold_until_next_mail={"reader0@example.org"}, before_data_reply=stop_before_replying)
+    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", stub.url(timeout=60))}
+    items = _outgoing(3)
+    result = {}
+    sending = threading.Thread(
+        target=lambda: result.update(transport_send(mail_connection("bulk"), items, journal=BatchJournal("stop"), stop=stop))
+    )
+    sending.start()
+    sending.join(20)
+    assert not sending.is_alive(), "the lane waited for its socket's timeout (60 s)"
+    assert stub.misses == [], "reader1's envelope was not on the wire when the lane stopped"
+    assert [result[n].code for n in range(3)] == ["S", "O", "O"]
+    assert result[1].error == INTERRUPTED
+    assert stub.by_recipient() == {"reader0@example.org": 1}
+    [session] = stub.sessions
+    assert wait_for(lambda: session.ended, timeout=10)
+    assert "RCPT TO:<reader1@example.org>" in session.commands
+    assert "QUIT" not in [command.upper() for command in session.commands]
+    assert session.ended in ("closed", "closed in data")
+    assert all(lines == [] for lines in session.data_lines[1:]), "nothing of reader1's message went"
+
+
+def _outgoing(count: int, *, unsendable: set[int] = frozenset()):
+    from digests.delivery.messages import Recipient, VariantMessage
+    from digests.delivery.transport import Outgoing
+    from digests.links import reader_links
+
+    variant = VariantMessage(parts=(b"Subject: chained\r\nTo: x@example.org\r\n\r\nbody\r\n",))
+    return [
+        Outgoing(
+            delivery_id=n,
+            digest_id=1,
+            fields=Recipient(to=f"reader{n}@example.org", message_id=f"<{n}@example.org>", links=reader_links(uuid.uuid4())),
+            variant=variant,
+            error="an unsendable address" if n in unsendable else "",
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "unsendable", "not_chained"),
+    [(THROTTLE_CHUNK + 2, set(), THROTTLE_CHUNK - 1), (4, {2}, 1)],
+    ids=["the next message starts a throttle chunk", "the next message cannot be sent"],
+)
+def test_no_envelope_is_chained_into_a_throttle_wait_or_an_unsendable_message(stub_bulk, count, unsendable, not_chained):
+    """The throttle may wait before a new chunk, and a server is never left in DATA across that wait;
+    an unsendable message has no envelope at all. The message before either is sent alone: its data
+    reply is withheld in vain (the stub gives up after a second), and everything still arrives once."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.transport import transport_send
+    from digests.mail import mail_connection
+
+    holds = {f"reader{n}@example.org" for n in (0, not_chained)}
+    stub = stub_bulk(hold_until_next_mail=holds, hold_seconds=1)
+    outcomes = transport_send(mail_connection("bulk"), _outgoing(count, unsendable=unsendable), journal=BatchJournal("alone"))
+    assert stub.misses == [f"reader{not_chained}@example.org"]
+    assert [outcomes[n].code for n in range(count)] == ["F" if n in unsendable else "S" for n in range(count)]
+    assert stub.by_recipient() == {f"reader{n}@example.org": 1 for n in range(count) if n not in unsendable}
