@@ -7,11 +7,13 @@ before sending the next envelope never gets it, and the stub lists the message i
 """
 
 import threading
+import time
 import uuid
 
 import pytest
 
 from digests.delivery.batch import deliveries_send_batch
+from digests.delivery.journal import LaneJournal
 from digests.delivery.schedule import digest_start
 from digests.delivery.transport import THROTTLE_CHUNK
 from digests.models import Delivery, Subscriber
@@ -62,6 +64,30 @@ def test_a_messages_next_envelope_goes_before_the_reply_to_its_data(seed_digest,
     assert {status for status, _ in _statuses(seed_digest).values()} == {"sent"}
     [session] = stub.sessions
     assert session.ended == "quit"
+
+
+def test_each_message_is_journalled_in_flight_before_its_data_reaches_the_server(
+    seed_digest, readers, stub_bulk, https_site, monkeypatch
+):
+    """What keeps a killed worker's ambiguity to one message per connection, chained or not: the lane's
+    journal says a message is in flight before its data goes. The journal here is slow, so data sent
+    before its journal write would reach the server while the journal still named the message before."""
+    journalled = []  # per lane write, as it starts: (messages with an outcome so far, whether the next is in flight)
+    write = LaneJournal.write
+
+    def slow_write(self, busy_for, *, in_flight=True):
+        time.sleep(0.05)
+        journalled.append((len(self.codes), in_flight))
+        write(self, busy_for, in_flight=in_flight)
+
+    monkeypatch.setattr(LaneJournal, "write", slow_write)
+    seen = []
+    stub = stub_bulk(before_data_reply=lambda recipient: seen.append((recipient, journalled[-1])))
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+
+    assert deliveries_send_batch(seed_digest.pk).sent == len(READERS)
+    assert seen == [(address, (index, True)) for index, address in enumerate(READERS)]
+    assert stub.by_recipient() == dict.fromkeys(READERS, 1)
 
 
 @pytest.mark.parametrize(
