@@ -153,10 +153,10 @@ def proc_stat(pid: int | str) -> tuple[str, list[str], int]:
     return name, fields, int(fields[11]) + int(fields[12])
 
 
-def _process_cpu(worker_session: int | None) -> dict[int, tuple[str, int]]:
-    """Each process's (group, CPU clock ticks so far), from /proc: the worker's whole session, this
-    process, its own children (the floor's processes), else the command name (postgres, redis-server,
-    the sink, …)."""
+def _process_cpu(worker_session: int | None, named: dict[int, str] | None = None) -> dict[int, tuple[str, int]]:
+    """Each process's (group, CPU clock ticks so far), from /proc: the processes ``named``, the worker's
+    whole session, this process, its own children (the floor's processes), else the command name
+    (postgres, redis-server, the sink, …)."""
     me, found = os.getpid(), {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -166,7 +166,9 @@ def _process_cpu(worker_session: int | None) -> dict[int, tuple[str, int]]:
         except OSError:
             continue
         pid, ppid, session = int(entry.name), int(fields[1]), int(fields[3])
-        if worker_session is not None and session == worker_session:
+        if named and pid in named:
+            group = named[pid]
+        elif worker_session is not None and session == worker_session:
             group = "worker"
         elif pid == me:
             group = "bench_send itself"
@@ -189,6 +191,7 @@ class CpuShare:
 
     label: str
     worker_session: int | None = None
+    named: dict[int, str] = field(default_factory=dict)  # processes counted under a name of their own
     started: dict = field(default_factory=dict)
     last: dict = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)  # CPU seconds by group
@@ -197,13 +200,13 @@ class CpuShare:
 
     def start(self) -> CpuShare:
         if Path("/proc/self/stat").exists():
-            self.started = self.last = _process_cpu(self.worker_session)
+            self.started = self.last = _process_cpu(self.worker_session, self.named)
             self._children, self._at = _children_cpu(), time.monotonic()
         return self
 
     def sample(self) -> None:
         if self.started:
-            self.last = {**self.last, **_process_cpu(self.worker_session)}
+            self.last = {**self.last, **_process_cpu(self.worker_session, self.named)}
 
     def stop(self) -> CpuShare:
         """The end of the phase; set ``messages`` (how many it sent) before printing."""

@@ -44,6 +44,13 @@ def _smtp_sink(to: str) -> tuple[str, int] | None:
     return parts.hostname or "127.0.0.1", parts.port or 25
 
 
+def _with_port(url: str, port: int) -> str:
+    """``url`` pointing at 127.0.0.1:``port`` instead, its options kept."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url)._replace(netloc=f"127.0.0.1:{port}").geturl()
+
+
 def _smtp_connections(given: int | None) -> int:
     """Connections per batch for the worker: ``--smtp-connections`` or DELIVERY_SMTP_CONNECTIONS."""
     if given is not None and given < 1:
@@ -81,6 +88,12 @@ class Command(BaseCommand):
             "--no-snapshot-floor", action="store_true", help="Skip the snapshot's floor (copying the ledger rows once more)."
         )
         parser.add_argument(
+            "--rtt-ms",
+            type=float,
+            default=0.0,
+            help="A network's round trip to the SMTP sink: a proxy adds this many ms to every round trip, for the send and its floor alike.",
+        )
+        parser.add_argument(
             "--floor-messages", type=int, help="Messages the floor pushes (default: as many as readers, at most 20,000)."
         )
 
@@ -109,11 +122,23 @@ class Command(BaseCommand):
         sink = _smtp_sink(to)
         if floor_only and sink is None:
             raise CommandError("--floor-only measures an SMTP sink: use --to smtp://host:port")
+        rtt_ms = options.get("rtt_ms") or 0.0
+        if rtt_ms and sink is None:
+            raise CommandError("--rtt-ms puts a round trip in front of an SMTP sink: use --to smtp://host:port")
+        self.named: dict[int, str] = {}
+        proxy = None
         name = f"{db['NAME']}_bench_{os.getpid()}"
         self._admin_sql(f'CREATE DATABASE "{name}"')
         original = db["NAME"]
         floor_count = floor_messages or min(max(readers, 1), 20000)
         try:
+            if rtt_ms:
+                from digests.bench.latency import LatencyProxy
+
+                proxy = LatencyProxy.start(*sink, rtt_ms)
+                self.named[proxy.process.pid] = "latency proxy"
+                sink, to = ("127.0.0.1", proxy.port), _with_port(to, proxy.port)
+                self.stdout.write(f"a {rtt_ms:g} ms round trip between the sender and the sink (a proxy on port {proxy.port})")
             self._use(name)
             call_command("migrate", verbosity=0)
             digest_id = self._populate(0 if floor_only else readers, variants)
@@ -135,6 +160,8 @@ class Command(BaseCommand):
                 result += f"\n{floor}\n{cpu}".rstrip()
                 result += f"\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
+            if proxy:
+                proxy.stop()
             self._use(original)
             if not keep:
                 self._admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -167,7 +194,7 @@ class Command(BaseCommand):
         from digests.bench.probes import CpuShare
 
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "digest@example.org"
-        cpu = CpuShare("the floor").start()
+        cpu = CpuShare("the floor", named=self.named).start()
         floor = smtp_floor(
             host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender, processes=processes
         )
@@ -294,7 +321,7 @@ class Command(BaseCommand):
             peak = 0
             from digests.bench.probes import CpuShare, Probes, RssSeries, process_rss_kb
 
-            cpu = CpuShare("sending phase", worker_session=worker.pid).start()
+            cpu = CpuShare("sending phase", worker_session=worker.pid, named=self.named).start()
             from digests.delivery.ledger import deliveries_counts
             from digests.models import Delivery, Digest
 
