@@ -254,8 +254,8 @@ def _smtp_lane(
     over (a server discards a transaction whose data never came), and the lane's journal still says
     the next message is in flight before its data goes, so a killed worker leaves at most one
     ambiguous message per connection as before. A message is not chained behind another when it
-    cannot be sent (``error``), when it starts a THROTTLE_CHUNK (the throttle may wait, and a server
-    is never left waiting in DATA across that) or once ``stop`` is set. A lane that ends while a
+    cannot be sent (``error``), when it starts a THROTTLE_CHUNK under a rate limit (the throttle may
+    wait, and a server is never left waiting in DATA across that) or once ``stop`` is set. A lane that ends while a
     transaction may be waiting for its data closes its socket without QUIT, which the server would
     take for message text: nothing partial is ever ended with a dot."""
     outcomes: dict[int, Outcome] = {}
@@ -288,8 +288,10 @@ def _smtp_lane(
 
     def chains_to(index: int) -> bool:
         """Whether items[index]'s envelope may go behind the data of the message before it."""
-        return pipelining and index < len(items) and not items[index].error and index % THROTTLE_CHUNK != 0 and not stop.is_set()
+        new_chunk = throttled and index % THROTTLE_CHUNK == 0
+        return pipelining and index < len(items) and not items[index].error and not new_chunk and not stop.is_set()
 
+    throttled = settings.DELIVERY_RATE_PER_SECOND > 0  # unlimited, the throttle never waits
     chained = False  # this item's envelope went behind the previous data; its replies are still to be read
     awaiting_data = False  # a transaction may be waiting for its data (its DATA may have had a 354)
     try:

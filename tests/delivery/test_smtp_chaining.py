@@ -196,7 +196,9 @@ def _outgoing(count: int, *, unsendable: set[int] = frozenset()):
     [(THROTTLE_CHUNK + 2, set(), THROTTLE_CHUNK - 1), (4, {2}, 1)],
     ids=["the next message starts a throttle chunk", "the next message cannot be sent"],
 )
-def test_no_envelope_is_chained_into_a_throttle_wait_or_an_unsendable_message(stub_bulk, count, unsendable, not_chained):
+def test_no_envelope_is_chained_into_a_throttle_wait_or_an_unsendable_message(
+    stub_bulk, settings, count, unsendable, not_chained
+):
     """The throttle may wait before a new chunk, and a server is never left in DATA across that wait;
     an unsendable message has no envelope at all. The message before either is sent alone: its data
     reply is withheld in vain (the stub gives up after a second), and everything still arrives once."""
@@ -204,9 +206,25 @@ def test_no_envelope_is_chained_into_a_throttle_wait_or_an_unsendable_message(st
     from digests.delivery.transport import transport_send
     from digests.mail import mail_connection
 
+    settings.DELIVERY_RATE_PER_SECOND = 10_000  # a limit, so each chunk may wait (here it never has to)
     holds = {f"reader{n}@example.org" for n in (0, not_chained)}
     stub = stub_bulk(hold_until_next_mail=holds, hold_seconds=1)
     outcomes = transport_send(mail_connection("bulk"), _outgoing(count, unsendable=unsendable), journal=BatchJournal("alone"))
     assert stub.misses == [f"reader{not_chained}@example.org"]
     assert [outcomes[n].code for n in range(count)] == ["F" if n in unsendable else "S" for n in range(count)]
     assert stub.by_recipient() == {f"reader{n}@example.org": 1 for n in range(count) if n not in unsendable}
+
+
+def test_without_a_rate_limit_the_chain_runs_on_across_throttle_chunks(stub_bulk, settings):
+    """Unlimited (DELIVERY_RATE_PER_SECOND = 0) the throttle never waits, so nothing breaks the chain."""
+    from digests.delivery.journal import BatchJournal
+    from digests.delivery.transport import transport_send
+    from digests.mail import mail_connection
+
+    settings.DELIVERY_RATE_PER_SECOND = 0
+    last_of_a_chunk = f"reader{THROTTLE_CHUNK - 1}@example.org"
+    stub = stub_bulk(hold_until_next_mail={last_of_a_chunk}, hold_seconds=10)
+    outcomes = transport_send(mail_connection("bulk"), _outgoing(THROTTLE_CHUNK + 2), journal=BatchJournal("unlimited"))
+    assert stub.misses == []
+    assert {outcome.code for outcome in outcomes.values()} == {"S"}
+    assert stub.by_recipient() == {f"reader{n}@example.org": 1 for n in range(THROTTLE_CHUNK + 2)}
