@@ -31,10 +31,10 @@ def stub_bulk(settings):
     """Bulk mail goes over one connection to a stub server the test configures first: ``stub_bulk(**options)``."""
     started = []
 
-    def start(**options) -> StubSMTP:
+    def start(timeout: float = 30, **options) -> StubSMTP:
         stub = StubSMTP(**options)
         started.append(stub)
-        settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", stub.url(timeout=30))}
+        settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": email_url_parse("EMAIL_URL", stub.url(timeout=timeout))}
         settings.DELIVERY_SMTP_CONNECTIONS = 1
         return stub
 
@@ -88,6 +88,26 @@ def test_each_message_is_journalled_in_flight_before_its_data_reaches_the_server
     assert deliveries_send_batch(seed_digest.pk).sent == len(READERS)
     assert seen == [(address, (index, True)) for index, address in enumerate(READERS)]
     assert stub.by_recipient() == dict.fromkeys(READERS, 1)
+
+
+@pytest.mark.parametrize("refused", [0, 2], ids=["its own envelope", "an envelope behind the data before"])
+def test_a_server_that_says_354_to_a_refused_envelope_is_left_without_quit_in_the_message(
+    seed_digest, readers, stub_bulk, https_site, refused
+):
+    """A broken server answers DATA with 354 though it refused the recipient: the session is unusable.
+    The connection is closed as it stands: a QUIT would be read as message text, and the client would
+    wait for its reply until the socket's timeout. The readers from there on wait, nobody is lost."""
+    stub = stub_bulk(timeout=5, rcpt_replies={READERS[refused]: "550 5.1.1 No such user"}, data_despite_refusal=True)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+
+    [session] = stub.sessions
+    wait_for(lambda: session.ended, timeout=10)
+    assert session.ended == "closed in data" and session.after_354_unused
+    assert not any(b"QUIT" in line.upper() for lines in session.data_lines for line in lines)
+    assert report.sent == refused and stub.by_recipient() == dict.fromkeys(READERS[:refused], 1)
+    statuses = _statuses(seed_digest)
+    assert {statuses[address][0] for address in READERS[refused:]} == {"pending"}
 
 
 @pytest.mark.parametrize(

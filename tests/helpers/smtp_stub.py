@@ -60,12 +60,14 @@ class StubSMTP:
         hold_until_next_mail: set[str] = frozenset(),
         hold_seconds: float = 10.0,
         before_data_reply: Callable[[str], None] | None = None,
+        data_despite_refusal: bool = False,
     ):
         self.rcpt_replies = rcpt_replies or {}
         self.data_replies = data_replies or {}
         self.hold_until_next_mail = set(hold_until_next_mail)
         self.hold_seconds = hold_seconds
         self.before_data_reply = before_data_reply
+        self.data_despite_refusal = data_despite_refusal  # a broken server: 354 though every recipient was refused
         self.delivered: list[tuple[str, bytes]] = []  # (recipient, message) for each data answered 250
         self.misses: list[str] = []  # recipients whose data reply waited for a next MAIL FROM that never came
         self.sessions: list[Session] = []
@@ -142,7 +144,7 @@ class StubSMTP:
                 if not mail:
                     sock.sendall(b"503 5.5.1 Error: need MAIL command\r\n")
                     continue
-                if not recipients:
+                if not recipients and not self.data_despite_refusal:
                     sock.sendall(b"554 5.5.1 Error: no valid recipients\r\n")
                     mail = False
                     continue
@@ -158,6 +160,8 @@ class StubSMTP:
                         break
                     received.append(text)
                 message = b"".join((text[1:] if text.startswith(b".") else text) + b"\r\n" for text in received)
+                if not recipients:
+                    continue  # what a broken server accepted for nobody is dropped
                 [recipient] = recipients
                 if recipient in self.hold_until_next_mail:
                     pending = lines.readline(self.hold_seconds)
