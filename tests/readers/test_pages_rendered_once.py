@@ -92,3 +92,18 @@ def test_a_page_that_reads_anything_else_about_the_visitor_fails_instead_of_free
 
     with pytest.raises(PageReadsTheVisitor, match="request.COOKIES"):
         render_once(request, "cookies.html")
+
+
+def test_an_edited_template_shows_on_the_next_page_under_runserver(client, categories, settings):
+    from pathlib import Path
+
+    from django.utils.autoreload import file_changed
+
+    client.get(URL)
+    assert len(rendered_fragments._cache)
+    file_changed.send(sender=None, file_path=Path(settings.BASE_DIR) / "digests" / "views" / "readers.py")
+    assert len(rendered_fragments._cache), "a Python file restarts the server; nothing to forget"
+
+    file_changed.send(sender=None, file_path=Path(settings.BASE_DIR) / "templates" / "digests" / "subscribe.html")
+
+    assert not rendered_fragments._cache
