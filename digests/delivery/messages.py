@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import operator
 import re
 import threading
 from collections import OrderedDict
@@ -103,6 +104,11 @@ class VariantMessage:
         # Each literal segment dot-stuffed once per variant (a reader's message is mostly these).
         stuffed = tuple(_stuffed(part) if isinstance(part, bytes) else None for part in self.parts)
         object.__setattr__(self, "_stuffed", stuffed)
+        slots = tuple(part for part in self.parts if not isinstance(part, bytes))
+        object.__setattr__(self, "_slots", tuple(dict.fromkeys(slots)))
+        object.__setattr__(self, "_smtp_format", _smtp_format(stuffed))
+        # The slots in order as one C call (a tuple even for one slot; none: no getter at all).
+        object.__setattr__(self, "_slot_getter", operator.itemgetter(*slots, *slots[:1]) if slots else None)
 
     def for_reader(self, recipient: Recipient) -> bytes:
         """This reader's complete RFC 5322 message, CRLF line endings."""
@@ -121,7 +127,17 @@ class VariantMessage:
     def smtp_data(self, recipient: Recipient) -> bytes:
         """``for_reader``'s message as SMTP DATA: every line that starts with a dot gets another
         (RFC 5321 4.5.2), then the terminating dot. Only the reader's values and the seams
-        between segments are looked at per reader."""
+        between segments are looked at per reader.
+
+        When none of the reader's values can start or end a line (the 8bit copy's links and
+        headers: non-empty, no line break, no leading dot), the seams are those of the variant
+        alone, worked out once (``_smtp_format``), and the message is one formatting of bytes."""
+        values = {slot: _slot_value(recipient.value(slot[0]), slot[1]) for slot in self._slots}
+        if all(value and value[:1] != b"." and b"\r" not in value and b"\n" not in value for value in values.values()):
+            return self._smtp_format % (self._slot_getter(values)[:-1] if self._slot_getter else ())
+        return self._smtp_data_seams(values)
+
+    def _smtp_data_seams(self, raw_values: dict) -> bytes:
         values = {}
         out = []
         tail = b"\r\n"  # the message starts a line
@@ -129,7 +145,7 @@ class VariantMessage:
             if literal is None:
                 value = values.get(part)
                 if value is None:
-                    value = values[part] = _stuffed(_slot_value(recipient.value(part[0]), part[1]))
+                    value = values[part] = _stuffed(raw_values[part])
                 literal = value
             raw_start, stuffed, raw_end = literal
             if not stuffed:
@@ -145,6 +161,31 @@ class VariantMessage:
             out.append(b"\r\n")
         out.append(b".\r\n")
         return b"".join(out)
+
+
+def _smtp_format(stuffed: tuple) -> bytes:
+    """A variant's SMTP DATA as a bytes format, ``%s`` where each slot goes, for values that can
+    neither start nor end a line: the same seams as ``smtp_data``'s walk, decided once."""
+    out = []
+    tail = b"\r\n"
+    for literal in stuffed:
+        if literal is None:
+            out.append(b"%s")
+            tail = b"%s"  # a value's end: neither a line end nor a CR
+            continue
+        raw_start, text, raw_end = literal
+        if not text:
+            continue
+        if raw_start[:1] == b"." and tail == b"\r\n":
+            out.append(b".")
+        elif raw_start[:2] == b"\n." and tail.endswith(b"\r"):
+            text = b"\n." + text[1:]
+        out.append(text.replace(b"%", b"%%"))
+        tail = (tail + raw_end)[-2:]
+    if tail != b"\r\n":
+        out.append(b"\r\n")
+    out.append(b".\r\n")
+    return b"".join(out)
 
 
 def _stuffed(raw: bytes) -> tuple[bytes, bytes, bytes]:

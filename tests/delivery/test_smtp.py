@@ -236,3 +236,41 @@ def test_a_readers_value_that_starts_lines_with_dots_is_stuffed_at_every_seam(sm
     assert [outcome.code for outcome in outcomes.values()] == ["S"]
     [(_, body)] = smtp_bulk.messages
     assert body.replace(b"\r\n", b"\n") == whole.replace(b"\r\n", b"\n") + b"\n"
+
+
+def _stuffed_by_the_rfc(message: bytes) -> bytes:
+    """RFC 5321 4.5.2 applied to a whole message: a dot before every line that starts with one, then the end."""
+    lines = message.split(b"\r\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines) + b".\r\n"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        (b"Subject: s\r\nTo: ", ("to", "H"), b"\r\n\r\n", ("reader_ref", "t"), b"\r\n.dot%line 100%\r\n", ("reader_ref", "m")),
+        (("reader_ref", "t"), b"\r\n", ("preferences_url", "t"), ("reader_ref", "t"), b".\r\n.", ("reader_ref", "t")),
+        (b"a\r", ("reader_ref", "t"), b"\n.b\r\n", ("unsubscribe_url", "m"), b"\r\n"),
+        (b"no slots at all, 100% literal\r\n.\r\n",),
+        (b"x\r\n", ("reader_ref", "T"), b"=\r\n.", ("reader_ref", "T")),
+        (b".the message starts with a dot\r\n", ("reader_ref", "t"), b"\r\n"),
+        (b"x\r\n", b".a literal after a literal\r\n", ("reader_ref", "t"), b"a\r", b"\n.b", ("reader_ref", "t")),
+    ],
+)
+@pytest.mark.parametrize("reader_ref", ["abc:def", ".dotted", "x", "", "a\r\nb", "line\r\n.dot", "%s%%"])
+def test_each_readers_smtp_data_is_their_message_dot_stuffed_as_the_rfc_says(layout, reader_ref):
+    """The one-formatting path (values that cannot start or end a line) and the seam-by-seam walk
+    (any other value) give exactly the RFC's stuffing of the reader's whole message."""
+    from digests.delivery.messages import Recipient, VariantMessage
+    from digests.links import ReaderLinks
+
+    variant = VariantMessage(parts=layout)
+    links = ReaderLinks(preferences_url="https://x.example/p?a=1&b=2", unsubscribe_url=".u", reader_ref=reader_ref)
+    reader = Recipient(to="dots@example.org", message_id="<1@example.org>", links=links)
+
+    try:
+        whole = variant.for_reader(reader)
+    except ValueError:  # a line break in an 8bit link or a header: unsendable, never stuffed
+        return
+    assert variant.smtp_data(reader) == _stuffed_by_the_rfc(whole)
