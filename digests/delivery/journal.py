@@ -109,9 +109,14 @@ class LaneJournal:
         key = LANE_KEY.format(token=token, index=index)
         backend = caches["default"]
         if isinstance(backend, RedisCache):
-            # Same pool, key and serialisation as Django's RedisCache, without its client object per call.
+            # Same pool, key and serialisation as Django's RedisCache, without its client object per call;
+            # the SET command's bytes around the value made once (RESP: each argument length-prefixed).
             self._pool = backend._cache.get_client(key, write=True).connection_pool
             self._key, self._dumps = backend.make_and_validate_key(key), backend._cache._serializer.dumps
+            name = self._key.encode()
+            self._set_prefix = b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n" % (len(name), name)
+            ttl = str(_ttl()).encode()
+            self._set_suffix = b"\r\n$2\r\nEX\r\n$%d\r\n%s\r\n" % (len(ttl), ttl)
         else:
             self._key = key
 
@@ -130,7 +135,8 @@ class LaneJournal:
         self._read_reply()
         if self._connection is None:
             self._connection = self._pool.get_connection()
-        self._connection.send_command("SET", self._key, self._dumps(value), "EX", _ttl())
+        data = self._dumps(value)
+        self._connection.send_packed_command([b"%s$%d\r\n%s%s" % (self._set_prefix, len(data), data, self._set_suffix)])
         self._unread = True
 
     def _read_reply(self) -> None:
