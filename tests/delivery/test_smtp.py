@@ -203,6 +203,9 @@ def test_a_lanes_last_journal_write_lands_and_its_redis_connection_is_reused(set
     assert len(client.client_list()) <= before + 1
     last = Journal(*cache.get(LANE_KEY.format(token="reuse19", index=0)))
     assert (last.codes, last.in_flight) == (Code.SENT, True)
+    # It expires as every journal does: a worker that dies leaves nothing behind for good.
+    expires_in = client.ttl(cache.make_and_validate_key(LANE_KEY.format(token="reuse19", index=0)))
+    assert 0 < expires_in <= settings.DELIVERY_LEASE_SECONDS * 4
 
 
 def test_a_readers_value_that_starts_lines_with_dots_is_stuffed_at_every_seam(smtp_bulk, settings):
