@@ -138,49 +138,36 @@ class VariantMessage:
         return self._smtp_data_seams(values)
 
     def _smtp_data_seams(self, raw_values: dict) -> bytes:
-        values = {}
-        out = []
-        tail = b"\r\n"  # the message starts a line
-        for part, literal in zip(self.parts, self._stuffed, strict=True):
-            if literal is None:
-                value = values.get(part)
-                if value is None:
-                    value = values[part] = _stuffed(raw_values[part])
-                literal = value
-            raw_start, stuffed, raw_end = literal
-            if not stuffed:
-                continue
-            # A line start the segment's own stuffing could not see: it began at the seam.
-            if raw_start[:1] == b"." and tail == b"\r\n":
-                out.append(b".")
-            elif raw_start[:2] == b"\n." and tail.endswith(b"\r"):
-                stuffed = b"\n." + stuffed[1:]
-            out.append(stuffed)
-            tail = (tail + raw_end)[-2:]
-        if tail != b"\r\n":
-            out.append(b"\r\n")
-        out.append(b".\r\n")
-        return b"".join(out)
+        values = {slot: _stuffed(value) for slot, value in raw_values.items()}
+        return _data_joined(literal or values[part] for part, literal in zip(self.parts, self._stuffed, strict=True))
+
+
+# A slot in a variant's SMTP format: its value neither starts nor ends a line (``smtp_data``'s fast case).
+_FORMAT_SLOT = (b"%s", b"%s", b"%s")
 
 
 def _smtp_format(stuffed: tuple) -> bytes:
     """A variant's SMTP DATA as a bytes format, ``%s`` where each slot goes, for values that can
-    neither start nor end a line: the same seams as ``smtp_data``'s walk, decided once."""
+    neither start nor end a line: the seams decided once, by the same walk as any reader's."""
+    return _data_joined(
+        _FORMAT_SLOT if literal is None else (literal[0], literal[1].replace(b"%", b"%%"), literal[2]) for literal in stuffed
+    )
+
+
+def _data_joined(segments) -> bytes:
+    """Segments, each dot-stuffed on its own (``_stuffed``), joined as SMTP DATA: the line starts that
+    only a seam makes are stuffed too, and the message ends with its line and the terminating dot."""
     out = []
-    tail = b"\r\n"
-    for literal in stuffed:
-        if literal is None:
-            out.append(b"%s")
-            tail = b"%s"  # a value's end: neither a line end nor a CR
+    tail = b"\r\n"  # the message starts a line
+    for raw_start, stuffed, raw_end in segments:
+        if not stuffed:
             continue
-        raw_start, text, raw_end = literal
-        if not text:
-            continue
+        # A line start the segment's own stuffing could not see: it began at the seam.
         if raw_start[:1] == b"." and tail == b"\r\n":
             out.append(b".")
         elif raw_start[:2] == b"\n." and tail.endswith(b"\r"):
-            text = b"\n." + text[1:]
-        out.append(text.replace(b"%", b"%%"))
+            stuffed = b"\n." + stuffed[1:]
+        out.append(stuffed)
         tail = (tail + raw_end)[-2:]
     if tail != b"\r\n":
         out.append(b"\r\n")

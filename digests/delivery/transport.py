@@ -203,10 +203,13 @@ class _Refused(Exception):
     """The lane's session is unusable (e.g. the server said 354 to a refused envelope)."""
 
 
+def _mail_command(sender: str, options: list[str]) -> str:
+    return f"MAIL FROM:<{sender}>" + "".join(f" {option}" for option in options)
+
+
 def _envelope_bytes(sender: str, to: str, options: list[str]) -> bytes:
     """MAIL, RCPT and DATA as one pipelined write."""
-    mail = f"MAIL FROM:<{sender}>" + "".join(f" {option}" for option in options)
-    return f"{mail}\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii")
+    return f"{_mail_command(sender, options)}\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii")
 
 
 def _envelope_replies(replies: list[tuple[int, bytes]], sender: str, to: str) -> None:
@@ -233,8 +236,7 @@ def _envelope(smtp: smtplib.SMTP, sender: str, to: str, options: list[str], lane
         replies = [smtp.getreply(), smtp.getreply(), smtp.getreply()]
     else:
         lane.write(busy_for)
-        mail = f"MAIL FROM:<{sender}>" + "".join(f" {option}" for option in options)
-        replies = [smtp.docmd(mail)]
+        replies = [smtp.docmd(_mail_command(sender, options))]
         if replies[0][0] == 250:
             replies.append(smtp.docmd(f"RCPT TO:<{to}>"))
             if replies[1][0] in (250, 251):

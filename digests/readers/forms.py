@@ -124,14 +124,6 @@ class SignupForm(FrequencyFieldsMixin, forms.Form):
         if not self.is_bound:
             self.fields["categories"].initial = [c.pk for c in self.fields["categories"].queryset]
 
-    @property
-    def choices_key(self) -> str:
-        """What the empty form shows that can change while the site runs: the active categories.
-
-        The page renders the empty form once per language and per value of this (``rendered_once``).
-        """
-        return categories_key(self.fields["categories"].queryset)
-
     def clean_email(self):
         return email_normalise(self.cleaned_data["email"])
 
@@ -149,13 +141,10 @@ class SignupForm(FrequencyFieldsMixin, forms.Form):
         return bool(self.data.get(HONEYPOT))
 
 
-def categories_key(categories) -> str:
-    return "|".join(f"{category.pk}:{category.name}" for category in categories)
-
-
 def signup_choices_key() -> str:
-    """``SignupForm().choices_key`` without building the form (for pages rendered once per its value)."""
-    return categories_key(active_categories_read())
+    """What the empty signup form shows that can change while the site runs: the active categories.
+    The signup page is rendered once per process, language and value of this (``render_once``)."""
+    return "|".join(f"{category.pk}:{category.name}" for category in active_categories_read())
 
 
 class PreferencesForm(FrequencyFieldsMixin, forms.Form):

@@ -31,7 +31,7 @@ def rendered_once(parser, token):
     """``{% rendered_once "name" value… %}…{% endrendered_once %}``: render the block once per process
     for each combination of the values, then repeat it.
 
-    For the parts of a public page that are the same for every visitor (the empty signup form):
+    For the parts of a public page that are the same for every visitor (the header, the language switch):
     rendering them costs more than the rest of the request. Whatever the block shows must be
     decided by its values (the language, the categories), by settings or by the site's URLs;
     never put a CSRF token, a CSP nonce or anything about the visitor inside.
