@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from digests.delivery.outcomes import Code, Outcome
 
@@ -37,6 +39,8 @@ JOURNAL_KEY = "delivery:journal:{token}"
 LANE_KEY = "delivery:journal:{token}:lane{index}"
 # In a joined journal (``journal_joined``): the call for this id may have started / was never attempted.
 IN_FLIGHT, NOT_ATTEMPTED = "?", "."
+# Redis's reply to a SET that went through.
+_OK = b"+OK\r\n"
 
 
 class Journal(NamedTuple):
@@ -128,7 +132,9 @@ class LaneJournal:
 
     def write(self, busy_for: float, *, in_flight: bool = True) -> None:
         """Like ``journal_write`` for the lane: the outcomes added so far, and whether the next call may start."""
-        value = Journal(time.time() + busy_for, "".join(self.codes), in_flight, self.reasons)
+        # A plain tuple, read back as a Journal (``journal_joined``): pickling the NamedTuple
+        # calls back into Python, and this write comes once per message.
+        value = (time.time() + busy_for, "".join(self.codes), in_flight, self.reasons)
         if self._pool is None:
             cache.set(self._key, value, timeout=_ttl())
             return
@@ -140,9 +146,32 @@ class LaneJournal:
         self._unread = True
 
     def _read_reply(self) -> None:
-        if self._unread:
-            self._unread = False
-            self._connection.read_response()  # raises what Redis refused
+        if not self._unread:
+            return
+        self._unread = False
+        connection = self._connection
+        sock = getattr(connection, "_sock", None)
+        if sock is None:
+            connection.read_response()  # raises what Redis refused
+            return
+        # The one reply outstanding, read off the socket: a SET's is one line, "+OK" or an error,
+        # and redis-py's general reader cost twice the syscall behind it, once per message.
+        try:
+            reply = sock.recv(512)
+            while reply[-2:] != b"\r\n":
+                more = sock.recv(512)
+                if not more:
+                    raise RedisConnectionError("Redis closed the connection before its reply to the lane's journal write")
+                reply += more
+        except OSError as exc:  # timeouts included
+            connection.disconnect()  # half a reply, or none: the connection cannot go back to the pool as it is
+            raise RedisConnectionError(f"reading the lane journal's reply from Redis: {exc}") from exc
+        except BaseException:
+            connection.disconnect()
+            raise
+        if reply != _OK:
+            # A whole reply was read, so the connection stays usable; the lane breaks on the refusal.
+            raise ResponseError(reply[1:-2].decode("utf-8", "replace"))
 
     def close(self) -> None:
         """The last write's reply read and the connection back in the pool (raises what Redis refused)."""

@@ -1,5 +1,6 @@
 """The SMTP path against a real aiosmtpd server: a batch over several connections, PIPELINING, refusals, outages."""
 
+import contextlib
 import uuid
 
 import pytest
@@ -206,6 +207,72 @@ def test_a_lanes_last_journal_write_lands_and_its_redis_connection_is_reused(set
     # It expires as every journal does: a worker that dies leaves nothing behind for good.
     expires_in = client.ttl(cache.make_and_validate_key(LANE_KEY.format(token="reuse19", index=0)))
     assert 0 < expires_in <= settings.DELIVERY_LEASE_SECONDS * 4
+
+
+@pytest.fixture
+def journal_refused(monkeypatch):
+    """The lanes' journals go to Redis as a user that may not SET: Redis refuses every lane write."""
+    import redis
+    from django.core.cache import cache
+
+    from digests.delivery.journal import LaneJournal
+
+    user = f"lanes-refused-{uuid.uuid4().hex[:8]}"
+    admin = cache._cache.get_client(write=True)
+    admin.acl_setuser(user, enabled=True, nopass=True, keys=["*"], channels=["*"], commands=["+@all", "-set"])
+    kwargs = admin.connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(host=kwargs["host"], port=kwargs["port"], db=kwargs.get("db", 0), username=user)
+    create = LaneJournal.__init__
+
+    def refused_lane(self, token, index):
+        create(self, token, index)
+        self._pool = pool
+
+    monkeypatch.setattr(LaneJournal, "__init__", refused_lane)
+    yield
+    pool.disconnect()
+    admin.acl_deluser(user)
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_lane_whose_journal_writes_redis_refuses_hands_nothing_over(
+    seed_digest, readers, smtp_bulk, https_site, settings, journal_refused, pipelining
+):
+    # The lane reads each write's reply before its next write: the refusal of the write made
+    # while connecting is found before the first message's data, and the lane stops there.
+    settings.DELIVERY_SMTP_CONNECTIONS = 1
+    smtp_bulk.pipelining = pipelining
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    report = deliveries_send_batch(seed_digest.pk)
+    assert (report.sent, report.retried) == (0, 4)
+    assert smtp_bulk.messages == []
+    errors = set(Delivery.objects.filter(digest=seed_digest).values_list("last_error", flat=True))
+    assert len(errors) == 1 and "NOPERM" in errors.pop()
+
+
+def test_a_lane_journal_whose_redis_connection_is_cut_raises_and_leaves_no_broken_connection_behind():
+    import redis
+    from django.core.cache import cache
+
+    from digests.delivery.journal import LANE_KEY, Journal, LaneJournal
+    from digests.delivery.outcomes import Code, Outcome
+
+    lane = LaneJournal("cut", 0)
+    lane.write(30)
+    local = lane._connection._sock.getsockname()
+    cache._cache.get_client(write=True).client_kill(f"{local[0]}:{local[1]}")
+    with pytest.raises(redis.ConnectionError):
+        # The first write's reply may have come before the cut: the cut shows at the next read at the latest.
+        lane.add(Outcome(Code.SENT))
+        lane.write(30)
+        lane.close()
+    with contextlib.suppress(redis.ConnectionError):
+        lane.close()  # as the transport does, whether or not the write raised first
+    # The next lane gets a working connection from the same pool, not the cut one.
+    lane = LaneJournal("after-cut", 0)
+    lane.write(30)
+    lane.close()
+    assert Journal(*cache.get(LANE_KEY.format(token="after-cut", index=0))).in_flight
 
 
 def test_a_readers_value_that_starts_lines_with_dots_is_stuffed_at_every_seam(smtp_bulk, settings):
