@@ -7,15 +7,18 @@ from django.utils import timezone
 
 from digests.delivery import progress
 from digests.delivery.progress import digest_progress
-from digests.models import Delivery, Digest
-from tests.helpers.readers import make_reader
+from digests.models import Delivery, Digest, Subscriber
 
 pytestmark = pytest.mark.django_db
 D = Delivery.Status
 
 
 def ledger(digest, *, sent_seconds_ago: list[float], pending: int, now):
-    readers = [make_reader(f"r{i}@example.org") for i in range(len(sent_seconds_ago) + pending)]
+    # Written in one statement: a reader walked through the life cycle each cost 7 ms, 22 s for 3,010.
+    readers = Subscriber.objects.bulk_create(
+        Subscriber(email=f"r{i}@example.org", status=Subscriber.Status.ACTIVE, confirmed_at=now)
+        for i in range(len(sent_seconds_ago) + pending)
+    )
     rows = [
         Delivery(
             digest=digest,
