@@ -150,24 +150,19 @@ class LaneJournal:
             return
         self._unread = False
         connection = self._connection
-        sock = getattr(connection, "_sock", None)
-        if sock is None:
-            connection.read_response()  # raises what Redis refused
-            return
         # The one reply outstanding, read off the socket: a SET's is one line, "+OK" or an error,
         # and redis-py's general reader cost twice the syscall behind it, once per message.
         try:
-            reply = sock.recv(512)
+            reply = connection._sock.recv(512)
             while reply[-2:] != b"\r\n":
-                more = sock.recv(512)
+                more = connection._sock.recv(512)
                 if not more:
                     raise RedisConnectionError("Redis closed the connection before its reply to the lane's journal write")
                 reply += more
-        except OSError as exc:  # timeouts included
+        except BaseException as exc:
             connection.disconnect()  # half a reply, or none: the connection cannot go back to the pool as it is
-            raise RedisConnectionError(f"reading the lane journal's reply from Redis: {exc}") from exc
-        except BaseException:
-            connection.disconnect()
+            if isinstance(exc, OSError):  # timeouts included
+                raise RedisConnectionError(f"reading the lane journal's reply from Redis: {exc}") from exc
             raise
         if reply != _OK:
             # A whole reply was read, so the connection stays usable; the lane breaks on the refusal.
