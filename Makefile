@@ -45,8 +45,11 @@ run: demo
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist, tests handed out as each process frees up),
+# one per core of the 2-core machines it is budgeted for; TEST_PROCESSES=0 runs it in one process (-x, --pdb).
+TEST_PROCESSES ?= 2
 test: install messages node_modules/.package-lock.json
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,9 @@ def pytest_sessionstart(session):
     """Claim the Redis databases the tests will empty; with REQUIRE_SERVICES=1 (CI) insist on PostgreSQL and Redis."""
     from django.conf import settings
 
-    _claim_redis_databases(settings)
+    from tests.helpers.redis_databases import redis_url_of_cache
+
+    _claim_redis_databases([settings.CELERY_BROKER_URL, redis_url_of_cache(settings.CACHES)])
     _fast_password_hashing()
     _flush_by_delete()
     if os.environ.get("REQUIRE_SERVICES") != "1":
@@ -71,12 +73,32 @@ def _flush_by_delete():
     DatabaseOperations.sql_flush = sql_flush
 
 
-def _claim_redis_databases(settings):
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """With ``-n N`` (``make test`` runs two processes) each process gets Redis databases and a var/ folder
+    of its own, as if on its own machine: the tests empty the broker and the cache around every test,
+    which a test running in the other process would feel. PostgreSQL needs nothing: pytest-django gives
+    each process its own test database (``test_<name>_gw0``, ``…_gw1``). The databases are claimed here,
+    before any process starts, so a database that is not the suite's stops the run once, clearly."""
+    from django.conf import settings
+
+    from tests.helpers.redis_databases import redis_urls_for_process
+
+    for spec in specs:
+        index = int(spec.id.removeprefix("gw"))
+        spec.env["VAR_DIR"] = str(settings.VAR_DIR / "tests" / spec.id)
+        moved = redis_urls_for_process([settings.CELERY_BROKER_URL, settings.CACHE_URL], index)
+        for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+            if getattr(settings, name) in moved:
+                spec.env[name] = moved[getattr(settings, name)]
+        _claim_redis_databases(moved.values())
+
+
+def _claim_redis_databases(urls):
     import redis
 
-    from tests.helpers.redis_databases import NotTheSuitesDatabase, redis_database_claim, redis_url_of_cache
+    from tests.helpers.redis_databases import NotTheSuitesDatabase, redis_database_claim
 
-    urls = [settings.CELERY_BROKER_URL, redis_url_of_cache(settings.CACHES)]
     for url in dict.fromkeys(u for u in urls if u and u.startswith(("redis://", "rediss://"))):
         try:
             redis_database_claim(url)

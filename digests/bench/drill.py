@@ -4,15 +4,16 @@
 database it makes N readers and the seed digest, starts a local SMTP server
 (``DrillSMTP``), a real Celery worker and beat as subprocesses, and starts the
 send. During the send it SIGKILLs the worker and starts another, terminates
-every PostgreSQL backend of its own database, kills every Redis client
-connection and pauses Redis for 3 s, and has the SMTP server answer 421 to
+every PostgreSQL backend of its own database, kills every client connection
+of its own Redis databases and pauses Redis for 3 s, and has the SMTP server answer 421 to
 every message for 10 s; throughout, some recipients get 450 once and others
 550. Then it checks the ledger and the inbox (``DrillResult.problems``).
 
 Only services on this machine are touched: the database and Redis must be on
 127.0.0.1 (or localhost), and only backends of the drill's own database are
-terminated. ``CLIENT KILL`` and ``CLIENT PAUSE`` act on the whole Redis
-server: never point the drill at a Redis other people use.
+terminated; so are only the Redis connections of the drill's own databases.
+``CLIENT PAUSE`` holds the whole Redis server for its length: never point
+the drill at a Redis other people use.
 """
 
 from __future__ import annotations
@@ -382,15 +383,29 @@ def _terminate_backends(name: str) -> int:
 
 
 def _redis_kill_and_pause(pause_ms: int) -> int:
+    """Cut every connection to the drill's Redis databases (the broker's and the cache's), then pause Redis.
+
+    Like the PostgreSQL fault, the cut spares other databases' clients: a site or a second test process
+    sharing this Redis loses nothing (``CLIENT KILL TYPE normal`` would cut them all). The pause cannot be
+    narrowed: it holds every client of the server for its length."""
     import redis
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    ours = {str(int(urlsplit(url).path.strip("/") or 0)) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL)}
+    killed = 0
     try:
-        killed = client.execute_command("CLIENT", "KILL", "TYPE", "normal")  # SKIPME yes: not this connection
-        client.execute_command("CLIENT", "PAUSE", pause_ms)
+        me = str(client.client_id())
+        for entry in client.client_list(_type="normal"):
+            if entry["db"] not in ours or entry["id"] == me:
+                continue
+            try:
+                killed += client.client_kill_filter(_id=entry["id"])
+            except redis.ResponseError:
+                pass  # it closed between the list and the kill
+        client.client_pause(pause_ms)
     finally:
         client.close()
-    return int(killed)
+    return killed
 
 
 def drill_run(
@@ -502,7 +517,7 @@ def _send(digest_id, smtp: DrillSMTP, processes: _Processes, worker, result: Dri
     killed = _redis_kill_and_pause(pace.redis_pause_ms)
     pause = pace.redis_pause_ms / 1000
     result.faults.append(
-        Fault(f"Redis CLIENT KILL TYPE normal + CLIENT PAUSE {pause:g} s", at, at + pause, f"({killed} clients)")
+        Fault(f"Redis CLIENT KILL (its databases' clients) + CLIENT PAUSE {pause:g} s", at, at + pause, f"({killed} clients)")
     )
     say(f"{at:5.1f} s  killed {killed} Redis clients and paused Redis for {pause:g} s")
     time.sleep(pause + pace.gap)

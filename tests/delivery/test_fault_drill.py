@@ -43,3 +43,32 @@ def test_a_send_survives_a_killed_worker_a_database_and_a_redis_outage_and_smtp_
     assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
     assert "| Missing " in drill.stdout and "Every check passed." in drill.stdout
     assert "(a copy of test_" in drill.stdout
+
+
+def test_the_drills_redis_fault_cuts_the_clients_of_its_own_databases_and_no_others(settings):
+    """A site (or a second test process) using another database of the same Redis keeps its connections."""
+    from urllib.parse import urlsplit
+
+    import redis
+
+    from digests.bench.drill import _redis_kill_and_pause
+
+    ours = {int(urlsplit(url).path.strip("/")) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL)}
+    elsewhere = urlsplit(settings.CELERY_BROKER_URL)._replace(path=f"/{(max(ours) + 1) % 16}").geturl()
+    broker_client, cache_client, other_client = (
+        redis.Redis.from_url(url) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL, elsewhere)
+    )
+
+    def connection_id(client):
+        try:
+            return client.client_id()
+        except redis.ConnectionError:  # cut: the next command reconnects
+            return client.client_id()
+
+    before = [connection_id(c) for c in (broker_client, cache_client, other_client)]
+    killed = _redis_kill_and_pause(50)
+    after = [connection_id(c) for c in (broker_client, cache_client, other_client)]
+
+    assert killed >= 2
+    assert after[0] != before[0] and after[1] != before[1], "the drill's own databases' clients are cut"
+    assert after[2] == before[2], "a client of another database keeps its connection"

@@ -8,10 +8,10 @@ from digests.bench.drill import FULL, QUICK, DrillRefused, drill_run, machine
 class Command(BaseCommand):
     help = (
         "The fault drill: N readers in a throwaway PostgreSQL database, a real Celery worker and beat, a local SMTP "
-        "server; during one send it SIGKILLs the worker, terminates the database's backends, kills Redis's clients and "
-        "pauses Redis, and has SMTP answer 421, 450 and 550. Exits non-zero if any reader was lost or doubled, any "
+        "server; during one send it SIGKILLs the worker, terminates the database's backends, kills the clients of its Redis databases "
+        "and pauses Redis, and has SMTP answer 421, 450 and 550. Exits non-zero if any reader was lost or doubled, any "
         "outcome is wrong, or the send did not complete within 60 s of the last fault. PostgreSQL and Redis must be on "
-        "this machine and Redis must be yours alone: CLIENT KILL and CLIENT PAUSE act on the whole server."
+        "this machine and Redis must be yours alone: CLIENT PAUSE holds the whole server."
     )
 
     def add_arguments(self, parser):
