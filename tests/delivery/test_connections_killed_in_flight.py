@@ -25,6 +25,12 @@ pytestmark = [needs_services, pytest.mark.django_db(transaction=True)]
 
 CONNECTIONS = 3
 POOL_PROCESSES = 2  # the test worker's -c
+# The stalled calls' SMTP timeout, longer than the test waits for every connection to stall: no stalled
+# call may time out before the kill. It was 20 s; with the fault drill setting up in the other test
+# process, the last connection once took 21.5 s to stall, and the first ones had timed out and
+# reconnected meanwhile (11 messages in flight instead of 6).
+STALL_WAIT = 60
+SMTP_TIMEOUT = 90
 
 
 def _held_batches(digest):
@@ -45,8 +51,7 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     digest_categories = set(Item.objects.filter(digest=seed_digest).values_list("category_id", flat=True))
     make_readers(1200, categories=list(Category.objects.all()), digest_categories=digest_categories)
     worker_env["DELIVERY_SMTP_CONNECTIONS"] = str(CONNECTIONS)
-    # Long enough that no stalled call times out before the kill.
-    worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", "timeout=20")
+    worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", f"timeout={SMTP_TIMEOUT}")
     smtp_server.pipelining = pipelining
     smtp_server.stall_after = 300
     first = worker()
@@ -54,7 +59,7 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     digest_start(seed_digest, immediate=True, allow_stale=True)
     eligible = set(Delivery.objects.filter(digest=seed_digest, status="pending").values_list("subscriber__email", flat=True))
     # Wait until every connection of every pool process is stuck in DATA, then a little more.
-    assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=60, interval=0.05)
+    assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=STALL_WAIT, interval=0.05)
     first.kill()
     # A lane does not wait for its journal write's reply before the data (see LaneJournal): the
     # write reaches Redis, which may not have run it the very instant the worker dies. A sweeper
@@ -66,7 +71,7 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
 
     # The dead worker's journals promised an answer within the calls' timeout: once that has passed
     # (simulated here, before any other worker runs), the sweeper settles its claims.
-    later = timezone.now() + datetime.timedelta(seconds=4 * 20 + 10)
+    later = timezone.now() + datetime.timedelta(seconds=4 * SMTP_TIMEOUT + 10)
     assert deliveries_recover(now=later).ambiguous == len(stalled)
     worker().start()
     assert wait_for(lambda: _status(seed_digest) == "sent", timeout=120, interval=1, tick=deliveries_recover)
@@ -88,7 +93,7 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     digest_categories = set(Item.objects.filter(digest=seed_digest).values_list("category_id", flat=True))
     make_readers(2000, categories=list(Category.objects.all()), digest_categories=digest_categories)
     worker_env["DELIVERY_SMTP_CONNECTIONS"] = str(CONNECTIONS)
-    worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", "timeout=20")
+    worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", f"timeout={SMTP_TIMEOUT}")
     smtp_server.pipelining = True
     smtp_server.stall_after = 300
     first = worker()
@@ -96,7 +101,7 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     digest_start(seed_digest, immediate=True, allow_stale=True)
     eligible = set(Delivery.objects.filter(digest=seed_digest, status="pending").values_list("subscriber__email", flat=True))
     batch = int(worker_env["DELIVERY_BATCH_SIZE"]) * CONNECTIONS
-    assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=60, interval=0.05)
+    assert wait_for(lambda: len(smtp_server.stalled) >= POOL_PROCESSES * CONNECTIONS, timeout=STALL_WAIT, interval=0.05)
     # Each pool process holds its batch on the wire and the next one, claimed and made: held (its
     # journal's deadline HOLD_SECONDS away), not still being made (a PREPARE_SECONDS deadline).
     assert wait_for(
@@ -116,7 +121,7 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     assert HOLD_SECONDS + 1 < PREPARE_SECONDS
     assert deliveries_recover(now=soon).ambiguous == 0
     assert Delivery.objects.filter(digest=seed_digest, status="sending").count() == POOL_PROCESSES * batch
-    later = timezone.now() + datetime.timedelta(seconds=4 * 20 + 10)
+    later = timezone.now() + datetime.timedelta(seconds=4 * SMTP_TIMEOUT + 10)
     assert deliveries_recover(now=later).ambiguous == len(stalled)
     worker().start()
     assert wait_for(lambda: _status(seed_digest) == "sent", timeout=120, interval=1, tick=deliveries_recover)
