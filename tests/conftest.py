@@ -87,10 +87,9 @@ def pytest_xdist_setupnodes(config, specs):
     for spec in specs:
         index = int(spec.id.removeprefix("gw"))
         spec.env["VAR_DIR"] = str(settings.VAR_DIR / "tests" / spec.id)
-        moved = redis_urls_for_process([settings.CELERY_BROKER_URL, settings.CACHE_URL], index)
-        for name in ("CELERY_BROKER_URL", "CACHE_URL"):
-            if getattr(settings, name) in moved:
-                spec.env[name] = moved[getattr(settings, name)]
+        given = {name: getattr(settings, name) for name in ("CELERY_BROKER_URL", "CACHE_URL")}
+        moved = redis_urls_for_process(list(given.values()), index)
+        spec.env.update({name: moved[url] for name, url in given.items() if url in moved})
         _claim_redis_databases(moved.values())
 
 

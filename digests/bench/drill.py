@@ -389,19 +389,18 @@ def _redis_kill_and_pause(pause_ms: int) -> int:
     sharing this Redis loses nothing (``CLIENT KILL TYPE normal`` would cut them all). The pause cannot be
     narrowed: it holds every client of the server for its length."""
     import redis
+    from redis.connection import parse_url
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    ours = {str(int(urlsplit(url).path.strip("/") or 0)) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL)}
-    killed = 0
+    ours = {str(parse_url(url).get("db", 0)) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL)}
     try:
         me = str(client.client_id())
-        for entry in client.client_list(_type="normal"):
-            if entry["db"] not in ours or entry["id"] == me:
-                continue
-            try:
-                killed += client.client_kill_filter(_id=entry["id"])
-            except redis.ResponseError:
-                pass  # it closed between the list and the kill
+        with client.pipeline(transaction=False) as pipe:
+            for entry in client.client_list(_type="normal"):
+                if entry["db"] in ours and entry["id"] != me:
+                    pipe.client_kill_filter(_id=entry["id"])
+            # A client that closed between the list and its kill answers "No such client": not counted.
+            killed = sum(1 for reply in pipe.execute(raise_on_error=False) if reply == 1)
         client.client_pause(pause_ms)
     finally:
         client.close()

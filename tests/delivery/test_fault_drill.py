@@ -50,10 +50,11 @@ def test_the_drills_redis_fault_cuts_the_clients_of_its_own_databases_and_no_oth
     from urllib.parse import urlsplit
 
     import redis
+    from redis.connection import parse_url
 
     from digests.bench.drill import _redis_kill_and_pause
 
-    ours = {int(urlsplit(url).path.strip("/")) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL)}
+    ours = {parse_url(url).get("db", 0) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL)}
     elsewhere = urlsplit(settings.CELERY_BROKER_URL)._replace(path=f"/{(max(ours) + 1) % 16}").geturl()
     broker_client, cache_client, other_client = (
         redis.Redis.from_url(url) for url in (settings.CELERY_BROKER_URL, settings.CACHE_URL, elsewhere)

@@ -39,8 +39,8 @@ def _refusal(url: str) -> NotTheSuitesDatabase:
         f"The Redis database {url} holds keys the test suite did not write, so the tests will not use (and empty) it. "
         "Point CELERY_BROKER_URL and CACHE_URL at two Redis databases for the tests alone, such as "
         "redis://127.0.0.1:6379/12 and redis://127.0.0.1:6379/13 (the second test process takes 14 and 15; see the README). "
-        "If this database is already the "
-        "tests' own from before the suite marked its databases, empty it once yourself (redis-cli -n N flushdb)."
+        "If this database is already the tests' own from before the suite marked its databases, empty it once yourself "
+        "(redis-cli -n N flushdb)."
     )
 
 
@@ -88,8 +88,10 @@ def redis_urls_for_process(urls: list[str], index: int) -> dict[str, str]:
     processes share a database, and each one claims and empties only its own."""
     from urllib.parse import urlsplit
 
+    from redis.connection import parse_url
+
     def number(url):
-        return int(urlsplit(url).path.strip("/") or 0)
+        return parse_url(url).get("db", 0)
 
     def server(url):
         parts = urlsplit(url)

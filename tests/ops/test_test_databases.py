@@ -119,8 +119,8 @@ def test_each_test_process_gets_its_own_redis_databases_and_var_folder(tmp_path)
     seen = {}
     for process in ("gw0", "gw1"):
         seen.update(json.loads((tmp_path / "var" / "tests" / process / "where.json").read_text()))
-    redis = f"redis://127.0.0.1:{nowhere}"
+    server = f"redis://127.0.0.1:{nowhere}"
     assert seen == {
-        "gw0": {"var": str(tmp_path / "var/tests/gw0"), "broker": f"{redis}/3", "cache": f"{redis}/4"},
-        "gw1": {"var": str(tmp_path / "var/tests/gw1"), "broker": f"{redis}/5", "cache": f"{redis}/6"},
+        "gw0": {"var": str(tmp_path / "var/tests/gw0"), "broker": f"{server}/3", "cache": f"{server}/4"},
+        "gw1": {"var": str(tmp_path / "var/tests/gw1"), "broker": f"{server}/5", "cache": f"{server}/6"},
     }
