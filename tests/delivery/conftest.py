@@ -34,6 +34,7 @@ class Inbox:
         self.refuse: dict[str, str] = {}  # address -> SMTP reply to RCPT
         self.pipelining = False  # announce PIPELINING (aiosmtpd handles pipelined commands in order)
         self.stall_after: int | None = None  # from this many messages on, keep each DATA unanswered
+        self.stall_each_after: int | None = None  # the same, counted on each connection by itself
         self.stalled: list[str] = []  # recipients of the messages received but never answered
         self.sessions = 0  # SMTP sessions opened (EHLO)
 
@@ -54,7 +55,10 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-            stall = self.stall_after is not None and len(self.messages) > self.stall_after
+            session.received = getattr(session, "received", 0) + 1
+            stall = (self.stall_after is not None and len(self.messages) > self.stall_after) or (
+                self.stall_each_after is not None and session.received > self.stall_each_after
+            )
             if stall:
                 self.stalled.extend(envelope.rcpt_tos)
         if stall:

@@ -3,7 +3,10 @@
 Every batch sends over several connections at once (DELIVERY_SMTP_CONNECTIONS),
 each journalling its own lane. The server below receives messages but, from
 some point on, never answers their DATA: every connection of every pool
-process ends up with one message in flight. After a SIGKILL and recovery,
+process ends up with one message in flight (the server stalls each connection
+after its own first few messages: a count over all of them could stall a batch
+after one of its lanes had already sent its whole range, leaving that lane with
+nothing in flight). After a SIGKILL and recovery,
 exactly those messages are ambiguous (sent again, with the same Message-ID);
 every other reader gets exactly one copy and nobody is lost.
 """
@@ -30,6 +33,9 @@ POOL_PROCESSES = 2  # the test worker's -c
 # process, the last connection once took 21.5 s to stall, and the first ones had timed out and
 # reconnected meanwhile (11 messages in flight instead of 6).
 STALL_WAIT = 60
+# Fewer than any lane holds (a claim is DELIVERY_BATCH_SIZE per connection): every connection stalls
+# inside the first batch its process sends.
+STALL_EACH_AFTER = 20
 SMTP_TIMEOUT = 90
 
 
@@ -53,7 +59,7 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     worker_env["DELIVERY_SMTP_CONNECTIONS"] = str(CONNECTIONS)
     worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", f"timeout={SMTP_TIMEOUT}")
     smtp_server.pipelining = pipelining
-    smtp_server.stall_after = 300
+    smtp_server.stall_each_after = STALL_EACH_AFTER
     first = worker()
     first.start()
     digest_start(seed_digest, immediate=True, allow_stale=True)
@@ -67,7 +73,7 @@ def test_a_worker_killed_with_several_connections_in_flight_repeats_only_those(
     time.sleep(0.5)
     stalled = set(smtp_server.stalled)
     assert len(stalled) == POOL_PROCESSES * CONNECTIONS, "each connection has exactly one message in flight"
-    smtp_server.stall_after = None
+    smtp_server.stall_each_after = None
 
     # The dead worker's journals promised an answer within the calls' timeout: once that has passed
     # (simulated here, before any other worker runs), the sweeper settles its claims.
@@ -95,7 +101,7 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     worker_env["DELIVERY_SMTP_CONNECTIONS"] = str(CONNECTIONS)
     worker_env["EMAIL_URL"] = smtp_server.url.replace("timeout=1", f"timeout={SMTP_TIMEOUT}")
     smtp_server.pipelining = True
-    smtp_server.stall_after = 300
+    smtp_server.stall_each_after = STALL_EACH_AFTER
     first = worker()
     first.start()
     digest_start(seed_digest, immediate=True, allow_stale=True)
@@ -113,7 +119,7 @@ def test_a_worker_killed_with_the_next_batch_already_claimed_sends_that_batch_on
     first.kill()
     stalled = set(smtp_server.stalled)
     assert len(stalled) == POOL_PROCESSES * CONNECTIONS
-    smtp_server.stall_after = None
+    smtp_server.stall_each_after = None
 
     # The batches claimed and not handed over come back within HOLD_SECONDS of the kill, long
     # before PREPARE_SECONDS; the ones on the wire wait for their calls' deadline.
