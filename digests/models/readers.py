@@ -44,11 +44,11 @@ class Subscriber(models.Model):
     key = models.UUIDField(_("key"), default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(_("email address"), max_length=254)
     name = models.CharField(_("name"), max_length=100, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     categories = models.ManyToManyField(Category, verbose_name=_("categories"), blank=True, related_name="subscribers")
     timezone = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("IANA name; empty means the site's."))
     language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS)
-    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices, default=Frequency.DAILY, db_index=True)
+    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices, default=Frequency.DAILY)
     weekly_day = models.CharField(
         _("weekly edition on"),
         max_length=3,
@@ -75,6 +75,12 @@ class Subscriber(models.Model):
         verbose_name = _("subscriber")
         verbose_name_plural = _("subscribers")
         constraints = [models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique")]
+        # Plain b-tree indexes: db_index=True on a CharField also builds a LIKE index on PostgreSQL,
+        # which no query here uses and every insert (a list import's 100,000) pays for.
+        indexes = [
+            models.Index(fields=["status"], name="subscriber_status"),
+            models.Index(fields=["frequency"], name="subscriber_frequency"),
+        ]
 
     def __str__(self) -> str:
         return self.email

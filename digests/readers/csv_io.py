@@ -13,23 +13,23 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
+from django.utils import timezone as django_timezone
 from django.utils.translation import gettext as _
 
-from digests.models import Category, Consent, Subscriber
-from digests.readers.confirmation import confirmation_request
+from digests.models import Category, Subscriber
+from digests.readers.bulk_insert import SUPPRESSED, NewReader, subscriber_of, subscribers_insert
+from digests.readers.confirmation import confirmation_request_new
 from digests.readers.frequency import FrequencyError, frequency_normalise, weekday_normalise
 from digests.readers.normalise import email_key, email_normalise, language_normalise, name_clean
 from digests.readers.preferences import timezone_is_valid
-from digests.readers.privacy import addresses_suppressed
 from digests.readers.signup import subscriber_by_address
-from digests.readers.status import subscribers_activate_new
+from digests.readers.status import new_subscriber_fields, subscribers_announce_confirmed
 
 COLUMNS = ["email", "name", "categories", "timezone", "language", "frequency", "weekly_day"]
 # A cell starting with one of these is a formula to spreadsheet programs.
@@ -59,17 +59,6 @@ class ImportReport:
     confirmations: int = 0
 
 
-@dataclass
-class _Row:
-    email: str
-    name: str
-    categories: list[Category]
-    timezone: str
-    language: str
-    frequency: str = Subscriber.Frequency.DAILY
-    weekly_day: str = Subscriber.Weekday.SAT
-
-
 def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -87,7 +76,9 @@ def _unescape(value: str) -> str:
     return value
 
 
-def _parse_row(values: dict[str, str], *, categories_by_slug: dict[str, Category], default_categories: list[Category]) -> _Row:
+def _parse_row(
+    values: dict[str, str], *, categories_by_slug: dict[str, Category], default_categories: list[Category]
+) -> NewReader:
     email = email_normalise(values.get("email") or "")
     name = name_clean(_unescape(values.get("name") or ""))
     slugs = [s.strip() for s in (values.get("categories") or "").split("|") if s.strip()]
@@ -109,7 +100,7 @@ def _parse_row(values: dict[str, str], *, categories_by_slug: dict[str, Category
                 how_often[column] = normalise(raw)
             except FrequencyError as exc:
                 raise ValidationError(_("column %(column)s: %(problem)s") % {"column": column, "problem": exc}) from None
-    return _Row(
+    return NewReader(
         email=email,
         name=name,
         categories=[categories_by_slug[s] for s in slugs] if slugs else list(default_categories),
@@ -150,8 +141,31 @@ def subscribers_import(data: bytes, *, confirmed: bool = False, progress: Callab
     categories_by_slug = {c.slug: c for c in Category.objects.all()}
     default_categories = [c for c in categories_by_slug.values() if c.is_active]
     report = ImportReport()
+    chunks = _chunks_parsed(
+        reader, header, categories_by_slug=categories_by_slug, default_categories=default_categories, notes=report
+    )
+    for rows, last_line in chunks:
+        if rows:
+            _import_chunk(rows, confirmed=confirmed, report=report)
+        if progress:
+            progress(last_line)
+    for notes in (report.created, report.skipped):
+        notes.sort(key=lambda note: note.line)
+    return report
+
+
+def _chunks_parsed(
+    reader,
+    header: list[str],
+    *,
+    categories_by_slug: dict[str, Category],
+    default_categories: list[Category],
+    notes: ImportReport,
+) -> Iterator[tuple[list[tuple[int, NewReader]], int]]:
+    """The file's valid, first-seen rows, IMPORT_CHUNK at a time with the last line read; the last chunk
+    (perhaps empty) ends at the file's end. Errors and duplicates go to ``notes``."""
     seen: dict[str, int] = {}
-    pending: list[tuple[int, _Row]] = []
+    pending: list[tuple[int, NewReader]] = []
     email_at = header.index("email")
     previous_line = reader.line_num
     while True:
@@ -160,49 +174,36 @@ def subscribers_import(data: bytes, *, confirmed: bool = False, progress: Callab
         except StopIteration:
             break
         except csv.Error as exc:
-            report.errors.append(RowNote(previous_line + 1, "", _("not valid CSV (%(error)s)") % {"error": exc}))
+            notes.errors.append(RowNote(previous_line + 1, "", _("not valid CSV (%(error)s)") % {"error": exc}))
             break
         line, previous_line = previous_line + 1, reader.line_num
         if not any(f.strip() for f in fields):
             continue
         raw_email = (fields[email_at] if len(fields) > email_at else "").strip()
         if len(fields) > len(header):
-            report.errors.append(
-                RowNote(
-                    line,
-                    raw_email[:254],
-                    _("%(found)d fields, but the header names %(expected)d") % {"found": len(fields), "expected": len(header)},
-                )
-            )
+            found = {"found": len(fields), "expected": len(header)}
+            notes.errors.append(RowNote(line, raw_email[:254], _("%(found)d fields, but the header names %(expected)d") % found))
             continue
         values = dict(zip(header, fields, strict=False))  # short rows leave the last columns empty
         try:
             row = _parse_row(values, categories_by_slug=categories_by_slug, default_categories=default_categories)
         except ValidationError as exc:
-            report.errors.append(RowNote(line, raw_email[:254], " ".join(exc.messages)))
+            notes.errors.append(RowNote(line, raw_email[:254], " ".join(exc.messages)))
             continue
         key = email_key(row.email)
         if key in seen:
-            report.skipped.append(RowNote(line, row.email, _("duplicate of line %(line)d") % {"line": seen[key]}))
+            notes.skipped.append(RowNote(line, row.email, _("duplicate of line %(line)d") % {"line": seen[key]}))
             continue
         seen[key] = line
         pending.append((line, row))
         if len(pending) >= IMPORT_CHUNK:
-            _import_chunk(pending, confirmed=confirmed, report=report)
+            yield pending, line
             pending = []
-            if progress:
-                progress(line)
-    if pending:
-        _import_chunk(pending, confirmed=confirmed, report=report)
-    if progress:
-        progress(previous_line)
-    for notes in (report.created, report.skipped):
-        notes.sort(key=lambda note: note.line)
-    return report
+    yield pending, previous_line
 
 
 def _import_chunk(
-    rows: list[tuple[int, _Row]],
+    rows: list[tuple[int, NewReader]],
     *,
     confirmed: bool,
     report: ImportReport,
@@ -229,56 +230,32 @@ def _import_chunk(
     report.confirmations += outcome.confirmations
 
 
-def _create_chunk(rows: list[tuple[int, _Row]], *, confirmed: bool, consent_form: str, consent_wording: str) -> ImportReport:
+def _create_chunk(rows: list[tuple[int, NewReader]], *, confirmed: bool, consent_form: str, consent_wording: str) -> ImportReport:
     outcome = ImportReport()
-    keys = {email_key(row.email): (line, row) for line, row in rows}
-    existing = dict(
-        Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci__in=list(keys)).values_list("email_ci", "status")
-    )
-    suppressed = addresses_suppressed([row.email for key, (_line, row) in keys.items() if key not in existing])
+    readers = [row for _line, row in rows]
+    now = django_timezone.now()
+    fields = new_subscriber_fields(confirmed=confirmed, now=now)
+    if not confirmed:
+        fields["confirmation_sent_at"] = now  # stamped as written: nobody else can have asked for one yet
+    consent = {"form": consent_form, "wording": consent_wording} if confirmed else None
+    refused = subscribers_insert(readers, fields=fields, consent=consent)
     status_names = dict(Subscriber.Status.choices)
-    fresh: list[tuple[int, _Row]] = []
-    for key, (line, row) in keys.items():
-        if key in existing:
-            # Never reactivated, never edited: re-running a file must change nothing.
-            note = _("already on the list (%(status)s)") % {"status": status_names[existing[key]]}
-            outcome.skipped.append(RowNote(line, row.email, note))
-        elif row.email in suppressed:
+    for index, (line, row) in enumerate(rows):
+        if index not in refused:
+            outcome.created.append(RowNote(line, row.email, fields["status"]))
+        elif refused[index] == SUPPRESSED:
             outcome.skipped.append(RowNote(line, row.email, _("suppressed (erased or blocked address)")))
         else:
-            fresh.append((line, row))
-    subscribers = Subscriber.objects.bulk_create(
-        [
-            Subscriber(
-                email=row.email,
-                name=row.name,
-                timezone=row.timezone,
-                language=row.language,
-                frequency=row.frequency,
-                weekly_day=row.weekly_day,
-                source=Subscriber.Source.IMPORT,
-                status=Subscriber.Status.PENDING,
-            )
-            for _line, row in fresh
-        ]
-    )
-    through = Subscriber.categories.through
-    through.objects.bulk_create(
-        [
-            through(subscriber_id=subscriber.pk, category_id=category.pk)
-            for subscriber, (_line, row) in zip(subscribers, fresh, strict=True)
-            for category in dict.fromkeys(row.categories)  # a slug listed twice is one choice
-        ]
-    )
+            # Never reactivated, never edited: re-running a file must change nothing.
+            note = _("already on the list (%(status)s)") % {"status": status_names[refused[index]]}
+            outcome.skipped.append(RowNote(line, row.email, note))
+    written = [reader for reader in readers if reader.pk is not None]
     if confirmed:
-        subscribers_activate_new(subscribers)
-        Consent.objects.bulk_create([Consent(subscriber=s, form=consent_form, wording=consent_wording) for s in subscribers])
-    for subscriber, (line, _row) in zip(subscribers, fresh, strict=True):
-        if confirmed:
-            subscriber.status = Subscriber.Status.ACTIVE
-        elif confirmation_request(subscriber):
-            outcome.confirmations += 1
-        outcome.created.append(RowNote(line, subscriber.email, subscriber.status))
+        subscribers_announce_confirmed((subscriber_of(reader, fields) for reader in written), now=now)
+    else:
+        for reader in written:
+            confirmation_request_new(subscriber_of(reader, fields))
+        outcome.confirmations = len(written)
     return outcome
 
 
@@ -301,7 +278,7 @@ def subscriber_import(
     touched; a new reader is pending with a confirmation queued, or active
     with a consent record (``consent_form``, ``consent_wording``) when ``confirmed``.
     """
-    row = _Row(email=email, name=name, categories=list(categories), timezone=timezone, language=language)
+    row = NewReader(email=email, name=name, categories=list(categories), timezone=timezone, language=language)
     if frequency:
         row.frequency = frequency_normalise(frequency)
     if weekly_day:

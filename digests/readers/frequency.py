@@ -16,6 +16,7 @@ from digests.models import Delivery, Digest, FrequencyChange, Subscriber
 
 F = Subscriber.Frequency
 Via = FrequencyChange.Via
+FREQUENCIES = frozenset(F.values)  # F.values builds a new list on every use
 
 # Spellings a CSV file may use for a weekday, besides mon … sun.
 WEEKDAY_ALIASES = {
@@ -47,7 +48,7 @@ class FrequencyError(ValueError):
 def frequency_normalise(value: str) -> str:
     """``value`` as a Frequency value (case and spaces ignored); FrequencyError if it is none."""
     cleaned = (value or "").strip().lower()
-    if cleaned not in F.values:
+    if cleaned not in FREQUENCIES:
         raise FrequencyError(_("unknown frequency “%(value)s” (use daily, weekly or both)") % {"value": (value or "").strip()})
     return cleaned
 

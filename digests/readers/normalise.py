@@ -10,6 +10,7 @@ mail path speaks SMTPUTF8, so ``用户@例子.中国`` is refused with a clear m
 
 from __future__ import annotations
 
+import functools
 import string
 
 from django.core.exceptions import ValidationError
@@ -25,8 +26,12 @@ LOCAL_SPECIALS = set("!#$%&'*+-/=?^_`{|}~.")
 LABEL_CHARS = set(string.ascii_lowercase + string.digits + "-")
 
 
+# Deleting these leaves a string shorter: one pass in C rather than a Python loop per character.
+CONTROLS = dict.fromkeys([*range(32), 127])
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    return len(text.translate(CONTROLS)) != len(text)
 
 
 def email_normalise(raw: str) -> str:
@@ -102,7 +107,9 @@ def _check_local(local: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=4096)
 def _domain_normalise(domain: str) -> str:
+    # Cached: a list of 100,000 readers has a few hundred domains, and IDNA encoding is the slow part.
     if not domain:
         raise ValidationError(_("The domain after the @ is missing."), code="domain_missing")
     if domain.endswith("."):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -78,19 +80,18 @@ def _changes(to: str, *, now, reason: str = "") -> dict:
     return changes
 
 
-def subscribers_activate_new(subscribers: list[Subscriber]) -> int:
-    """Confirm many pending readers who have no deliveries yet (a list import's opted-in readers) in one UPDATE.
+def new_subscriber_fields(*, confirmed: bool, now) -> dict:
+    """The status fields of a reader created pending, or created already confirmed (a list owner's opted-in import).
 
-    The same change as ``subscriber_transition(…, to=ACTIVE)`` row by row,
-    announced the same way; only for readers just created, so there is
-    nothing to withdraw.
+    A reader created confirmed is where ``subscriber_transition(…, to=ACTIVE)``
+    would take a pending one, without the UPDATE; ``subscribers_announce_confirmed``
+    announces it the same way.
     """
-    now = timezone.now()
-    changes = _changes(S.ACTIVE, now=now)
-    activated = Subscriber.objects.filter(pk__in=[s.pk for s in subscribers], status=S.PENDING).update(**changes)
+    return _changes(S.ACTIVE, now=now) if confirmed else {"status": S.PENDING}
+
+
+def subscribers_announce_confirmed(subscribers: Iterable[Subscriber], *, now) -> None:
+    """Emit the confirmation event of readers created confirmed; stops at once when nobody listens."""
     for subscriber in subscribers:
-        for name, value in changes.items():
-            setattr(subscriber, name, value)
         if not event_emit(EVENTS[(S.PENDING, S.ACTIVE)], subscriber_data(subscriber, occurred_at=now.isoformat())):
-            break  # nobody listens for confirmations: no need to ask for each reader
-    return activated
+            break  # nobody listens for confirmations: no need to ask for each reader (or to build them)

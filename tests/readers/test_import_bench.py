@@ -13,25 +13,9 @@ def test_the_bench_imports_every_row_reports_a_ratio_and_cleans_up(capsys, categ
     call_command("bench_import", rows=300)
     out = capsys.readouterr().out
     assert "300 rows in" in out and "ratio to the floor:" in out
+    assert "floor (the database copying the same readers, categories and consents" in out
     assert not Subscriber.objects.filter(email__endswith=BENCH_DOMAIN).exists()
     assert not Consent.objects.exists()
-
-
-def test_a_signup_racing_the_import_is_reported_and_the_rest_of_the_chunk_still_goes_in(categories, monkeypatch):
-    """Between the import's look-up and its insert, a reader signs up with one of the file's addresses."""
-    from digests.readers import csv_io
-
-    looked_up = csv_io.addresses_suppressed
-
-    def signup_meanwhile(addresses):
-        Subscriber.objects.get_or_create(email="racer@example.org", defaults={"status": "pending"})
-        return looked_up(addresses)
-
-    monkeypatch.setattr(csv_io, "addresses_suppressed", signup_meanwhile)
-    report = csv_io.subscribers_import(b"email\nfirst@example.org\nracer@example.org\nlast@example.org\n", confirmed=True)
-    assert [note.email for note in report.created] == ["first@example.org", "last@example.org"]
-    assert [(note.line, note.email) for note in report.skipped] == [(3, "racer@example.org")]
-    assert Subscriber.objects.get(email="racer@example.org").status == "pending"
 
 
 def test_a_category_listed_twice_in_a_row_is_one_choice(categories):
