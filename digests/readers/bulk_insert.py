@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models.functions import Lower
 
 from digests.models import Category, Consent, Subscriber, Suppression
+from digests.readers.insert_parts import insert_columns, insert_parts
 from digests.readers.normalise import email_key
 from digests.readers.privacy import address_hash
 
@@ -50,8 +51,9 @@ class NewReader:
     key: object = field(default=None, init=False)
 
 
-# The columns a NewReader gives, row by row; every other column is the same for the whole chunk.
+# The columns a NewReader gives, row by row; with its key, the only ones not the same for the whole chunk.
 ROW_FIELDS = ("email", "name", "timezone", "language", "frequency", "weekly_day")
+OWN_FIELDS = (*ROW_FIELDS, "key")
 
 
 def subscribers_insert(readers: list[NewReader], *, fields: dict, consent: dict | None) -> dict[int, str]:
@@ -86,7 +88,7 @@ def _insert_portable(readers: list[NewReader], template: Subscriber, consent: di
     for found in Suppression.objects.filter(email_hash__any=list(hashes)).values_list("email_hash", flat=True):
         refused[hashes[found]] = SUPPRESSED
     fresh = [r for index, r in enumerate(readers) if index not in refused]
-    shared = {f.attname: getattr(template, f.attname) for f in _shared_fields(Subscriber)}
+    shared = {f.attname: getattr(template, f.attname) for f in insert_columns(Subscriber, OWN_FIELDS)[2]}
     made = Subscriber.objects.bulk_create(
         [Subscriber(**shared, key=r.key, **{name: getattr(r, name) for name in ROW_FIELDS}) for r in fresh]
     )
@@ -107,7 +109,7 @@ def _insert_postgresql(readers: list[NewReader], template: Subscriber, consent: 
     key_field = meta.get_field("key")
     given = [meta.get_field(name) for name in ROW_FIELDS]
     row_fields = [*given, key_field]
-    shared = _shared_fields(Subscriber)
+    shared_columns, shared_values, params = insert_parts(template, leave_out=OWN_FIELDS)
     # One JSON document: psycopg adapts one string at C speed, where typed arrays cost a Python call
     # per element, and the database parses it into the column types named below.
     rows = json.dumps(
@@ -124,11 +126,11 @@ def _insert_postgresql(readers: list[NewReader], template: Subscriber, consent: 
         ensure_ascii=False,
     )
     types = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in row_fields)
-    columns = ", ".join(quote(f.column) for f in (*row_fields, *shared))
-    values = ", ".join([f"r.{quote(f.column)}" for f in row_fields] + [f"%s::{f.db_type(connection)}" for f in shared])
+    columns = ", ".join([quote(f.column) for f in row_fields] + [shared_columns])
+    values = ", ".join([f"r.{quote(f.column)}" for f in row_fields] + [shared_values])
     key, email = quote(key_field.column), quote(meta.get_field("email").column)
     m2m = meta.get_field("categories")
-    params = [rows, *(_db_value(f, template) for f in shared)]
+    params = [rows, *params]
     suppression = Suppression._meta
     # lower(email) is what the unique index on subscribers compares; a taken address is never touched.
     sql = f"""
@@ -174,22 +176,9 @@ def _consent_cte(consent: dict | None, params: list) -> str:
     if consent is None:
         return ""
     quote = connection.ops.quote_name
-    template = Consent(**consent)
-    shared = _shared_fields(Consent, exclude=("subscriber",))
-    params += [_db_value(f, template) for f in shared]
-    columns = ", ".join(quote(c) for c in [Consent._meta.get_field("subscriber").column] + [f.column for f in shared])
-    values = ", ".join(f"%s::{f.db_type(connection)}" for f in shared)
+    columns, values, values_params = insert_parts(Consent(**consent), leave_out=("subscriber",))
+    params += values_params
     return f""", consents AS (
-            INSERT INTO {quote(Consent._meta.db_table)} ({columns}) SELECT made.id, {values} FROM made
+            INSERT INTO {quote(Consent._meta.db_table)} ({quote(Consent._meta.get_field("subscriber").column)}, {columns})
+            SELECT made.id, {values} FROM made
         )"""
-
-
-def _shared_fields(model: type[models.Model], exclude: tuple = ()) -> list[models.Field]:
-    """The concrete columns every new row of ``model`` gets the same value in (not the pk, not a row's own)."""
-    own = {*ROW_FIELDS, "key", *exclude} if model is Subscriber else set(exclude)
-    return [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in own]
-
-
-def _db_value(field: models.Field, template: models.Model):
-    # pre_save gives auto_now_add/auto_now their moment, as a save would.
-    return field.get_db_prep_save(field.pre_save(template, add=True), connection)

@@ -8,17 +8,17 @@ who is on the list.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone as django_timezone
 
 from digests.models import Category, FrequencyChange, Subscriber, TransactionalEmail
 from digests.readers.confirmation import confirmation_request, confirmation_request_new
 from digests.readers.frequency import frequency_normalise, subscriber_frequency_set, weekday_normalise
+from digests.readers.insert_parts import insert_parts
 from digests.readers.normalise import email_key, language_normalise
 from digests.readers.outbox import transactional_email_row, transactional_emails_hand_over
 from digests.readers.ratelimit import rate_limit_allows
@@ -103,8 +103,8 @@ def _signup_new(*, email, name, categories, language, source, tz, frequency, wee
         email=email, name=name, language=language, source=source, tz=tz, frequency=frequency, weekly_day=weekly_day
     )
     owed = transactional_email_row(subscriber=reader, kind=TransactionalEmail.Kind.CONFIRMATION)
-    reader_columns, reader_values, reader_params = _insert_parts(reader)
-    owed_columns, owed_values, owed_params = _insert_parts(owed, leave_out="subscriber")
+    reader_columns, reader_values, reader_params = insert_parts(reader)
+    owed_columns, owed_values, owed_params = insert_parts(owed, leave_out=("subscriber",))
     through = Subscriber.categories.through
     reader_field, category_field = through._meta.get_field("subscriber"), through._meta.get_field("category")
     quote = connection.ops.quote_name
@@ -126,24 +126,6 @@ def _signup_new(*, email, name, categories, language, source, tz, frequency, wee
     if created:
         transactional_emails_hand_over()
     return created
-
-
-def _insert_parts(row: models.Model, *, leave_out: str = "") -> tuple[str, str, list]:
-    """The columns, value placeholders and parameters of an INSERT of ``row`` as ``save()`` would write it."""
-    columns, values, fields = _insert_columns(type(row), leave_out)
-    return columns, values, [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-
-
-@functools.cache
-def _insert_columns(model: type[models.Model], leave_out: str) -> tuple[str, str, list]:
-    # Every value is cast to its column's type: in ``INSERT … SELECT`` PostgreSQL would otherwise take
-    # an untyped literal for text. Text columns are left uncast, so a value too long for its column
-    # fails as it would through the ORM rather than being cut short by the cast.
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != leave_out]
-    text = ("CharField", "EmailField", "TextField", "SlugField")
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = ", ".join("%s" if f.get_internal_type() in text else f"CAST(%s AS {f.db_type(connection)})" for f in fields)
-    return columns, values, fields
 
 
 def _new_reader(*, email, name, language, source, tz, frequency, weekly_day) -> Subscriber:
