@@ -32,7 +32,7 @@ from django.db.models.functions import Lower
 from digests.models import Category, Consent, Subscriber, Suppression
 from digests.readers.insert_parts import insert_columns, insert_parts
 from digests.readers.normalise import email_key
-from digests.readers.privacy import address_hash
+from digests.readers.privacy import address_hash, addresses_suppressed
 
 SUPPRESSED = "suppressed"  # what subscribers_insert says of a suppressed address; else the status it has
 
@@ -84,9 +84,8 @@ def _insert_portable(readers: list[NewReader], template: Subscriber, consent: di
     keys = {email_key(r.email): index for index, r in enumerate(readers)}
     taken = Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci__any=list(keys))
     refused = {keys[address]: status for address, status in taken.values_list("email_ci", "status")}
-    hashes = {address_hash(r.email): index for index, r in enumerate(readers) if index not in refused}
-    for found in Suppression.objects.filter(email_hash__any=list(hashes)).values_list("email_hash", flat=True):
-        refused[hashes[found]] = SUPPRESSED
+    suppressed = addresses_suppressed([r.email for index, r in enumerate(readers) if index not in refused])
+    refused.update({index: SUPPRESSED for index, r in enumerate(readers) if r.email in suppressed})
     fresh = [r for index, r in enumerate(readers) if index not in refused]
     shared = {f.attname: getattr(template, f.attname) for f in insert_columns(Subscriber, OWN_FIELDS)[2]}
     made = Subscriber.objects.bulk_create(
