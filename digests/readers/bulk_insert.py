@@ -30,7 +30,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 
 from digests.models import Category, Consent, Subscriber, Suppression
-from digests.readers.insert_parts import insert_columns, insert_parts
+from digests.readers.insert_parts import insert_parts
 from digests.readers.normalise import email_key
 from digests.readers.privacy import address_hash, addresses_suppressed
 
@@ -53,7 +53,6 @@ class NewReader:
 
 # The columns a NewReader gives, row by row; with its key, the only ones not the same for the whole chunk.
 ROW_FIELDS = ("email", "name", "timezone", "language", "frequency", "weekly_day")
-OWN_FIELDS = (*ROW_FIELDS, "key")
 
 
 def subscribers_insert(readers: list[NewReader], *, fields: dict, consent: dict | None) -> dict[int, str]:
@@ -65,13 +64,12 @@ def subscribers_insert(readers: list[NewReader], *, fields: dict, consent: dict 
     """
     if not readers:
         return {}
-    template = Subscriber(source=Subscriber.Source.IMPORT, **fields)
     key = Subscriber._meta.get_field("key")
     for reader in readers:
         reader.pk, reader.key = None, key.get_default()
     if connection.vendor == "postgresql":
-        return _insert_postgresql(readers, template, consent)
-    return _insert_portable(readers, template, consent)
+        return _insert_postgresql(readers, fields, consent)
+    return _insert_portable(readers, fields, consent)
 
 
 def subscriber_of(reader: NewReader, fields: dict) -> Subscriber:
@@ -80,17 +78,14 @@ def subscriber_of(reader: NewReader, fields: dict) -> Subscriber:
     return Subscriber(pk=reader.pk, key=reader.key, source=Subscriber.Source.IMPORT, **values, **fields)
 
 
-def _insert_portable(readers: list[NewReader], template: Subscriber, consent: dict | None) -> dict[int, str]:
+def _insert_portable(readers: list[NewReader], fields: dict, consent: dict | None) -> dict[int, str]:
     keys = {email_key(r.email): index for index, r in enumerate(readers)}
     taken = Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci__any=list(keys))
     refused = {keys[address]: status for address, status in taken.values_list("email_ci", "status")}
     suppressed = addresses_suppressed([r.email for index, r in enumerate(readers) if index not in refused])
     refused.update({index: SUPPRESSED for index, r in enumerate(readers) if r.email in suppressed})
     fresh = [r for index, r in enumerate(readers) if index not in refused]
-    shared = {f.attname: getattr(template, f.attname) for f in insert_columns(Subscriber, OWN_FIELDS)[2]}
-    made = Subscriber.objects.bulk_create(
-        [Subscriber(**shared, key=r.key, **{name: getattr(r, name) for name in ROW_FIELDS}) for r in fresh]
-    )
+    made = Subscriber.objects.bulk_create([subscriber_of(r, fields) for r in fresh])
     for reader, subscriber in zip(fresh, made, strict=True):
         reader.pk = subscriber.pk
     through = Subscriber.categories.through
@@ -102,13 +97,14 @@ def _insert_portable(readers: list[NewReader], template: Subscriber, consent: di
     return refused
 
 
-def _insert_postgresql(readers: list[NewReader], template: Subscriber, consent: dict | None) -> dict[int, str]:
+def _insert_postgresql(readers: list[NewReader], fields: dict, consent: dict | None) -> dict[int, str]:
     quote = connection.ops.quote_name
     meta = Subscriber._meta
     key_field = meta.get_field("key")
     given = [meta.get_field(name) for name in ROW_FIELDS]
     row_fields = [*given, key_field]
-    shared_columns, shared_values, params = insert_parts(template, leave_out=OWN_FIELDS)
+    template = Subscriber(source=Subscriber.Source.IMPORT, **fields)  # the columns every reader of the chunk shares
+    shared_columns, shared_values, params = insert_parts(template, leave_out=(*ROW_FIELDS, "key"))
     # One JSON document: psycopg adapts one string at C speed, where typed arrays cost a Python call
     # per element, and the database parses it into the column types named below.
     rows = json.dumps(

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from digests.models import Consent, Subscriber, TransactionalEmail, WebhookEndpoint, WebhookEvent
 from digests.readers.csv_io import subscribers_import
+from digests.readers.insert_parts import insert_parts
 from digests.readers.privacy import subscriber_erase
 from tests.helpers.readers import make_reader
 
@@ -150,14 +151,10 @@ def test_a_signup_committed_while_the_chunk_is_written_sends_that_row_alone_and_
 
 
 def _insert_uncommitted(other, email: str) -> int:
+    """A reader as a signup would write them, inserted on ``other`` and not committed."""
+    columns, values, params = insert_parts(Subscriber(email=email, status=S.PENDING))
     with other.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO digests_subscriber (key, email, name, status, timezone, language, frequency, weekly_day, source,"
-            " created_at, updated_at, suppression_reason, soft_bounces)"
-            " VALUES (gen_random_uuid(), %s, '', 'pending', '', 'zh-hans', 'daily', 'sat', 'signup', now(), now(), '', 0)"
-            " RETURNING id",
-            [email],
-        )
+        cursor.execute(f"INSERT INTO digests_subscriber ({columns}) VALUES ({values}) RETURNING id", params)
         return cursor.fetchone()[0]
 
 
