@@ -153,10 +153,10 @@ def proc_stat(pid: int | str) -> tuple[str, list[str], int]:
     return name, fields, int(fields[11]) + int(fields[12])
 
 
-def _process_cpu(worker_session: int | None, named: dict[int, str] | None = None) -> dict[int, tuple[str, int]]:
-    """Each process's (group, CPU clock ticks so far), from /proc: the processes ``named``, the worker's
-    whole session, this process, its own children (the floor's processes), else the command name
-    (postgres, redis-server, the sink, …)."""
+def _process_cpu(worker_sessions: dict[int, str], named: dict[int, str] | None = None) -> dict[int, tuple[str, int]]:
+    """Each process's (group, CPU clock ticks so far), from /proc: the processes ``named``, each worker's
+    whole session (under its name in ``worker_sessions``), this process, its own children (the floor's
+    processes), else the command name (postgres, redis-server, the sink, …)."""
     me, found = os.getpid(), {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -168,8 +168,8 @@ def _process_cpu(worker_session: int | None, named: dict[int, str] | None = None
         pid, ppid, session = int(entry.name), int(fields[1]), int(fields[3])
         if named and pid in named:
             group = named[pid]
-        elif worker_session is not None and session == worker_session:
-            group = "worker"
+        elif session in worker_sessions:
+            group = worker_sessions[session]
         elif pid == me:
             group = "bench_send itself"
         elif ppid == me:
@@ -190,7 +190,7 @@ class CpuShare:
     this process's own children that ended (the floor's) are counted from their resource usage."""
 
     label: str
-    worker_session: int | None = None
+    worker_sessions: dict[int, str] = field(default_factory=dict)  # a worker's session id: its group's name
     named: dict[int, str] = field(default_factory=dict)  # processes counted under a name of their own
     started: dict = field(default_factory=dict)
     last: dict = field(default_factory=dict)
@@ -200,13 +200,13 @@ class CpuShare:
 
     def start(self) -> CpuShare:
         if Path("/proc/self/stat").exists():
-            self.started = self.last = _process_cpu(self.worker_session, self.named)
+            self.started = self.last = _process_cpu(self.worker_sessions, self.named)
             self._children, self._at = _children_cpu(), time.monotonic()
         return self
 
     def sample(self) -> None:
         if self.started:
-            self.last = {**self.last, **_process_cpu(self.worker_session, self.named)}
+            self.last = {**self.last, **_process_cpu(self.worker_sessions, self.named)}
 
     def stop(self) -> CpuShare:
         """The end of the phase; set ``messages`` (how many it sent) before printing."""

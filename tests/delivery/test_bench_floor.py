@@ -93,7 +93,7 @@ def test_the_bench_says_who_used_the_cpu_per_message_even_processes_that_ended_m
     burn = "import time\nend = time.process_time() + {}\nwhile time.process_time() < end: pass\n"
     worker = subprocess.Popen([sys.executable, "-c", burn.format(0.4) + "time.sleep(30)"], start_new_session=True)
     try:
-        share = CpuShare("a phase", worker_session=worker.pid).start()
+        share = CpuShare("a phase", worker_sessions={worker.pid: "worker"}).start()
         child = multiprocessing.get_context("fork").Process(target=exec, args=(burn.format(0.3),))
         child.start()
         child.join()  # ended before the phase did, as the floor's processes do
@@ -109,3 +109,39 @@ def test_the_bench_says_who_used_the_cpu_per_message_even_processes_that_ended_m
     line = str(share)
     assert line.startswith("CPU per message, a phase (us): ") and "floor processes " in line and "worker " in line
     assert "cores busy" in line
+
+
+def test_each_worker_of_a_send_is_counted_apart_as_if_on_a_machine_of_its_own():
+    """bench_send --workers N: every `celery worker` command is a session of its own, and the CPU
+    behind each message is shown per worker, so a reader sees that each of them took part."""
+    import subprocess
+    import sys
+
+    from digests.bench.probes import CpuShare
+
+    burn = "import time\nend = time.process_time() + {}\nwhile time.process_time() < end: pass\nprint(flush=True)\ntime.sleep(30)"
+    first = subprocess.Popen([sys.executable, "-c", burn.format(0.3)], start_new_session=True, stdout=subprocess.PIPE)
+    second = subprocess.Popen([sys.executable, "-c", burn.format(0.15)], start_new_session=True, stdout=subprocess.PIPE)
+    try:
+        share = CpuShare("a phase", worker_sessions={first.pid: "worker 1", second.pid: "worker 2"}).start()
+        first.stdout.readline(), second.stdout.readline()  # each has burnt its share
+        share.stop().messages = 1000
+    finally:
+        for worker in (first, second):
+            worker.kill()
+            worker.wait()
+
+    assert share.used["worker 1"] >= 0.2 and 0.08 <= share.used["worker 2"] < share.used["worker 1"]
+    assert "worker" not in share.used
+    assert "worker 1 " in str(share) and "worker 2 " in str(share)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--workers", "0"], "--workers"), (["--concurrency", "0"], "--concurrency"), (["--rate", "0"], "--rate")],
+)
+def test_bench_send_refuses_a_send_with_no_worker_or_a_rate_of_nothing(option, message):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=message):
+        call_command("bench_send", "--to", "smtp://127.0.0.1:1", "--readers", "10", *option)

@@ -34,6 +34,13 @@ def _peak_rss_kb(pid: int) -> int:
     return peak
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _smtp_sink(to: str) -> tuple[str, int] | None:
     """(host, port) of an smtp:// sink URL, or None for the provider stubs."""
     from urllib.parse import urlsplit
@@ -65,7 +72,18 @@ class Command(BaseCommand):
         parser.add_argument("--readers", type=int, default=10000)
         parser.add_argument("--variants", type=int, default=8)
         parser.add_argument("--to", required=True, help="EMAIL_URL of the sink, e.g. smtp://127.0.0.1:2525 or anymail://mailgun")
-        parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--concurrency", type=int, default=2, help="Pool processes of each worker (celery worker -c).")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Separate `celery worker` commands, as if on as many machines, sharing PostgreSQL and Redis.",
+        )
+        parser.add_argument(
+            "--rate",
+            type=float,
+            help="DELIVERY_RATE_PER_SECOND for the workers: one limit all of them share through Redis (default: none).",
+        )
         parser.add_argument("--batch-size", type=int, help="DELIVERY_BATCH_SIZE for the worker (default: the setting)")
         parser.add_argument("--keep", action="store_true", help="Keep the throwaway database.")
         parser.add_argument(
@@ -76,7 +94,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--smtp-connections",
             type=int,
-            help="DELIVERY_SMTP_CONNECTIONS for the worker (default: the setting); the floor uses concurrency × this.",
+            help="DELIVERY_SMTP_CONNECTIONS for the worker (default: the setting); the floor uses workers × concurrency × this.",
         )
         parser.add_argument(
             "--probe-every",
@@ -105,6 +123,8 @@ class Command(BaseCommand):
         to: str,
         concurrency: int,
         keep: bool,
+        workers: int = 1,
+        rate: float | None = None,
         batch_size=None,
         floor_only=False,
         floor_messages=None,
@@ -112,6 +132,13 @@ class Command(BaseCommand):
         **options,
     ):
         self.smtp_connections = _smtp_connections(smtp_connections)
+        if workers < 1 or concurrency < 1:
+            raise CommandError("--workers and --concurrency must be at least 1")
+        if rate is not None and rate <= 0:
+            raise CommandError("--rate must be above 0 (leave it out for no limit)")
+        self.workers, self.rate = workers, rate
+        # The floor pushes over as many connections, in as many processes, as all the workers' pools send over.
+        processes = workers * concurrency
         self.probe_every = options.get("probe_every", 10.0)
         self.snapshot_floor = not options.get("no_snapshot_floor", False)
         db = settings.DATABASES["default"]
@@ -145,7 +172,7 @@ class Command(BaseCommand):
             samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
             if floor_only:
-                floor, cpu = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
+                floor, cpu = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes)
                 self.stdout.write(f"{floor}\n{cpu}".strip())
                 return
             result = self._run(name, digest_id, to, concurrency, batch_size)
@@ -156,7 +183,7 @@ class Command(BaseCommand):
                 )
             if sink:
                 # The same number of connections as the send: pool processes × connections per batch.
-                floor, cpu = self._floor(sink, samples, floor_count, concurrency * self.smtp_connections, concurrency)
+                floor, cpu = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes)
                 result += f"\n{floor}\n{cpu}".rstrip()
                 result += f"\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
         finally:
@@ -281,7 +308,98 @@ class Command(BaseCommand):
             )
         elif to.startswith("anymail://"):
             raise CommandError("the provider-batch benchmark stubs Mailgun only: use --to anymail://mailgun")
-        worker = subprocess.Popen(
+        if self.rate:
+            env["DELIVERY_RATE_PER_SECOND"] = str(self.rate)
+        names = [f"bench{os.getpid()}-{index + 1}" for index in range(self.workers)]
+        workers: list[subprocess.Popen] = []
+        measured = False
+        try:
+            from newsletter.celery import app
+
+            workers.extend(self._worker(env, concurrency, worker_name) for worker_name in names)
+            for worker_name in names:
+                for _ in range(60):
+                    if app.control.ping(timeout=0.5, destination=[f"{worker_name}@{os.uname().nodename}"]):
+                        break
+            self._use(name)
+            started = time.monotonic()
+            self.snapshot = self._snapshot(digest_id, env)
+            snapshot_seconds = time.monotonic() - started
+            self._progress(str(self.snapshot))
+            peak = 0
+            from digests.bench.probes import CpuShare, Probes, RssSeries, process_rss_kb
+
+            sessions = {
+                worker.pid: "worker" if len(workers) == 1 else f"worker {index}" for index, worker in enumerate(workers, 1)
+            }
+            cpu = CpuShare("sending phase", worker_sessions=sessions, named=self.named).start()
+            from digests.delivery.ledger import deliveries_counts
+            from digests.models import Delivery, Digest
+
+            probes, rss, last_probe = Probes(digest_id) if self.probe_every else None, RssSeries(), 0.0
+            while Digest.objects.filter(pk=digest_id).values_list("status", flat=True).get() != "sent":
+                peak = max(peak, *(_peak_rss_kb(worker.pid) for worker in workers))
+                cpu.sample()
+                counts = deliveries_counts(digest_id)
+                sizes = [size for worker in workers for size in process_rss_kb(worker.pid)]
+                rss.add(1 - (counts["pending"] + counts["sending"]) / max(sum(counts.values()), 1), sizes)
+                if probes and time.monotonic() - last_probe >= self.probe_every:
+                    probes.take()
+                    last_probe = time.monotonic()
+                    settled = sum(counts.values()) - counts["pending"] - counts["sending"]
+                    self._progress(
+                        f"[{last_probe - started:.0f}s] {settled:,} of {sum(counts.values()):,} settled; "
+                        f"largest worker process {max(sizes, default=0) / 1024:.0f} MB; {probes.latest()}"
+                    )
+                time.sleep(1 if probes else 0.5)
+                if any(worker.poll() is not None for worker in workers):
+                    raise CommandError("a worker died; see its output above")
+            wall = time.monotonic() - started
+            cpu.stop()
+            if probes:
+                probes.take()  # once more with the whole ledger settled
+            self.snapshot = self._snapshot_floor(digest_id)
+            self.operator = f"{rss}\n{probes or ''}".strip()
+            peak = max(peak, *(_peak_rss_kb(worker.pid) for worker in workers))
+            sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
+            failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
+            cpu.messages = sent + failed
+            calls = sum(cache.get(f"delivery:premailer-calls:{pid}") or 0 for worker in workers for pid in _children(worker.pid))
+            measured = True
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(30)
+            if stub:
+                self.provider_floor = self._provider_floor(stub, concurrency * len(workers)) if measured else None
+                stub.close()
+        provider = f"provider stub: {stub.requests} API calls for {stub.recipients} recipients\n" if stub else ""
+        self.sending_rate = sent / max(wall - snapshot_seconds, 0.001)
+        shared = (
+            f"{len(workers)} workers (separate `celery worker` commands, -c {concurrency} each) shared the send\n"
+            if len(workers) > 1
+            else ""
+        )
+        if self.rate:
+            shared += (
+                f"rate limit: {self.rate:g}/s shared by every worker through Redis; "
+                f"the sending phase ran at {self.sending_rate / self.rate:.2f} of it\n"
+            )
+        return (
+            f"{self.snapshot}\n"
+            f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it the snapshot): "
+            f"{sent / wall:.0f} emails/s overall, {self.sending_rate:.0f} emails/s in the sending phase\n"
+            f"{shared}"
+            f"premailer calls, all worker processes together: {calls}\n"
+            f"{provider}"
+            f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB\n"
+            f"{self.operator}" + (f"\n{cpu}" if str(cpu) else "")
+        )
+
+    def _worker(self, env: dict, concurrency: int, name: str) -> subprocess.Popen:
+        """One `celery worker` command on the bulk queue, in a session of its own (its CPU is counted apart)."""
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -298,82 +416,13 @@ class Command(BaseCommand):
                 "--loglevel",
                 "WARNING",
                 "-n",
-                f"bench{os.getpid()}@%h",
+                f"{name}@%h",
                 "--without-gossip",
                 "--without-mingle",
             ],
             cwd=settings.BASE_DIR,
             env=env,
             start_new_session=True,
-        )
-        measured = False
-        try:
-            from newsletter.celery import app
-
-            for _ in range(60):
-                if app.control.ping(timeout=0.5, destination=[f"bench{os.getpid()}@{os.uname().nodename}"]):
-                    break
-            self._use(name)
-            started = time.monotonic()
-            self.snapshot = self._snapshot(digest_id, env)
-            snapshot_seconds = time.monotonic() - started
-            self._progress(str(self.snapshot))
-            peak = 0
-            from digests.bench.probes import CpuShare, Probes, RssSeries, process_rss_kb
-
-            cpu = CpuShare("sending phase", worker_session=worker.pid, named=self.named).start()
-            from digests.delivery.ledger import deliveries_counts
-            from digests.models import Delivery, Digest
-
-            probes, rss, last_probe = Probes(digest_id) if self.probe_every else None, RssSeries(), 0.0
-            while Digest.objects.filter(pk=digest_id).values_list("status", flat=True).get() != "sent":
-                peak = max(peak, _peak_rss_kb(worker.pid))
-                cpu.sample()
-                counts = deliveries_counts(digest_id)
-                rss.add(1 - (counts["pending"] + counts["sending"]) / max(sum(counts.values()), 1), process_rss_kb(worker.pid))
-                if probes and time.monotonic() - last_probe >= self.probe_every:
-                    probes.take()
-                    last_probe = time.monotonic()
-                    settled = sum(counts.values()) - counts["pending"] - counts["sending"]
-                    self._progress(
-                        f"[{last_probe - started:.0f}s] {settled:,} of {sum(counts.values()):,} settled; "
-                        f"largest worker process {max(process_rss_kb(worker.pid), default=0) / 1024:.0f} MB; {probes.latest()}"
-                    )
-                time.sleep(1 if probes else 0.5)
-                if worker.poll() is not None:
-                    raise CommandError("the worker died; see its output above")
-            wall = time.monotonic() - started
-            cpu.stop()
-            if probes:
-                probes.take()  # once more with the whole ledger settled
-            self.snapshot = self._snapshot_floor(digest_id)
-            self.operator = f"{rss}\n{probes or ''}".strip()
-            peak = max(peak, _peak_rss_kb(worker.pid))
-            sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
-            failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
-            cpu.messages = sent + failed
-            try:
-                children = [int(p) for p in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()]
-            except OSError:
-                children = []
-            calls = sum(cache.get(f"delivery:premailer-calls:{pid}") or 0 for pid in children)
-            measured = True
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            if stub:
-                self.provider_floor = self._provider_floor(stub, concurrency) if measured else None
-                stub.close()
-        provider = f"provider stub: {stub.requests} API calls for {stub.recipients} recipients\n" if stub else ""
-        self.sending_rate = sent / max(wall - snapshot_seconds, 0.001)
-        return (
-            f"{self.snapshot}\n"
-            f"sent {sent}, failed {failed} in {wall:.1f}s wall ({snapshot_seconds:.1f}s of it the snapshot): "
-            f"{sent / wall:.0f} emails/s overall, {self.sending_rate:.0f} emails/s in the sending phase\n"
-            f"premailer calls, all worker processes together: {calls}\n"
-            f"{provider}"
-            f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB\n"
-            f"{self.operator}" + (f"\n{cpu}" if str(cpu) else "")
         )
 
     def _progress(self, line: str) -> None:
