@@ -209,6 +209,29 @@ def test_a_lanes_last_journal_write_lands_and_its_redis_connection_is_reused(set
     assert 0 < expires_in <= settings.DELIVERY_LEASE_SECONDS * 4
 
 
+def test_the_lanes_of_batch_after_batch_each_in_a_new_thread_reuse_one_redis_connection():
+    # Every batch starts a thread per SMTP connection; their journals used to connect to Redis anew each time.
+    import threading
+
+    from digests.delivery.journal import LaneJournal
+    from digests.delivery.outcomes import Code, Outcome
+
+    used = []
+
+    def lane(batch: int) -> None:
+        journal = LaneJournal(f"threads{batch}", 0)
+        journal.write(30)
+        used.append(journal._connection._sock.getsockname())
+        journal.add(Outcome(Code.SENT))
+        journal.close()
+
+    for batch in range(10):
+        thread = threading.Thread(target=lane, args=(batch,), name=f"smtp-lane-{batch}")
+        thread.start()
+        thread.join()
+    assert len(used) == 10 and len(set(used)) == 1
+
+
 @pytest.fixture
 def journal_refused(monkeypatch):
     """The lanes' journals go to Redis as a user that may not SET: Redis refuses every lane write."""

@@ -23,3 +23,21 @@ def test_a_counter_starts_at_one_keeps_its_expiry_and_reads_back_through_the_cac
     assert redis_cache.get("test-cache:counter") == 3
     client = redis_cache._cache.get_client(write=True)
     assert 0 < client.ttl(redis_cache.make_key("test-cache:counter")) <= 40
+
+
+def test_a_new_thread_uses_the_process_connection_to_redis_instead_of_opening_its_own(redis_cache):
+    # Django keeps a cache backend per thread; a send starts threads for every batch, and each used
+    # to connect to Redis anew (about a millisecond of CPU) and leave the connection to the garbage collector.
+    import threading
+
+    used = []
+
+    def work():
+        redis_cache.set("test-cache:thread", 1, 30)
+        used.append(redis_cache._cache.get_client(write=True).client_id())  # the server's id for the connection used
+
+    for _ in range(10):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert len(used) == 10 and len(set(used)) == 1
