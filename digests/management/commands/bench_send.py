@@ -20,11 +20,7 @@ SEED = Path(settings.BASE_DIR) / "digests" / "fixtures" / "ai-digest-2026-02-06.
 def _peak_rss_kb(pid: int) -> int:
     """VmHWM (peak resident memory) of ``pid`` and, separately, the largest of its children."""
     peak = 0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for one in [pid, *map(int, children)]:
+    for one in [pid, *_children(pid)]:
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
