@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -310,9 +309,10 @@ class Command(BaseCommand):
         workers: list[subprocess.Popen] = []
         measured = False
         try:
+            from digests.bench.workers import celery_worker
             from newsletter.celery import app
 
-            workers.extend(self._worker(env, concurrency, worker_name) for worker_name in names)
+            workers.extend(celery_worker(env, queue="bulk", concurrency=concurrency, name=worker_name) for worker_name in names)
             for worker_name in names:
                 for _ in range(60):
                     if app.control.ping(timeout=0.5, destination=[f"{worker_name}@{os.uname().nodename}"]):
@@ -391,34 +391,6 @@ class Command(BaseCommand):
             f"{provider}"
             f"peak worker process memory (VmHWM): {peak / 1024:.0f} MB\n"
             f"{self.operator}" + (f"\n{cpu}" if str(cpu) else "")
-        )
-
-    def _worker(self, env: dict, concurrency: int, name: str) -> subprocess.Popen:
-        """One `celery worker` command on the bulk queue, in a session of its own (its CPU is counted apart)."""
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "newsletter",
-                "worker",
-                "-Q",
-                "bulk",
-                "--pool",
-                "prefork",
-                "-c",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "-n",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
         )
 
     def _progress(self, line: str) -> None:

@@ -177,32 +177,9 @@ class Command(BaseCommand):
         )
 
     def _start_worker(self, env: dict, concurrency: int) -> subprocess.Popen:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "newsletter",
-                "worker",
-                "-Q",
-                "transactional",
-                "--pool",
-                "prefork",
-                "-c",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "-n",
-                f"benchsignup{os.getpid()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-        )
+        from digests.bench.workers import celery_worker
+
+        return celery_worker(env, queue="transactional", concurrency=concurrency, name=f"benchsignup{os.getpid()}", quiet=True)
 
     def _wait_ready(self, port: int) -> None:
         import http.client
