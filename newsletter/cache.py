@@ -31,12 +31,12 @@ class _ClientPerPool(RedisCacheClient):
         self._mine: dict[int, tuple] = {}  # server index -> this process's (pool, client) for it
 
     def _get_connection_pool(self, write):
-        return self._shared(write)[0]
+        return self._pool_and_client(write)[0]
 
     def get_client(self, key=None, *, write=False):
-        return self._shared(write)[1]
+        return self._pool_and_client(write)[1]
 
-    def _shared(self, write: bool) -> tuple:
+    def _pool_and_client(self, write: bool) -> tuple:
         index = self._get_connection_pool_index(write)
         found = self._mine.get(index)
         if found is None:

@@ -102,21 +102,33 @@ class Probes:
         return "\n".join(lines)
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its children (a worker and its pool processes), from /proc."""
+    try:
+        return [pid, *(int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def _status_kb(pid: int, field: str) -> int | None:
+    """A memory line of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``) in kB; None once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def process_rss_kb(pid: int) -> list[int]:
     """VmRSS (kB) of ``pid`` and of each of its children."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    sizes = []
-    for one in [pid, *map(int, children)]:
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]))
-        except OSError:
-            pass
-    return sizes
+    return [kb for kb in (_status_kb(one, "VmRSS") for one in process_tree(pid)) if kb is not None]
+
+
+def process_peak_kb(pid: int) -> int:
+    """The largest VmHWM (peak resident memory, kB) among ``pid`` and its children."""
+    return max((kb for kb in (_status_kb(one, "VmHWM") for one in process_tree(pid)) if kb is not None), default=0)
 
 
 @dataclass

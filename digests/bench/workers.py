@@ -1,4 +1,4 @@
-"""A real `celery worker` command for a benchmark, started the way an operator starts one."""
+"""A real `celery worker` command, started the way an operator starts one (benchmarks and tests)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import sys
 from django.conf import settings
 
 
-def celery_worker(env: dict, *, queue: str, concurrency: int, name: str, quiet: bool = False) -> subprocess.Popen:
-    """``celery worker`` on ``queue`` with ``concurrency`` prefork processes, named ``name@<host>``, in a
-    session of its own (so its whole process tree's CPU can be counted apart)."""
+def celery_worker(
+    env: dict, *, queue: str, concurrency: int, name: str, loglevel: str = "WARNING", stdout=None, stderr=None
+) -> subprocess.Popen:
+    """``celery worker`` on ``queue`` (comma-separated) with ``concurrency`` prefork processes, named
+    ``name@<host>``, in a session of its own (so its whole process tree can be counted apart, or killed)."""
     command = [
         sys.executable,
         "-m",
@@ -25,7 +27,7 @@ def celery_worker(env: dict, *, queue: str, concurrency: int, name: str, quiet: 
         "-c",
         str(concurrency),
         "--loglevel",
-        "WARNING",
+        loglevel,
         "-n",
         f"{name}@%h",
         "--without-gossip",
@@ -36,5 +38,6 @@ def celery_worker(env: dict, *, queue: str, concurrency: int, name: str, quiet: 
         cwd=settings.BASE_DIR,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL if quiet else None,
+        stdout=stdout,
+        stderr=stderr,
     )

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -135,7 +134,8 @@ class Worker:
         self.env = env
         self.process: subprocess.Popen | None = None
         self.log = ROOT / "var" / f"test-worker-{os.getpid()}-{time.monotonic_ns()}.log"
-        self.hostname = f"test{time.monotonic_ns()}@{socket.gethostname()}"
+        self.name = f"test{time.monotonic_ns()}"
+        self.hostname = f"{self.name}@{socket.gethostname()}"
 
     def start(self, timeout: float = 30) -> None:
         self.launch()
@@ -144,33 +144,16 @@ class Worker:
     def launch(self) -> None:
         """Start the process without waiting: several workers' start-ups then overlap."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "newsletter",
-            "worker",
-            "-Q",
-            "bulk,transactional,housekeeping,webhooks",
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--loglevel",
-            "INFO",
-            "-n",
-            self.hostname,
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
+        from digests.bench.workers import celery_worker
+
+        self.process = celery_worker(
+            self.env,
+            queue="bulk,transactional,housekeeping,webhooks",
+            concurrency=2,
+            name=self.name,
+            loglevel="INFO",
             stdout=open(self.log, "ab"),  # noqa: SIM115  (the worker writes to it until stopped)
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 30) -> None:

@@ -16,26 +16,6 @@ from django.db import connection, connections
 SEED = Path(settings.BASE_DIR) / "digests" / "fixtures" / "ai-digest-2026-02-06.md"
 
 
-def _peak_rss_kb(pid: int) -> int:
-    """VmHWM (peak resident memory) of ``pid`` and, separately, the largest of its children."""
-    peak = 0
-    for one in [pid, *_children(pid)]:
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
-    return peak
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def _smtp_sink(to: str) -> tuple[str, int] | None:
     """(host, port) of an smtp:// sink URL, or None for the provider stubs."""
     from urllib.parse import urlsplit
@@ -323,7 +303,7 @@ class Command(BaseCommand):
             snapshot_seconds = time.monotonic() - started
             self._progress(str(self.snapshot))
             peak = 0
-            from digests.bench.probes import CpuShare, Probes, RssSeries, process_rss_kb
+            from digests.bench.probes import CpuShare, Probes, RssSeries, process_peak_kb, process_rss_kb, process_tree
 
             sessions = {
                 worker.pid: "worker" if len(workers) == 1 else f"worker {index}" for index, worker in enumerate(workers, 1)
@@ -334,7 +314,7 @@ class Command(BaseCommand):
 
             probes, rss, last_probe = Probes(digest_id) if self.probe_every else None, RssSeries(), 0.0
             while Digest.objects.filter(pk=digest_id).values_list("status", flat=True).get() != "sent":
-                peak = max(peak, *(_peak_rss_kb(worker.pid) for worker in workers))
+                peak = max(peak, *(process_peak_kb(worker.pid) for worker in workers))
                 cpu.sample()
                 counts = deliveries_counts(digest_id)
                 sizes = [size for worker in workers for size in process_rss_kb(worker.pid)]
@@ -356,11 +336,13 @@ class Command(BaseCommand):
                 probes.take()  # once more with the whole ledger settled
             self.snapshot = self._snapshot_floor(digest_id)
             self.operator = f"{rss}\n{probes or ''}".strip()
-            peak = max(peak, *(_peak_rss_kb(worker.pid) for worker in workers))
+            peak = max(peak, *(process_peak_kb(worker.pid) for worker in workers))
             sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
             failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
             cpu.messages = sent + failed
-            calls = sum(cache.get(f"delivery:premailer-calls:{pid}") or 0 for worker in workers for pid in _children(worker.pid))
+            calls = sum(
+                cache.get(f"delivery:premailer-calls:{pid}") or 0 for worker in workers for pid in process_tree(worker.pid)
+            )
             measured = True
         finally:
             for worker in workers:

@@ -179,7 +179,9 @@ class Command(BaseCommand):
     def _start_worker(self, env: dict, concurrency: int) -> subprocess.Popen:
         from digests.bench.workers import celery_worker
 
-        return celery_worker(env, queue="transactional", concurrency=concurrency, name=f"benchsignup{os.getpid()}", quiet=True)
+        return celery_worker(
+            env, queue="transactional", concurrency=concurrency, name=f"benchsignup{os.getpid()}", stdout=subprocess.DEVNULL
+        )
 
     def _wait_ready(self, port: int) -> None:
         import http.client
