@@ -183,7 +183,7 @@ def _batch_recheck(batch: _Batch) -> BatchReport:
     report = BatchReport(claimed=len(batch.claim.ids))
     if batch.failed is None:
         try:
-            # A fresh deadline first, then the re-check re-stamps the claim: a
+            # A fresh deadline first, then the re-check re-stamps the claim's fence: a
             # sweeper that read the old deadline can no longer settle these rows.
             journal_write(batch.claim.token, "", busy_for=call_timeout(batch.connection), in_flight=False)
             # The one re-check per batch, as late as possible: readers who left since the claim are withdrawn.
@@ -327,7 +327,7 @@ def _record(claim, outcomes: dict, *, digest_id: int, fields: dict, lanes: tuple
         )
     except Exception:
         log.exception("digest %s: could not journal a finished batch", digest_id, extra=fields)
-    return _reconnecting(lambda: deliveries_record(claim, outcomes), digest_id)
+    return _reconnecting(lambda: deliveries_record(claim, outcomes, release=True), digest_id)
 
 
 def _reconnecting(step: Callable, digest_id: int):

@@ -6,9 +6,9 @@ Exactly-once rests on three things:
   constraint), and the snapshot adds only readers who have none, so running
   it twice adds nobody twice;
 * a batch claims rows in a short transaction (``SELECT … FOR UPDATE SKIP
-  LOCKED`` then ``status = sending`` with a fresh claim token), and only sends
-  after that transaction committed; a duplicate or redelivered task finds
-  nothing claimable;
+  LOCKED`` then ``status = sending`` with a fresh claim token, and the claim's
+  fence, a ``DeliveryClaim`` row), and only sends after that transaction
+  committed; a duplicate or redelivered task finds nothing claimable;
 * outcomes are written only where the claim token still matches, in one
   transaction per batch.
 
@@ -41,7 +41,7 @@ from digests.delivery.messages import message_id_for, sender_domain
 from digests.delivery.outcomes import Code, Outcome
 from digests.delivery.retry import retry_delay
 from digests.delivery.variants import variant_key
-from digests.models import Delivery, DeliveryCount, DeliveryEvent, Digest, Item, Subscriber
+from digests.models import Delivery, DeliveryClaim, DeliveryCount, DeliveryEvent, Digest, Item, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +310,7 @@ def deliveries_claim(
             Delivery.objects.filter(pk__any=ids).update(
                 status=D.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
             )
+            DeliveryClaim.objects.create(token=token, digest_id=digest_id, stamped_at=now)
     rows.sort()
     return Claim(token, tuple(row[0] for row in rows), tuple(rows) if fields else ())
 
@@ -317,41 +318,62 @@ def deliveries_claim(
 def deliveries_recheck(claim: Claim, *, now: datetime.datetime | None = None) -> Claim:
     """Right before the hand-over: the part of ``claim`` still held whose readers are still active.
 
-    One UPDATE re-stamps the rows whose readers are still active; only when it
-    finds fewer than were claimed are the rest read and withdrawn. A reader who unsubscribed,
-    bounced or complained since the claim is not sent: their delivery is
-    withdrawn exactly as ``subscriber_transition`` withdraws a pending one
-    (suppressed after a bounce or complaint, else cancelled, with the reason).
+    The claim's fence is re-stamped, and the rows are only read: one count says
+    whether every reader is still there; only when fewer are are the rest read and
+    withdrawn. A reader who unsubscribed, bounced or complained since the claim is
+    not sent: their delivery is withdrawn exactly as ``subscriber_transition``
+    withdraws a pending one (suppressed after a bounce or complaint, else
+    cancelled, with the reason).
 
-    The rows still held get a new ``claimed_at``: a sweeper that judged this
-    claim abandoned from what it read earlier then leaves them alone (see
-    ``deliveries_sweep_stuck``), so the caller must journal a fresh deadline
-    *before* calling this, and may hand over exactly the ids returned.
+    A sweeper that judged this claim abandoned from what it read earlier then leaves
+    it alone (see ``deliveries_sweep_stuck``), so the caller must journal a fresh
+    deadline *before* calling this, and may hand over exactly the ids returned.
     """
     now = now or timezone.now()
     active = Subscriber.Status.ACTIVE
     held_rows = Delivery.objects.filter(pk__any=claim.ids, claim_token=claim.token, status=D.SENDING)
     with transaction.atomic():
-        # Nearly always every reader is still there: the UPDATE's count says so, and no pass
-        # locks and reads each row first (that pass was an eighth of a batch's database time).
-        reader_stayed = Exists(Subscriber.objects.filter(pk=OuterRef("subscriber_id"), status=active))
-        if held_rows.filter(reader_stayed).update(claimed_at=now) == len(claim.ids):
+        # The fence first: its lock puts this before or after a sweeper's settling of the claim, never
+        # inside it, and what is read below is what that settling left.
+        if not DeliveryClaim.objects.filter(token=claim.token).update(stamped_at=now):
+            # Claimed by a worker of the previous release, which fenced with the rows themselves.
+            return _recheck_restamping(claim, held_rows, now)
+        # Nearly always every reader is still there, and one count says so.
+        if held_rows.filter(subscriber__status=active).count() == len(claim.ids):
             return claim
         rows = list(
             held_rows.select_for_update(of=("self",)).values_list("pk", "subscriber__status", "subscriber__suppression_reason")
         )
-        withdrawn: dict[tuple[str, str], list[int]] = {}
-        for pk, status, reason in rows:
-            if status != active:
-                withdrawn.setdefault((status, reason), []).append(pk)
-        for (status, reason), pks in withdrawn.items():
-            to = Delivery.withdrawn_status(status)
-            # A suppressed reader keeps the bounce or complaint as the reason, as a pending delivery would.
-            why = (reason if to == D.SUPPRESSED else "") or f"subscriber {status}"
-            Delivery.objects.filter(pk__any=pks).update(status=to, last_error=why, claim_token="", updated_at=now)
-        held = [pk for pk, status, _ in rows if status == active]
-        if held:
-            Delivery.objects.filter(pk__any=held).update(claimed_at=now)
+        _withdraw(rows, now)
+    return Claim(claim.token, tuple(sorted(pk for pk, status, _ in rows if status == active)))
+
+
+def _withdraw(rows: list[tuple[int, str, str]], now: datetime.datetime) -> None:
+    """Withdraw the (pk, reader status, suppression reason) rows whose reader is no longer active."""
+    withdrawn: dict[tuple[str, str], list[int]] = {}
+    for pk, status, reason in rows:
+        if status != Subscriber.Status.ACTIVE:
+            withdrawn.setdefault((status, reason), []).append(pk)
+    for (status, reason), pks in withdrawn.items():
+        to = Delivery.withdrawn_status(status)
+        # A suppressed reader keeps the bounce or complaint as the reason, as a pending delivery would.
+        why = (reason if to == D.SUPPRESSED else "") or f"subscriber {status}"
+        Delivery.objects.filter(pk__any=pks).update(status=to, last_error=why, claim_token="", updated_at=now)
+
+
+def _recheck_restamping(claim: Claim, held_rows, now: datetime.datetime) -> Claim:
+    """The re-check of a claim without a fence: every row still held gets a new ``claimed_at``."""
+    active = Subscriber.Status.ACTIVE
+    reader_stayed = Exists(Subscriber.objects.filter(pk=OuterRef("subscriber_id"), status=active))
+    if held_rows.filter(reader_stayed).update(claimed_at=now) == len(claim.ids):
+        return claim
+    rows = list(
+        held_rows.select_for_update(of=("self",)).values_list("pk", "subscriber__status", "subscriber__suppression_reason")
+    )
+    _withdraw(rows, now)
+    held = [pk for pk, status, _ in rows if status == active]
+    if held:
+        Delivery.objects.filter(pk__any=held).update(claimed_at=now)
     return Claim(claim.token, tuple(sorted(held)))
 
 
@@ -371,6 +393,7 @@ def deliveries_unclaim_unless_sending(digest_id: int, claim: Claim, *, now: date
         else:
             # The claim counted an attempt that was never made.
             held.update(status=D.PENDING, claim_token="", attempts=F("attempts") - 1, updated_at=now)
+        DeliveryClaim.objects.filter(token=claim.token).delete()
     return False
 
 
@@ -383,13 +406,16 @@ class RecordReport:
     by_code: dict = field(default_factory=dict)
 
 
-def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: datetime.datetime | None = None) -> RecordReport:
+def deliveries_record(
+    claim: Claim, outcomes: dict[int, Outcome], *, now: datetime.datetime | None = None, release: bool = False
+) -> RecordReport:
     """Write each claimed delivery's outcome, in bulk, where the claim still holds.
 
     Sent rows get ``sent_at``; failed rows the reason; rows to retry go back to
     pending with a later ``not_before`` (exponential backoff with jitter), or
     fail once a per-recipient deferral has used DELIVERY_MAX_ATTEMPTS. An
-    outage never fails a delivery.
+    outage never fails a delivery. With ``release`` (``outcomes`` has every id
+    the claim still holds), the claim's fence goes in the same transaction.
     """
     now = now or timezone.now()
     report = RecordReport()
@@ -448,6 +474,8 @@ def deliveries_record(claim: Claim, outcomes: dict[int, Outcome], *, now: dateti
             report.retried += claimed.filter(pk__any=pks).update(
                 status=D.PENDING, not_before=retry_at, last_error=error[:2000], claim_token="", updated_at=now
             )
+        if release:
+            DeliveryClaim.objects.filter(token=claim.token).delete()
     return report
 
 
@@ -470,11 +498,13 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
     found in the journal are applied; never-attempted rows go back to pending;
     the one in flight, if a call was, is ambiguous (see module doc).
 
-    A worker journals a fresh deadline and then re-stamps ``claimed_at``
-    (``deliveries_recheck``) before its first call; the sweeper reads
-    ``claimed_at`` before the journal and settles only rows whose
-    ``claimed_at`` is unchanged, so it never settles a claim whose worker went
-    on to send.
+    A worker journals a fresh deadline and then re-stamps its claim's fence
+    (``deliveries_recheck``) before its first call; the sweeper reads the
+    fence's stamp before the journal and settles the claim only while the stamp
+    is unchanged, under the fence's lock, so it never settles a claim whose
+    worker went on to send. (A claim of the previous release has no fence: its
+    rows' ``claimed_at`` is the stamp, each row settled only while its own is
+    unchanged.)
     """
     now = now or timezone.now()
     lease_cutoff = now - datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
@@ -493,6 +523,7 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
         rows = list(held.order_by("pk").values_list("pk", "claimed_at", "digest_id"))
         if not rows:
             continue
+        fence = DeliveryClaim.objects.filter(token=token).values_list("stamped_at", flat=True).first() if token else None
         journal = journal_read(token) if token else None
         if journal is not None:
             journal = journal_joined(token, journal)
@@ -500,16 +531,22 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
                 continue
             codes, in_flight, reasons = journal.codes, journal.in_flight, journal.reasons
         else:
-            oldest = min((claimed_at for _, claimed_at, _ in rows if claimed_at), default=None)
+            oldest = fence or min((claimed_at for _, claimed_at, _ in rows if claimed_at), default=None)
             if oldest and oldest > lease_cutoff:
                 continue
             codes, in_flight, reasons = None, True, {}
         claim = Claim(token, tuple(pk for pk, _, _ in rows))
         stamps = {claimed_at for _, claimed_at, _ in rows}
-        if _settle(claim, codes, in_flight=in_flight, reasons=reasons, stamps=stamps, now=now, report=report):
+        if _settle(claim, codes, in_flight=in_flight, reasons=reasons, stamps=stamps, fence=fence, now=now, report=report):
             report.digests.update(digest_id for _, _, digest_id in rows)
         if token and not held.exists():
             journal_forget(token)
+            DeliveryClaim.objects.filter(token=token).delete()
+    # A fence whose batch ended without removing it (its worker died between recording and removing):
+    # nothing of its digest is sending under it any more.
+    DeliveryClaim.objects.filter(stamped_at__lt=lease_cutoff).exclude(
+        Exists(Delivery.objects.filter(digest_id=OuterRef("digest_id"), status=D.SENDING, claim_token=OuterRef("token")))
+    ).delete()
     return report
 
 
@@ -520,10 +557,12 @@ def _settle(
     in_flight: bool,
     reasons: dict[int, str],
     stamps: set,
+    fence: datetime.datetime | None,
     now: datetime.datetime,
     report: SweepReport,
 ) -> int:
-    """Apply a dead claim's journal to the rows whose ``claimed_at`` is still one of ``stamps``; returns how many it touched."""
+    """Apply a dead claim's journal, if its fence still has the stamp ``fence`` (read before the journal), to
+    the rows whose ``claimed_at`` is still one of ``stamps``; returns how many it touched."""
     outcomes: dict[int, Outcome] = {}
     ambiguous: list[int] = []
     for index, pk in enumerate(claim.ids):
@@ -541,10 +580,6 @@ def _settle(
         else:
             outcomes[pk] = None  # never attempted
     recorded = {pk: outcome for pk, outcome in outcomes.items() if outcome is not None}
-    if recorded:
-        # Journalled outcomes are facts (the calls returned): they are recorded whatever the worker does next.
-        deliveries_record(claim, recorded, now=now)
-        report.recovered += len(recorded)
     untouched = [pk for pk, outcome in outcomes.items() if outcome is None]
     why = f"ambiguous: the worker holding claim {claim.token or '(none)'} died while the provider call was in flight; sent again with the same Message-ID"
     unchanged = Q(claimed_at__in=stamps - {None})
@@ -553,6 +588,14 @@ def _settle(
     abandoned = Delivery.objects.filter(unchanged, claim_token=claim.token, status=D.SENDING)
     moved: list[tuple[int, int]] = []
     with transaction.atomic():
+        # Locked until this settling commits: a worker re-checking the claim waits, then finds what it left.
+        stamp = DeliveryClaim.objects.select_for_update().filter(token=claim.token).values_list("stamped_at", flat=True)
+        if fence is not None and stamp.first() != fence:
+            return 0  # the worker went on to send (or its batch ended): it records the claim itself
+        if recorded:
+            # Journalled outcomes are facts (the calls returned): they are recorded whatever the worker does next.
+            deliveries_record(claim, recorded, now=now)
+            report.recovered += len(recorded)
         if untouched:
             report.requeued += abandoned.filter(pk__in=untouched).update(status=D.PENDING, claim_token="", updated_at=now)
         if ambiguous:

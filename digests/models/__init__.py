@@ -1,7 +1,7 @@
 from digests.models import lookups  # noqa: F401  (registers pk__any)
 from digests.models.automation import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from digests.models.content import Category, Digest, Item
-from digests.models.delivery import Delivery, DeliveryCount, DeliveryEvent
+from digests.models.delivery import Delivery, DeliveryClaim, DeliveryCount, DeliveryEvent
 from digests.models.readers import Consent, FrequencyChange, Subscriber, SubscriberImport, Suppression, TransactionalEmail
 from digests.models.staff import StaffPreference
 
@@ -14,6 +14,7 @@ __all__ = [
     "Category",
     "Consent",
     "Delivery",
+    "DeliveryClaim",
     "DeliveryCount",
     "DeliveryEvent",
     "Digest",

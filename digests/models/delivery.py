@@ -84,6 +84,28 @@ class Delivery(models.Model):
         return Delivery.Status.SUPPRESSED if subscriber_status in suppressed else Delivery.Status.CANCELLED
 
 
+class DeliveryClaim(models.Model):
+    """One batch's claim on its ledger rows while it is held: the fence between a worker and the sweeper.
+
+    Right before the hand-over the worker re-stamps this one row (``deliveries_recheck``); the
+    sweeper reads the stamp before a claim's journal and settles the claim only while the stamp is
+    unchanged, under this row's lock. It used to re-stamp every claimed row instead: a third of the
+    database's writes per message. No foreign key: the row goes with its batch, and the sweeper
+    removes any left behind.
+    """
+
+    token = models.CharField(_("claim"), max_length=36, primary_key=True)
+    digest_id = models.BigIntegerField(_("digest"))
+    stamped_at = models.DateTimeField(_("stamped"))
+
+    class Meta:
+        verbose_name = _("delivery claim")
+        verbose_name_plural = _("delivery claims")
+
+    def __str__(self) -> str:
+        return self.token
+
+
 class DeliveryCount(models.Model):
     """How many deliveries of a digest are in each status, kept by the database (PostgreSQL).
 

@@ -139,6 +139,38 @@ def test_a_sweeper_that_read_an_old_deadline_leaves_a_worker_that_went_on_to_sen
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
 
 
+def test_a_worker_whose_claim_the_sweeper_settled_first_hands_nothing_over(seed_digest, readers):
+    """The other order: the hold lapsed, the sweeper put the rows back, then the worker woke up and re-checked."""
+    from digests.delivery.journal import journal_write
+    from digests.delivery.ledger import deliveries_claim, deliveries_recheck
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    claim = deliveries_claim(seed_digest.pk, limit=10)
+    journal_write(claim.token, "", busy_for=-1, in_flight=False)
+    assert deliveries_sweep_stuck().requeued == len(readers)
+
+    assert deliveries_recheck(claim).ids == ()
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_fence_left_behind_by_a_finished_batch_is_removed_and_a_held_claims_is_kept(seed_digest, readers, settings):
+    from digests.delivery.journal import journal_write
+    from digests.delivery.ledger import deliveries_claim, deliveries_record
+    from digests.delivery.outcomes import Code, Outcome
+    from digests.models import DeliveryClaim
+
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    finished = deliveries_claim(seed_digest.pk, limit=3)
+    deliveries_record(finished, {pk: Outcome(Code.SENT) for pk in finished.ids})  # died before removing its fence
+    held = deliveries_claim(seed_digest.pk, limit=3)
+    journal_write(held.token, "", busy_for=3 * settings.DELIVERY_LEASE_SECONDS, in_flight=False)
+
+    deliveries_sweep_stuck(now=timezone.now() + datetime.timedelta(seconds=2 * settings.DELIVERY_LEASE_SECONDS))
+
+    assert list(DeliveryClaim.objects.values_list("token", flat=True)) == [held.token]
+    assert set(Delivery.objects.filter(pk__in=held.ids).values_list("status", flat=True)) == {"sending"}
+
+
 def test_batches_lost_without_a_claim_are_replaced_at_the_second_sweep(seed_digest, readers, eager_celery):
     """A worker killed between two batches leaves no claim to settle, only a heartbeat that says its
     lanes are alive for another minute and a half: two sweeps in a row see due readers and no claim."""
