@@ -335,45 +335,31 @@ def deliveries_recheck(claim: Claim, *, now: datetime.datetime | None = None) ->
     with transaction.atomic():
         # The fence first: its lock puts this before or after a sweeper's settling of the claim, never
         # inside it, and what is read below is what that settling left.
-        if not DeliveryClaim.objects.filter(token=claim.token).update(stamped_at=now):
-            # Claimed by a worker of the previous release, which fenced with the rows themselves.
-            return _recheck_restamping(claim, held_rows, now)
-        # Nearly always every reader is still there, and one count says so.
-        if held_rows.filter(subscriber__status=active).count() == len(claim.ids):
+        fenced = DeliveryClaim.objects.filter(token=claim.token).update(stamped_at=now)
+        if fenced:
+            # Nearly always every reader is still there, and one count says so.
+            stayed = held_rows.filter(subscriber__status=active).count()
+        else:
+            # No fence (a claim made before fences existed): the rows still held are the stamp.
+            reader_stayed = Exists(Subscriber.objects.filter(pk=OuterRef("subscriber_id"), status=active))
+            stayed = held_rows.filter(reader_stayed).update(claimed_at=now)
+        if stayed == len(claim.ids):
             return claim
         rows = list(
             held_rows.select_for_update(of=("self",)).values_list("pk", "subscriber__status", "subscriber__suppression_reason")
         )
-        _withdraw(rows, now)
-    return Claim(claim.token, tuple(sorted(pk for pk, status, _ in rows if status == active)))
-
-
-def _withdraw(rows: list[tuple[int, str, str]], now: datetime.datetime) -> None:
-    """Withdraw the (pk, reader status, suppression reason) rows whose reader is no longer active."""
-    withdrawn: dict[tuple[str, str], list[int]] = {}
-    for pk, status, reason in rows:
-        if status != Subscriber.Status.ACTIVE:
-            withdrawn.setdefault((status, reason), []).append(pk)
-    for (status, reason), pks in withdrawn.items():
-        to = Delivery.withdrawn_status(status)
-        # A suppressed reader keeps the bounce or complaint as the reason, as a pending delivery would.
-        why = (reason if to == D.SUPPRESSED else "") or f"subscriber {status}"
-        Delivery.objects.filter(pk__any=pks).update(status=to, last_error=why, claim_token="", updated_at=now)
-
-
-def _recheck_restamping(claim: Claim, held_rows, now: datetime.datetime) -> Claim:
-    """The re-check of a claim without a fence: every row still held gets a new ``claimed_at``."""
-    active = Subscriber.Status.ACTIVE
-    reader_stayed = Exists(Subscriber.objects.filter(pk=OuterRef("subscriber_id"), status=active))
-    if held_rows.filter(reader_stayed).update(claimed_at=now) == len(claim.ids):
-        return claim
-    rows = list(
-        held_rows.select_for_update(of=("self",)).values_list("pk", "subscriber__status", "subscriber__suppression_reason")
-    )
-    _withdraw(rows, now)
-    held = [pk for pk, status, _ in rows if status == active]
-    if held:
-        Delivery.objects.filter(pk__any=held).update(claimed_at=now)
+        withdrawn: dict[tuple[str, str], list[int]] = {}
+        for pk, status, reason in rows:
+            if status != active:
+                withdrawn.setdefault((status, reason), []).append(pk)
+        for (status, reason), pks in withdrawn.items():
+            to = Delivery.withdrawn_status(status)
+            # A suppressed reader keeps the bounce or complaint as the reason, as a pending delivery would.
+            why = (reason if to == D.SUPPRESSED else "") or f"subscriber {status}"
+            Delivery.objects.filter(pk__any=pks).update(status=to, last_error=why, claim_token="", updated_at=now)
+        held = [pk for pk, status, _ in rows if status == active]
+        if held and not fenced:
+            Delivery.objects.filter(pk__any=held).update(claimed_at=now)
     return Claim(claim.token, tuple(sorted(held)))
 
 
@@ -517,13 +503,18 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
         .annotate(n=Count("pk"))
         .order_by()
     )
+    claims = list(claims)
+    # Every claim's fence stamp, read before any journal (a stamp read earlier only makes the sweeper warier).
+    fences = dict(
+        DeliveryClaim.objects.filter(token__in=[row["claim_token"] for row in claims]).values_list("token", "stamped_at")
+    )
     for row in claims:
         token = row["claim_token"]
         held = Delivery.objects.filter(digest_id=row["digest_id"], status=D.SENDING, claim_token=token)
         rows = list(held.order_by("pk").values_list("pk", "claimed_at", "digest_id"))
         if not rows:
             continue
-        fence = DeliveryClaim.objects.filter(token=token).values_list("stamped_at", flat=True).first() if token else None
+        fence = fences.get(token)
         journal = journal_read(token) if token else None
         if journal is not None:
             journal = journal_joined(token, journal)
@@ -542,8 +533,8 @@ def deliveries_sweep_stuck(*, now: datetime.datetime | None = None) -> SweepRepo
         if token and not held.exists():
             journal_forget(token)
             DeliveryClaim.objects.filter(token=token).delete()
-    # A fence whose batch ended without removing it (its worker died between recording and removing):
-    # nothing of its digest is sending under it any more.
+    # A fence left behind (a sweeper stopped between settling a claim and removing it, a digest deleted
+    # mid-send): nothing of its digest is sending under it any more.
     DeliveryClaim.objects.filter(stamped_at__lt=lease_cutoff).exclude(
         Exists(Delivery.objects.filter(digest_id=OuterRef("digest_id"), status=D.SENDING, claim_token=OuterRef("token")))
     ).delete()
