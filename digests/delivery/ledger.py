@@ -579,10 +579,11 @@ def _settle(
     abandoned = Delivery.objects.filter(unchanged, claim_token=claim.token, status=D.SENDING)
     moved: list[tuple[int, int]] = []
     with transaction.atomic():
-        # Locked until this settling commits: a worker re-checking the claim waits, then finds what it left.
-        stamp = DeliveryClaim.objects.select_for_update().filter(token=claim.token).values_list("stamped_at", flat=True)
-        if fence is not None and stamp.first() != fence:
-            return 0  # the worker went on to send (or its batch ended): it records the claim itself
+        if fence is not None:
+            # Locked until this settling commits: a worker re-checking the claim waits, then finds what it left.
+            fenced = DeliveryClaim.objects.select_for_update().filter(token=claim.token)
+            if fenced.values_list("stamped_at", flat=True).first() != fence:
+                return 0  # the worker went on to send (or its batch ended): it records the claim itself
         if recorded:
             # Journalled outcomes are facts (the calls returned): they are recorded whatever the worker does next.
             deliveries_record(claim, recorded, now=now)
