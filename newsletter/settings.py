@@ -274,6 +274,8 @@ WEEKLY_BUILD_DAY = env_choice("WEEKLY_BUILD_DAY", "fri", ("mon", "tue", "wed", "
 WEEKLY_BUILD_TIME = env_clock("WEEKLY_BUILD_TIME", "12:00")
 DIGEST_STALE_AFTER_DAYS = env_int("DIGEST_STALE_AFTER_DAYS", 2, minimum=0)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200, minimum=1)
+# Over SMTP, batches sent back to back grow to about this long on the wire (up to 5 × the size above; 0: never).
+DELIVERY_BATCH_SECONDS = env_float("DELIVERY_BATCH_SECONDS", 1.0, minimum=0)
 DELIVERY_RATE_PER_SECOND = env_float("DELIVERY_RATE_PER_SECOND", 0, minimum=0)
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=30)

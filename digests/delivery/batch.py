@@ -50,6 +50,9 @@ BATCHES_SECONDS = 20
 # it ambiguous) within HOLD_SECONDS instead of PREPARE_SECONDS.
 HOLD_SECONDS = 8
 HOLD_RENEW_SECONDS = 2
+# A batch sent back to back over SMTP grows, batch by batch, to what went out in
+# DELIVERY_BATCH_SECONDS, but never past this many times its usual size.
+GROWTH_MAX = 5
 
 
 @dataclass
@@ -61,6 +64,7 @@ class BatchReport:
     withdrawn: int = 0  # readers who left (unsubscribed, bounced, complained) after the claim
     variants: int = 0
     retry_at: datetime.datetime | None = None
+    full: bool = False  # as many were claimed as were asked for: more may be due
 
 
 def batch_size() -> int:
@@ -77,6 +81,29 @@ def batch_size() -> int:
     if rate > 0:
         size = min(size, max(1, int(rate * settings.DELIVERY_LEASE_SECONDS / 4)))
     return size
+
+
+def batch_grows() -> bool:
+    """Whether batches sent back to back may grow past ``batch_size`` (``batch_grown``): over SMTP alone,
+    with no rate limit. A provider's API caps a call's recipients, and a rate limit sizes batches itself."""
+    return (
+        settings.DELIVERY_BATCH_SECONDS > 0
+        and settings.DELIVERY_RATE_PER_SECOND <= 0
+        and settings.MAIL_CONNECTIONS["bulk"]["backend"].endswith(".smtp.EmailBackend")
+    )
+
+
+def batch_grown(size: int, *, sent: int, seconds: float) -> int:
+    """The size of a batch that would take about DELIVERY_BATCH_SECONDS on the wire at the pace the last one
+    went (``sent`` messages accepted in ``seconds``), from ``size`` (``batch_size``) up to GROWTH_MAX times it.
+
+    A batch's fixed cost (claim, re-check, record, connecting, its lanes ending one after another) is paid
+    per batch, so a fast relay is kept busier by bigger ones; a slow one keeps them at ``size``, so a
+    pause still takes hold within about one batch on the wire, and so does one that accepted nothing
+    (down, or refusing): its quick failures are no pace.
+    """
+    pace = sent / max(seconds, 0.001)
+    return max(size, min(size * GROWTH_MAX, int(pace * settings.DELIVERY_BATCH_SECONDS)))
 
 
 def deliveries_send_batch(digest_id: int, *, limit: int | None = None, now: datetime.datetime | None = None) -> BatchReport:
@@ -100,11 +127,15 @@ def deliveries_send_batches(
     the next batch is claimed and made while one is on the wire, and a batch's outcomes are recorded
     while the next one is.
 
+    Over SMTP each batch after the second is sized to the pace of the last one on the wire
+    (``batch_grown``).
+
     Returns the last batch's report (a full one means more is due) with the earliest retry of all.
     Each batch keeps its own claim and journal: a batch claimed but not yet handed over when the
     worker dies comes back whole and unambiguous, as one that died while being prepared always did.
     """
     limit, started, retry_at = batch_size(), time.monotonic(), None
+    grows, size = batch_grows(), limit
     batch = _batch_prepare(digest_id, limit=limit, now=now)
     if not batch.claim.ids:
         journal_forget(batch.claim.token)
@@ -115,12 +146,15 @@ def deliveries_send_batches(
     try:
         while on_wire:
             batch, report, sending = on_wire[0]
-            if len(batch.claim.ids) >= limit and time.monotonic() - started < seconds:
+            if report.full and time.monotonic() - started < seconds:
                 following = _batch_prepare(digest_id, limit=limit, now=now)
                 if not following.claim.ids:
                     journal_forget(following.claim.token)
                     following = None
             outcomes = sending.wait(renew=None if following is None else (lambda claim=following.claim: _hold(claim)))
+            if grows and outcomes is not None and sending.seconds is not None:
+                accepted = sum(outcome.code == Code.SENT for outcome in outcomes.values())
+                limit = batch_grown(size, sent=accepted, seconds=sending.seconds)
             if following is not None and not _reconnecting(
                 lambda claim=following.claim: deliveries_unclaim_unless_sending(digest_id, claim), digest_id
             ):
@@ -155,6 +189,7 @@ class _Batch:
 
     digest_id: int
     claim: Claim
+    limit: int = 0  # how many the claim asked for
     items: list[Outgoing] = field(default_factory=list)
     connection: object = None
     journal: BatchJournal | None = None
@@ -167,7 +202,7 @@ class _Batch:
 
 def _batch_prepare(digest_id: int, *, limit: int, now: datetime.datetime | None) -> _Batch:
     claim = _reconnecting(lambda: _claim_journalled(digest_id, limit=limit, now=now), digest_id)
-    batch = _Batch(digest_id, claim, journal=BatchJournal(claim.token))
+    batch = _Batch(digest_id, claim, limit, journal=BatchJournal(claim.token))
     if claim.ids:
         try:
             batch.connection = mail_connection("bulk")
@@ -180,7 +215,7 @@ def _batch_prepare(digest_id: int, *, limit: int, now: datetime.datetime | None)
 
 def _batch_recheck(batch: _Batch) -> BatchReport:
     """Right before the hand-over, in the thread that owns the database connection."""
-    report = BatchReport(claimed=len(batch.claim.ids))
+    report = BatchReport(claimed=len(batch.claim.ids), full=len(batch.claim.ids) >= batch.limit)
     if batch.failed is None:
         try:
             # A fresh deadline first, then the re-check re-stamps the claim's fence: a
@@ -223,12 +258,15 @@ class _Sending:
     def __init__(self, batch: _Batch):
         self.stop = threading.Event()
         self.outcomes: dict | None = None
+        self.seconds: float | None = None  # from hand-over to the last outcome, once the send returned
         self.thread = threading.Thread(target=self._run, args=(batch,), name="batch-send")
         self.thread.start()
 
     def _run(self, batch: _Batch) -> None:
+        started = time.monotonic()
         try:
             self.outcomes = _batch_transmit(batch, stop=self.stop)
+            self.seconds = time.monotonic() - started
         finally:
             db_connections.close_all()  # this thread's own, should anything have opened one
 

@@ -264,7 +264,7 @@ def deliveries_kick(digest_id: int, *, now: datetime.datetime | None = None, for
 
 def batch_continue(digest_id: int, report: BatchReport) -> None:
     """After a batch: queue the next while a full batch was due, else wait for retries and finish."""
-    if report.claimed >= batch_size():
+    if report.full:
         enqueue(queue.SEND_BATCH, digest_id, on_commit=False)
         return
     lanes_heartbeat(digest_id, alive=False)

@@ -35,6 +35,7 @@ class Inbox:
         self.stall_after: int | None = None  # from this many messages on, keep each DATA unanswered
         self.stall_each_after: int | None = None  # the same, counted on each connection by itself
         self.stalled: list[str] = []  # recipients of the messages received but never answered
+        self.reply_delay = 0.0  # seconds before each DATA is answered: a relay far away
         self.sessions = 0  # SMTP sessions opened (EHLO)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -63,6 +64,8 @@ class Inbox:
         if stall:
             # The message is here but the sender never hears so: for it, the call is in flight.
             await asyncio.sleep(600)
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted"
 
     def count(self) -> int:

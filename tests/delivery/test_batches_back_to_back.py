@@ -96,3 +96,79 @@ def test_interrupted_with_the_next_batch_claimed_records_the_one_on_the_wire_and
     report = deliveries_sweep_stuck(now=timezone.now() + datetime.timedelta(seconds=1))
     assert (report.requeued, report.ambiguous) == (4, 0)
     assert not DeliveryEvent.objects.filter(event_type="ambiguous").exists()
+
+
+@pytest.fixture
+def claims(monkeypatch):
+    """The size each claim of the batch loop asked for, and how many it got, in order."""
+    asked = []
+    claim = batch.deliveries_claim
+
+    def recorded(digest_id, *, limit, **kwargs):
+        got = claim(digest_id, limit=limit, **kwargs)
+        asked.append((limit, len(got.ids)))
+        return got
+
+    monkeypatch.setattr(batch, "deliveries_claim", recorded)
+    return asked
+
+
+def test_over_a_fast_relay_batches_grow_to_five_times_their_size(
+    seed_digest, smtp_bulk, https_site, small_batches, claims, settings
+):
+    settings.DELIVERY_BATCH_SECONDS = 10  # far more than 20 readers take here
+    readers = [Subscriber.objects.create(email=f"many{i}@example.org", status="active") for i in range(60)]
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    deliveries_send_batches(seed_digest.pk)
+
+    # The first two go before any batch has come back from the wire; each later one is sized to the last's pace.
+    assert claims[:3] == [(4, 4), (4, 4), (20, 20)]
+    assert {limit for limit, _ in claims[2:]} == {20}
+    assert sum(got for _, got in claims) == len(readers)
+    assert sorted(smtp_bulk.by_recipient().values()) == [1] * len(readers)
+
+
+def test_over_a_slow_relay_batches_keep_their_size(seed_digest, readers, smtp_bulk, https_site, small_batches, claims, settings):
+    smtp_bulk.reply_delay = 0.1  # two messages a connection: a batch of 4 takes 0.2 s at least
+    settings.DELIVERY_BATCH_SECONDS = 0.1
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    deliveries_send_batches(seed_digest.pk)
+
+    assert claims == [(4, 4), (4, 4), (4, 2)]
+    assert sorted(smtp_bulk.by_recipient().values()) == [1] * len(readers)
+
+
+def test_a_relay_that_refuses_every_reader_sets_no_pace(
+    seed_digest, readers, smtp_bulk, https_site, small_batches, claims, settings
+):
+    settings.DELIVERY_BATCH_SECONDS = 10
+    smtp_bulk.refuse = {reader.email: "550 5.1.1 No such user" for reader in readers}
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    deliveries_send_batches(seed_digest.pk)
+
+    assert claims == [(4, 4), (4, 4), (4, 2)]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
+
+
+def test_batches_stay_at_their_size_when_told_to_or_under_a_rate_limit_or_through_an_api(settings, smtp_bulk):
+    from digests.delivery.batch import batch_grows
+
+    assert batch_grows()
+    settings.DELIVERY_BATCH_SECONDS = 0
+    assert not batch_grows()
+    settings.DELIVERY_BATCH_SECONDS = 1
+    settings.DELIVERY_RATE_PER_SECOND = 50  # the rate limit sizes batches to end well within their lease
+    assert not batch_grows()
+    settings.DELIVERY_RATE_PER_SECOND = 0
+    settings.MAIL_CONNECTIONS = {**settings.MAIL_CONNECTIONS, "bulk": {"backend": "anymail.backends.mailgun.EmailBackend"}}
+    assert not batch_grows()  # a provider's API takes so many recipients a call
+
+
+def test_a_grown_batch_is_sized_to_the_pace_of_the_last_one(settings):
+    from digests.delivery.batch import batch_grown
+
+    settings.DELIVERY_BATCH_SECONDS = 1.0
+    assert batch_grown(800, sent=800, seconds=0.2) == 4000  # 4,000 a second: five times, the most it grows
+    assert batch_grown(800, sent=800, seconds=0.5) == 1600
+    assert batch_grown(800, sent=800, seconds=2.0) == 800  # never smaller than its usual size
+    assert batch_grown(800, sent=0, seconds=0.01) == 800  # a relay that accepted nothing, however fast it refused
