@@ -106,7 +106,7 @@ class LaneJournal:
     breaks the lane like a refused write always did."""
 
     def __init__(self, token: str, index: int):
-        self.codes: list[str] = []
+        self.codes = ""  # grown by one character a message: cheaper than joining a list on every write
         self.reasons: dict[int, str] = {}
         self._pool = self._connection = None
         self._unread = False
@@ -128,13 +128,13 @@ class LaneJournal:
         """The next id of the lane has its outcome (the call returned); journalled with the next ``write``."""
         if outcome.code == Code.FAILED:
             self.reasons[len(self.codes)] = outcome.error
-        self.codes.append(outcome.code)
+        self.codes += outcome.code
 
     def write(self, busy_for: float, *, in_flight: bool = True) -> None:
         """Like ``journal_write`` for the lane: the outcomes added so far, and whether the next call may start."""
         # A plain tuple, read back as a Journal (``journal_joined``): pickling the NamedTuple
         # calls back into Python, and this write comes once per message.
-        value = (time.time() + busy_for, "".join(self.codes), in_flight, self.reasons)
+        value = (time.time() + busy_for, self.codes, in_flight, self.reasons)
         if self._pool is None:
             cache.set(self._key, value, timeout=_ttl())
             return
