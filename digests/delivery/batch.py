@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -134,6 +136,36 @@ def deliveries_send_batches(
     Each batch keeps its own claim and journal: a batch claimed but not yet handed over when the
     worker dies comes back whole and unambiguous, as one that died while being prepared always did.
     """
+    with _throughput_scheduling():
+        return _send_batches(digest_id, seconds=seconds, now=now)
+
+
+@contextlib.contextmanager
+def _throughput_scheduling():
+    """This thread, and the threads it starts (the send's and its lanes inherit it), under Linux's
+    SCHED_BATCH while it sends: at the same priority, but a lane woken by a server's reply no longer
+    preempts the process running (the relay, PostgreSQL, Redis, the web), so the machine switches
+    far less and gets more done per message (docs/performance.md, "A send scheduled for throughput").
+
+    Only from the default policy: a worker its operator started idle (``chrt -i``) or real-time stays so.
+    """
+    try:
+        policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+        if policy != os.SCHED_OTHER:
+            policy = None
+        else:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not allowed (a seccomp profile)
+        policy = None
+    try:
+        yield
+    finally:
+        if policy is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, policy, param)
+
+
+def _send_batches(digest_id: int, *, seconds: float, now: datetime.datetime | None) -> BatchReport:
     limit, started, retry_at = batch_size(), time.monotonic(), None
     grows, size = batch_grows(), limit
     batch = _batch_prepare(digest_id, limit=limit, now=now)

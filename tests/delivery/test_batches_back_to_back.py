@@ -6,11 +6,14 @@ goes back at the sweeper's next tick while the batch on the wire is recorded.
 """
 
 import datetime
+import os
+import threading
 
 import pytest
+from django.db import connections as db_connections
 from django.utils import timezone
 
-from digests.delivery import batch
+from digests.delivery import batch, transport
 from digests.delivery.batch import deliveries_send_batches
 from digests.delivery.ledger import deliveries_claim, deliveries_counts, deliveries_sweep_stuck, deliveries_unclaim_unless_sending
 from digests.delivery.schedule import digest_cancel, digest_pause, digest_start
@@ -172,3 +175,51 @@ def test_a_grown_batch_is_sized_to_the_pace_of_the_last_one(settings):
     assert batch_grown(800, sent=800, seconds=0.5) == 1600
     assert batch_grown(800, sent=800, seconds=2.0) == 800  # never smaller than its usual size
     assert batch_grown(800, sent=0, seconds=0.01) == 800  # a relay that accepted nothing, however fast it refused
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_a_send_runs_its_connections_under_sched_batch_and_gives_the_thread_back_its_policy(
+    seed_digest, readers, smtp_bulk, https_site, small_batches, monkeypatch
+):
+    policies = []
+    lane = transport._smtp_lane
+
+    def observed(*args, **kwargs):
+        policies.append(os.sched_getscheduler(0))  # this lane's own thread
+        return lane(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "_smtp_lane", observed)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    deliveries_send_batches(seed_digest.pk)
+
+    assert policies and set(policies) == {os.SCHED_BATCH}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    assert sorted(smtp_bulk.by_recipient().values()) == [1] * len(readers)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's scheduling policies")
+def test_a_worker_its_operator_made_idle_stays_idle(seed_digest, readers, smtp_bulk, https_site, small_batches, monkeypatch):
+    policies = []
+    lane = transport._smtp_lane
+
+    def observed(*args, **kwargs):
+        policies.append(os.sched_getscheduler(0))
+        return lane(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "_smtp_lane", observed)
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    result = {}
+
+    def idle_worker():  # a thread of its own: an idle thread cannot make itself normal again unprivileged
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        deliveries_send_batches(seed_digest.pk)
+        result["after"] = os.sched_getscheduler(0)
+        db_connections.close_all()
+
+    thread = threading.Thread(target=idle_worker)
+    thread.start()
+    thread.join()
+
+    assert policies and set(policies) == {os.SCHED_IDLE}
+    assert result["after"] == os.SCHED_IDLE
