@@ -177,37 +177,35 @@ def test_a_grown_batch_is_sized_to_the_pace_of_the_last_one(settings):
     assert batch_grown(800, sent=0, seconds=0.01) == 800  # a relay that accepted nothing, however fast it refused
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
-def test_a_send_runs_its_connections_under_sched_batch_and_gives_the_thread_back_its_policy(
-    seed_digest, readers, smtp_bulk, https_site, small_batches, monkeypatch
-):
+@pytest.fixture
+def lane_policies(monkeypatch):
+    """The scheduling policy of each SMTP lane's thread, as the lane starts."""
     policies = []
     lane = transport._smtp_lane
 
     def observed(*args, **kwargs):
-        policies.append(os.sched_getscheduler(0))  # this lane's own thread
+        policies.append(os.sched_getscheduler(0))  # 0: the calling thread, the lane's own
         return lane(*args, **kwargs)
 
     monkeypatch.setattr(transport, "_smtp_lane", observed)
+    return policies
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_a_send_runs_its_connections_under_sched_batch_and_gives_the_thread_back_its_policy(
+    seed_digest, readers, smtp_bulk, https_site, small_batches, lane_policies
+):
     digest_start(seed_digest, immediate=True, allow_stale=True)
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
     deliveries_send_batches(seed_digest.pk)
 
-    assert policies and set(policies) == {os.SCHED_BATCH}
+    assert lane_policies and set(lane_policies) == {os.SCHED_BATCH}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
     assert sorted(smtp_bulk.by_recipient().values()) == [1] * len(readers)
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's scheduling policies")
-def test_a_worker_its_operator_made_idle_stays_idle(seed_digest, readers, smtp_bulk, https_site, small_batches, monkeypatch):
-    policies = []
-    lane = transport._smtp_lane
-
-    def observed(*args, **kwargs):
-        policies.append(os.sched_getscheduler(0))
-        return lane(*args, **kwargs)
-
-    monkeypatch.setattr(transport, "_smtp_lane", observed)
+def test_a_worker_its_operator_made_idle_stays_idle(seed_digest, readers, smtp_bulk, https_site, small_batches, lane_policies):
     digest_start(seed_digest, immediate=True, allow_stale=True)
     result = {}
 
@@ -221,5 +219,5 @@ def test_a_worker_its_operator_made_idle_stays_idle(seed_digest, readers, smtp_b
     thread.start()
     thread.join()
 
-    assert policies and set(policies) == {os.SCHED_IDLE}
+    assert lane_policies and set(lane_policies) == {os.SCHED_IDLE}
     assert result["after"] == os.SCHED_IDLE
