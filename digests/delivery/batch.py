@@ -77,7 +77,7 @@ def batch_size() -> int:
     per batch: cut into more connections, a batch of the same size would pay it for fewer messages each.
     """
     size = settings.DELIVERY_BATCH_SIZE
-    if settings.MAIL_CONNECTIONS["bulk"]["backend"].endswith(".smtp.EmailBackend"):
+    if _bulk_over_smtp():
         size *= smtp_connections()
     rate = settings.DELIVERY_RATE_PER_SECOND
     if rate > 0:
@@ -88,11 +88,11 @@ def batch_size() -> int:
 def batch_grows() -> bool:
     """Whether batches sent back to back may grow past ``batch_size`` (``batch_grown``): over SMTP alone,
     with no rate limit. A provider's API caps a call's recipients, and a rate limit sizes batches itself."""
-    return (
-        settings.DELIVERY_BATCH_SECONDS > 0
-        and settings.DELIVERY_RATE_PER_SECOND <= 0
-        and settings.MAIL_CONNECTIONS["bulk"]["backend"].endswith(".smtp.EmailBackend")
-    )
+    return settings.DELIVERY_BATCH_SECONDS > 0 and settings.DELIVERY_RATE_PER_SECOND <= 0 and _bulk_over_smtp()
+
+
+def _bulk_over_smtp() -> bool:
+    return settings.MAIL_CONNECTIONS["bulk"]["backend"].endswith(".smtp.EmailBackend")
 
 
 def batch_grown(size: int, *, sent: int, seconds: float) -> int:
@@ -150,19 +150,18 @@ def _throughput_scheduling():
     Only from the default policy: a worker its operator started idle (``chrt -i``) or real-time stays so.
     """
     try:
-        policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
-        if policy != os.SCHED_OTHER:
-            policy = None
-        else:
+        switched = os.sched_getscheduler(0) == os.SCHED_OTHER
+        if switched:
+            param = os.sched_getparam(0)
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux, or not allowed (a seccomp profile)
-        policy = None
+        switched = False
     try:
         yield
     finally:
-        if policy is not None:
+        if switched:
             with contextlib.suppress(OSError):
-                os.sched_setscheduler(0, policy, param)
+                os.sched_setscheduler(0, os.SCHED_OTHER, param)
 
 
 def _send_batches(digest_id: int, *, seconds: float, now: datetime.datetime | None) -> BatchReport:
@@ -184,9 +183,6 @@ def _send_batches(digest_id: int, *, seconds: float, now: datetime.datetime | No
                     journal_forget(following.claim.token)
                     following = None
             outcomes = sending.wait(renew=None if following is None else (lambda claim=following.claim: _hold(claim)))
-            if grows and outcomes is not None and sending.seconds is not None:
-                accepted = sum(outcome.code == Code.SENT for outcome in outcomes.values())
-                limit = batch_grown(size, sent=accepted, seconds=sending.seconds)
             if following is not None and not _reconnecting(
                 lambda claim=following.claim: deliveries_unclaim_unless_sending(digest_id, claim), digest_id
             ):
@@ -200,6 +196,8 @@ def _send_batches(digest_id: int, *, seconds: float, now: datetime.datetime | No
                 following = None
             on_wire.pop(0)
             report = _batch_finish(batch, report, outcomes)
+            if grows:
+                limit = batch_grown(size, sent=report.sent, seconds=sending.seconds)
             if report.retry_at:
                 retry_at = min(retry_at or report.retry_at, report.retry_at)
     except BaseException:
@@ -290,7 +288,7 @@ class _Sending:
     def __init__(self, batch: _Batch):
         self.stop = threading.Event()
         self.outcomes: dict | None = None
-        self.seconds: float | None = None  # from hand-over to the last outcome, once the send returned
+        self.seconds = 0.0  # from hand-over to the last outcome, once the send has returned
         self.thread = threading.Thread(target=self._run, args=(batch,), name="batch-send")
         self.thread.start()
 
@@ -298,8 +296,8 @@ class _Sending:
         started = time.monotonic()
         try:
             self.outcomes = _batch_transmit(batch, stop=self.stop)
-            self.seconds = time.monotonic() - started
         finally:
+            self.seconds = time.monotonic() - started
             db_connections.close_all()  # this thread's own, should anything have opened one
 
     def wait(self, *, stop: bool = False, renew: Callable[[], None] | None = None) -> dict | None:
