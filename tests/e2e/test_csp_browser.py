@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from digests.content.digest_format import digest_parse
 from digests.content.services import digest_import
@@ -53,7 +54,9 @@ def test_the_admin_works_in_chromium_under_the_policy(page_with_violations, live
     # The progress script (a static file) polls the progress JSON and writes the status.
     with page.expect_response(lambda r: r.url.endswith("/sending/progress.json"), timeout=10_000):
         pass
-    page.wait_for_function("document.getElementById('p-status').textContent === 'sending'")
+    # expect() polls with Playwright's own selector engine; a string predicate would be eval'd,
+    # which this very policy forbids.
+    expect(page.locator("#p-status")).to_have_text("sending")
 
     assert violations == []
 

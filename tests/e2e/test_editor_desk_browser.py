@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from digests.content.digest_format import digest_parse
@@ -194,7 +196,7 @@ def test_the_preview_beside_the_editor_narrows_to_a_phone_and_shows_a_chosen_var
     page.click(".side-preview-phone")
     assert frame.evaluate("f => f.getBoundingClientRect().width") == 375
     page.locator(".side-preview-variant label").filter(has_text="政策与监管").locator("input").check()
-    page.wait_for_function("() => document.querySelector('.side-preview-frame').src.includes('categories=')")
+    expect(frame).to_have_attribute("src", re.compile("categories="))
     expect(email.locator("body")).not_to_contain_text("国内基础大模型密集发布新技术")
     expect(email.locator("body")).to_contain_text("工信部发布开源AI智能体安全风险预警")
     assert page.locator("form.side-preview-test input[name=categories]").count() == 1

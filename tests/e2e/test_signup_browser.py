@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.helpers.services import free_port
 
@@ -156,7 +157,7 @@ def _journey(live_server, settings, smtp_inbox, page):
     # 5. The language switch works without JavaScript tricks: a plain form POST.
     page.get_by_label("Page language").select_option("zh-hans")
     page.get_by_role("button", name="Switch").click()
-    page.wait_for_function("document.documentElement.lang === 'zh-hans'")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     assert "/preferences/" in page.url
 
     # 6. Unsubscribe from the preference centre.
