@@ -6,6 +6,7 @@ goes back at the sweeper's next tick while the batch on the wire is recorded.
 """
 
 import datetime
+import gc
 import os
 import threading
 
@@ -221,3 +222,52 @@ def test_a_worker_its_operator_made_idle_stays_idle(seed_digest, readers, smtp_b
 
     assert lane_policies and set(lane_policies) == {os.SCHED_IDLE}
     assert result["after"] == os.SCHED_IDLE
+
+
+@pytest.fixture
+def lane_collector(monkeypatch):
+    """Python's collector as each SMTP lane starts: how many objects are frozen out of it, and its thresholds."""
+    seen = []
+    lane = transport._smtp_lane
+
+    def observed(*args, **kwargs):
+        seen.append((gc.get_freeze_count(), gc.get_threshold()))
+        return lane(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "_smtp_lane", observed)
+    return seen
+
+
+def test_a_send_keeps_the_collector_off_what_the_worker_held_before_and_gives_it_back(
+    seed_digest, readers, smtp_bulk, https_site, small_batches, lane_collector
+):
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    assert gc.get_freeze_count() == 0
+    threshold = gc.get_threshold()
+    deliveries_send_batches(seed_digest.pk)
+
+    # While sending, everything that existed before the send was frozen and the young generation was bigger.
+    assert lane_collector and all(frozen > 10_000 for frozen, _ in lane_collector)
+    assert {during[0] for _, during in lane_collector} == {batch.GC_YOUNG_THRESHOLD}
+    assert {during[1:] for _, during in lane_collector} == {threshold[1:]}
+    # Afterwards the worker's objects are collectable again, at the thresholds it had.
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, threshold)
+    assert sorted(smtp_bulk.by_recipient().values()) == [1] * len(readers)
+
+
+def test_a_freeze_the_operator_made_and_a_collector_turned_off_stay_as_they_were(
+    seed_digest, readers, smtp_bulk, https_site, small_batches, lane_collector
+):
+    digest_start(seed_digest, immediate=True, allow_stale=True)
+    threshold = gc.get_threshold()
+    gc.freeze()  # as a worker_process_init hook might, at boot
+    gc.set_threshold(0)
+    try:
+        deliveries_send_batches(seed_digest.pk)
+        assert {during for _, during in lane_collector} == {(0, *threshold[1:])}
+        # Still frozen (a frozen object freed meanwhile leaves the count, so it can only have shrunk).
+        assert gc.get_freeze_count() > 10_000 and gc.get_threshold()[0] == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    assert sorted(smtp_bulk.by_recipient().values()) == [1] * len(readers)
