@@ -25,6 +25,7 @@ class Floor:
     connections: int
     seconds: float
     average_bytes: int
+    when: str = ""  # e.g. "before the send"
 
     @property
     def per_second(self) -> float:
@@ -32,8 +33,42 @@ class Floor:
 
     def __str__(self) -> str:
         return (
-            f"floor: {self.messages} ready-made messages ({self.average_bytes / 1024:.1f} KB on average) pushed raw over "
+            f"floor{' ' + self.when if self.when else ''}: {self.messages} ready-made messages ({self.average_bytes / 1024:.1f} KB on average) pushed raw over "
             f"{self.connections} SMTP connection(s) in {self.seconds:.1f}s: {self.per_second:.0f} messages/s"
+        )
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """The floor measured right before a send and right after it. A shared machine's speed drifts
+    from one minute to the next (by a fifth here, within a run), and a send compared with one
+    floor alone took that drift for its own: it is compared with the mean of the two, and how far
+    apart they are says how steady the machine was."""
+
+    before: Floor
+    after: Floor
+
+    @property
+    def per_second(self) -> float:
+        return (self.before.per_second + self.after.per_second) / 2
+
+    @property
+    def spread(self) -> float:
+        """How far apart the two floors are, as a share of their mean."""
+        return abs(self.before.per_second - self.after.per_second) / self.per_second if self.per_second else 0.0
+
+    def ratio(self, rate: float) -> str:
+        """The line bench_send ends with: ``rate`` as a share of the floor, and of each measurement."""
+        if not self.per_second:
+            return "ratio of the sending phase to the floor: none (the floor sent nothing)"
+        parts = ", ".join(
+            f"{when} {rate / floor.per_second:.2f}"
+            for when, floor in (("before", self.before), ("after", self.after))
+            if floor.per_second
+        )
+        return (
+            f"ratio of the sending phase to the floor: {rate / self.per_second:.2f} "
+            f"(to the floor before it and after it: {parts}; the two {self.spread:.0%} apart)"
         )
 
 

@@ -145,3 +145,21 @@ def test_bench_send_refuses_a_send_with_no_worker_or_a_rate_of_nothing(option, m
 
     with pytest.raises(CommandError, match=message):
         call_command("bench_send", "--to", "smtp://127.0.0.1:1", "--readers", "10", *option)
+
+
+def test_a_send_is_compared_with_the_mean_of_the_floors_measured_before_and_after_it():
+    """A machine that slowed down during the run shows as two floors apart, not as a slow send."""
+    from digests.bench.floor import Bracket, Floor
+
+    before = Floor(messages=20_000, connections=8, seconds=2.0, average_bytes=23_000, when="before the send")
+    after = Floor(messages=20_000, connections=8, seconds=2.5, average_bytes=23_000, when="after the send")
+    bracket = Bracket(before, after)
+
+    assert bracket.per_second == 9_000  # (10,000 + 8,000) / 2
+    assert round(bracket.spread, 3) == 0.222
+    assert bracket.ratio(7_200) == (
+        "ratio of the sending phase to the floor: 0.80 (to the floor before it and after it: before 0.72, after 0.90; the two 22% apart)"
+    )
+    assert str(before).startswith("floor before the send: 20000 ready-made messages") and str(before).endswith("10000 messages/s")
+    nothing = Floor(messages=0, connections=8, seconds=0.0, average_bytes=0)
+    assert Bracket(nothing, nothing).ratio(7_200).endswith("none (the floor sent nothing)")

@@ -150,6 +150,10 @@ class Command(BaseCommand):
                 floor, cpu = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes)
                 self.stdout.write(f"{floor}\n{cpu}".strip())
                 return
+            if sink:
+                # The same number of connections as the send: pool processes × connections per batch;
+                # measured on both sides of it (``Bracket``).
+                before = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes, "before the send")
             result = self._run(name, digest_id, to, concurrency, batch_size)
             if getattr(self, "provider_floor", None):
                 floor = self.provider_floor
@@ -157,10 +161,12 @@ class Command(BaseCommand):
                     f"\n{floor}\nratio of the sending phase to the provider floor: {self.sending_rate / floor.per_second:.2f}"
                 )
             if sink:
-                # The same number of connections as the send: pool processes × connections per batch.
-                floor, cpu = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes)
-                result += f"\n{floor}\n{cpu}".rstrip()
-                result += f"\nratio of the sending phase to the floor: {self.sending_rate / floor.per_second:.2f}"
+                from digests.bench.floor import Bracket
+
+                after = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes, "after the send")
+                for floor, cpu in (before, after):
+                    result += f"\n{floor}\n{cpu}".rstrip()
+                result += "\n" + Bracket(before[0], after[0]).ratio(self.sending_rate)
         finally:
             if proxy:
                 proxy.stop()
@@ -188,20 +194,21 @@ class Command(BaseCommand):
             samples.append(message.for_reader(recipient))
         return samples[: max(1, variant_count)]
 
-    def _floor(self, sink: tuple[str, int], samples: list[bytes], count: int, connections: int, processes: int):
+    def _floor(self, sink: tuple[str, int], samples: list[bytes], count: int, connections: int, processes: int, when: str = ""):
         """The floor, and the CPU per message behind it."""
+        import dataclasses
         from email.utils import parseaddr
 
         from digests.bench.floor import smtp_floor
         from digests.bench.probes import CpuShare
 
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "digest@example.org"
-        cpu = CpuShare("the floor", named=self.named).start()
+        cpu = CpuShare(f"the floor {when}".strip(), named=self.named).start()
         floor = smtp_floor(
             host=sink[0], port=sink[1], messages=samples, count=count, connections=connections, sender=sender, processes=processes
         )
         cpu.stop().messages = count
-        return floor, cpu
+        return dataclasses.replace(floor, when=when), cpu
 
     def _provider_floor(self, stub, connections: int):
         """The API calls the send made (the stub kept the first ones), replayed raw to the same stub as
