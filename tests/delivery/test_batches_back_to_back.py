@@ -178,18 +178,23 @@ def test_a_grown_batch_is_sized_to_the_pace_of_the_last_one(settings):
     assert batch_grown(800, sent=0, seconds=0.01) == 800  # a relay that accepted nothing, however fast it refused
 
 
-@pytest.fixture
-def lane_policies(monkeypatch):
-    """The scheduling policy of each SMTP lane's thread, as the lane starts."""
-    policies = []
+def _lanes_observed(monkeypatch, look) -> list:
+    """What ``look()`` returns in each SMTP lane's own thread, as the lane starts."""
+    seen = []
     lane = transport._smtp_lane
 
     def observed(*args, **kwargs):
-        policies.append(os.sched_getscheduler(0))  # 0: the calling thread, the lane's own
+        seen.append(look())
         return lane(*args, **kwargs)
 
     monkeypatch.setattr(transport, "_smtp_lane", observed)
-    return policies
+    return seen
+
+
+@pytest.fixture
+def lane_policies(monkeypatch):
+    """The scheduling policy of each SMTP lane's thread, as the lane starts."""
+    return _lanes_observed(monkeypatch, lambda: os.sched_getscheduler(0))  # 0: the calling thread
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
@@ -227,15 +232,7 @@ def test_a_worker_its_operator_made_idle_stays_idle(seed_digest, readers, smtp_b
 @pytest.fixture
 def lane_collector(monkeypatch):
     """Python's collector as each SMTP lane starts: how many objects are frozen out of it, and its thresholds."""
-    seen = []
-    lane = transport._smtp_lane
-
-    def observed(*args, **kwargs):
-        seen.append((gc.get_freeze_count(), gc.get_threshold()))
-        return lane(*args, **kwargs)
-
-    monkeypatch.setattr(transport, "_smtp_lane", observed)
-    return seen
+    return _lanes_observed(monkeypatch, lambda: (gc.get_freeze_count(), gc.get_threshold()))
 
 
 def test_a_send_keeps_the_collector_off_what_the_worker_held_before_and_gives_it_back(
