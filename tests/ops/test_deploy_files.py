@@ -267,3 +267,17 @@ def test_docker_compose_itself_accepts_the_file(tmp_path):
     result = subprocess.run([*compose_client(), "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_postgres_gets_room_for_a_large_ledger_and_the_operator_can_size_it():
+    """At its defaults (128 MB of buffers, 1 GB of WAL) a million-reader send made PostgreSQL write
+    pages out from the backends and checkpoint on WAL volume, doubling its CPU per message."""
+    argv = command_of(SERVICES["postgres"])
+    settings = dict(arg.split("=", 1) for arg in argv if "=" in arg and argv[argv.index(arg) - 1] == "-c")
+    assert argv[0] == "postgres"
+    assert interpolate(settings["shared_buffers"], {}) == "512MB"
+    assert interpolate(settings["max_wal_size"], {}) == "4GB"
+    assert interpolate(settings["shared_buffers"], {"POSTGRES_SHARED_BUFFERS": "2GB"}) == "2GB"
+    example = env_example(include_commented=False)
+    assert (example["POSTGRES_SHARED_BUFFERS"], example["POSTGRES_MAX_WAL_SIZE"]) == ("512MB", "4GB")
+    assert SERVICES["postgres"]["shm_size"] == "256mb"
