@@ -133,6 +133,8 @@ class Command(BaseCommand):
         self._admin_sql(f'CREATE DATABASE "{name}"')
         original = db["NAME"]
         floor_count = floor_messages or min(max(readers, 1), 20000)
+        # The floor pushes over as many connections as the send: pool processes × connections per batch.
+        floor_connections = processes * self.smtp_connections
         try:
             if rtt_ms:
                 from digests.bench.latency import LatencyProxy
@@ -147,13 +149,11 @@ class Command(BaseCommand):
             samples = self._sample_messages(digest_id, variants) if sink else []
             self._use(original)
             if floor_only:
-                floor, cpu = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes)
+                floor, cpu = self._floor(sink, samples, floor_count, floor_connections, processes)
                 self.stdout.write(f"{floor}\n{cpu}".strip())
                 return
-            if sink:
-                # The same number of connections as the send: pool processes × connections per batch;
-                # measured on both sides of it (``Bracket``).
-                before = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes, "before the send")
+            if sink:  # measured on both sides of the send (``Bracket``)
+                before = self._floor(sink, samples, floor_count, floor_connections, processes, "before the send")
             result = self._run(name, digest_id, to, concurrency, batch_size)
             if getattr(self, "provider_floor", None):
                 floor = self.provider_floor
@@ -163,7 +163,7 @@ class Command(BaseCommand):
             if sink:
                 from digests.bench.floor import Bracket
 
-                after = self._floor(sink, samples, floor_count, processes * self.smtp_connections, processes, "after the send")
+                after = self._floor(sink, samples, floor_count, floor_connections, processes, "after the send")
                 for floor, cpu in (before, after):
                     result += f"\n{floor}\n{cpu}".rstrip()
                 result += "\n" + Bracket(before[0], after[0]).ratio(self.sending_rate)
