@@ -133,7 +133,10 @@ class VariantMessage:
         headers: non-empty, no line break, no leading dot), the seams are those of the variant
         alone, worked out once (``_smtp_format``), and the message is one formatting of bytes."""
         values = {slot: _slot_value(recipient.value(slot[0]), slot[1]) for slot in self._slots}
-        if all(value and value[:1] != b"." and b"\r" not in value and b"\n" not in value for value in values.values()):
+        # The test as three scans of the values joined, each after a NUL (a NUL in a value
+        # only ever sends it the general way): a generator over the values cost as much as the rest.
+        seams = b"\0" + b"\0".join(values.values())
+        if all(values.values()) and b"\0." not in seams and b"\r" not in seams and b"\n" not in seams:
             return self._smtp_format % (self._slot_getter(values)[:-1] if self._slot_getter else ())
         return self._smtp_data_seams(values)
 

@@ -351,7 +351,7 @@ def _stuffed_by_the_rfc(message: bytes) -> bytes:
         (b"x\r\n", b".a literal after a literal\r\n", ("reader_ref", "t"), b"a\r", b"\n.b", ("reader_ref", "t")),
     ],
 )
-@pytest.mark.parametrize("reader_ref", ["abc:def", ".dotted", "x", "", "a\r\nb", "line\r\n.dot", "%s%%"])
+@pytest.mark.parametrize("reader_ref", ["abc:def", ".dotted", "x", "", "a\r\nb", "line\r\n.dot", "%s%%", "nul\0.dot"])
 def test_each_readers_smtp_data_is_their_message_dot_stuffed_as_the_rfc_says(layout, reader_ref):
     """The one-formatting path (values that cannot start or end a line) and the seam-by-seam walk
     (any other value) give exactly the RFC's stuffing of the reader's whole message."""
