@@ -250,6 +250,21 @@ class CpuShare:
             f"total {total * 1e6 / self.messages:.0f} us ({total / self.seconds:.2f} of {os.cpu_count()} cores busy)"
         )
 
+    def ceiling(self, floor_per_second: float, target: float) -> str:
+        """What the CPU behind each message allows: the rate with every core busy, as a share of the
+        floor, and the CPU a message may take in all for the send to reach ``target`` of it. A send
+        below target with idle cores waits (round trips, locks); one whose ceiling is below target
+        needs less CPU a message, whatever it overlaps."""
+        if not self.used or not self.messages or floor_per_second <= 0:
+            return ""
+        cores, total = os.cpu_count() or 1, sum(self.used.values())
+        most = cores * self.messages / total
+        return (
+            f"CPU ceiling of the {self.label}: {cores} cores fully busy at {total * 1e6 / self.messages:.0f} us a message "
+            f"send {most:.0f} emails/s, {most / floor_per_second:.2f} of the floor; {target:.2f} of the floor "
+            f"needs at most {cores / (target * floor_per_second) * 1e6:.0f} us a message in all"
+        )
+
 
 def _children_cpu() -> float:
     import resource

@@ -163,3 +163,20 @@ def test_a_send_is_compared_with_the_mean_of_the_floors_measured_before_and_afte
     assert str(before).startswith("floor before the send: 20000 ready-made messages") and str(before).endswith("10000 messages/s")
     nothing = Floor(messages=0, connections=8, seconds=0.0, average_bytes=0)
     assert Bracket(nothing, nothing).ratio(7_200).endswith("none (the floor sent nothing)")
+
+
+def test_the_send_is_told_what_its_cpu_a_message_allows_against_the_floor(monkeypatch):
+    """Below target with idle cores a send waits; with a ceiling below target it needs less CPU a
+    message. bench_send prints which, from the CPU it measured and the floor's mean."""
+    from digests.bench.probes import CpuShare
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    share = CpuShare("sending phase", used={"worker": 1.2, "smtp-sink": 0.8}, messages=10_000)  # 200 us a message
+
+    assert share.ceiling(8_000, 0.85) == (
+        "CPU ceiling of the sending phase: 2 cores fully busy at 200 us a message send 10000 emails/s, "
+        "1.25 of the floor; 0.85 of the floor needs at most 294 us a message in all"
+    )
+    assert share.ceiling(12_500, 0.85).endswith("0.80 of the floor; 0.85 of the floor needs at most 188 us a message in all")
+    assert CpuShare("sending phase").ceiling(8_000, 0.85) == ""  # nothing measured (not Linux)
+    assert share.ceiling(0, 0.85) == ""  # the floor sent nothing

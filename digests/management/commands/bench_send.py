@@ -161,12 +161,14 @@ class Command(BaseCommand):
                     f"\n{floor}\nratio of the sending phase to the provider floor: {self.sending_rate / floor.per_second:.2f}"
                 )
             if sink:
-                from digests.bench.floor import Bracket
+                from digests.bench.floor import TARGET_RATIO, Bracket
 
                 after = self._floor(sink, samples, floor_count, floor_connections, processes, "after the send")
                 for floor, cpu in (before, after):
                     result += f"\n{floor}\n{cpu}".rstrip()
-                result += "\n" + Bracket(before[0], after[0]).ratio(self.sending_rate)
+                bracket = Bracket(before[0], after[0])
+                result += "\n" + bracket.ratio(self.sending_rate)
+                result += "\n" + self.sending_cpu.ceiling(bracket.per_second, TARGET_RATIO)
         finally:
             if proxy:
                 proxy.stop()
@@ -347,6 +349,7 @@ class Command(BaseCommand):
             sent = Delivery.objects.filter(digest_id=digest_id, status="sent").count()
             failed = Delivery.objects.filter(digest_id=digest_id, status="failed").count()
             cpu.messages = sent + failed
+            self.sending_cpu = cpu
             calls = sum(
                 cache.get(f"delivery:premailer-calls:{pid}") or 0 for worker in workers for pid in process_tree(worker.pid)
             )
