@@ -235,6 +235,11 @@ class CpuShare:
             self.used["floor processes"] = self.used.get("floor processes", 0.0) + ended
         return self
 
+    @property
+    def per_message(self) -> float:
+        """CPU seconds, all processes together, behind one message (0 when nothing was measured)."""
+        return sum(self.used.values()) / self.messages if self.messages else 0.0
+
     def __str__(self) -> str:
         if not self.used or not self.messages:
             return ""
@@ -247,7 +252,7 @@ class CpuShare:
             parts.append(f"other {rest * 1e6 / self.messages:.0f}")
         return (
             f"CPU per message, {self.label} (us): {', '.join(parts)}; "
-            f"total {total * 1e6 / self.messages:.0f} us ({total / self.seconds:.2f} of {os.cpu_count()} cores busy)"
+            f"total {self.per_message * 1e6:.0f} us ({total / self.seconds:.2f} of {os.cpu_count()} cores busy)"
         )
 
     def ceiling(self, floor_per_second: float, target: float) -> str:
@@ -255,12 +260,12 @@ class CpuShare:
         floor, and the CPU a message may take in all for the send to reach ``target`` of it. A send
         below target with idle cores waits (round trips, locks); one whose ceiling is below target
         needs less CPU a message, whatever it overlaps."""
-        if not self.used or not self.messages or floor_per_second <= 0:
+        if not self.per_message or floor_per_second <= 0:
             return ""
-        cores, total = os.cpu_count() or 1, sum(self.used.values())
-        most = cores * self.messages / total
+        cores = os.cpu_count() or 1
+        most = cores / self.per_message
         return (
-            f"CPU ceiling of the {self.label}: {cores} cores fully busy at {total * 1e6 / self.messages:.0f} us a message "
+            f"CPU ceiling of the {self.label}: {cores} cores fully busy at {self.per_message * 1e6:.0f} us a message "
             f"send {most:.0f} emails/s, {most / floor_per_second:.2f} of the floor; {target:.2f} of the floor "
             f"needs at most {cores / (target * floor_per_second) * 1e6:.0f} us a message in all"
         )

@@ -168,7 +168,8 @@ class Command(BaseCommand):
                     result += f"\n{floor}\n{cpu}".rstrip()
                 bracket = Bracket(before[0], after[0])
                 result += "\n" + bracket.ratio(self.sending_rate)
-                result += "\n" + self.sending_cpu.ceiling(bracket.per_second, TARGET_RATIO)
+                if ceiling := self.sending_cpu.ceiling(bracket.per_second, TARGET_RATIO):  # "" off Linux
+                    result += "\n" + ceiling
         finally:
             if proxy:
                 proxy.stop()
